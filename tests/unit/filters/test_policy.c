@@ -1,0 +1,800 @@
+/*
+ * Tests filters/policy.c: glob matching, compile errors (each at its exact
+ * JSON path), action expansion against the real catalog, and evaluation.
+ *
+ * Policy JSON in these tables uses ' for " to stay readable; json_of()
+ * swaps them back before parsing.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "config/diag.h"
+#include "filters/catalog.h"
+#include "filters/inspect.h"
+#include "filters/policy.h"
+
+#define ACCOUNT "123456789012"
+#define TABLE(name) "arn:aws:dynamodb:us-east-1:" ACCOUNT ":table/" name
+/* For splicing into policy text. */
+#define T_A TABLE("a")
+#define T_ORDERS TABLE("orders")
+#define T_ORDERS_ANY TABLE("orders*")
+#define T_ORDERS_INDEXES TABLE("orders/index/*")
+#define T_USERS TABLE("users")
+#define T_SECRETS TABLE("secrets")
+#define T_SECRETS_ANY TABLE("secrets/*")
+#define T_AUDIT TABLE("audit")
+
+static cJSON *
+json_of(const char *quoted)
+{
+	char *text = strdup(quoted);
+	cJSON *js;
+
+	assert_non_null(text);
+	for (char *c = text; *c != '\0'; c++) {
+		if (*c == '\'')
+			*c = '"';
+	}
+	js = cJSON_Parse(text);
+	free(text);
+	if (js == NULL)
+		fail_msg("test JSON does not parse: %s", quoted);
+	return js;
+}
+
+/* Compiles `quoted` as the value of "policies"; the caller frees *d. */
+static struct policy_set *
+compile(const char *quoted, struct diag **d)
+{
+	cJSON *js = json_of(quoted);
+	struct diag_path path;
+	struct policy_set *s;
+
+	*d = diag_new("test.json");
+	assert_non_null(*d);
+	diag_path_init(&path);
+	diag_path_member(&path, "policies");
+	s = policy_set_compile(js, *d, &path);
+	assert_string_equal(path.text, "$.policies"); /* restored on return */
+	cJSON_Delete(js);
+	return s;
+}
+
+static struct policy_set *
+compile_ok(const char *quoted)
+{
+	struct diag *d;
+	struct policy_set *s = compile(quoted, &d);
+
+	for (size_t i = 0; i < diag_count(d); i++)
+		print_error("unexpected: %s\n", diag_message(d, i));
+	assert_int_equal(diag_count(d), 0);
+	assert_non_null(s);
+	diag_free(d);
+	return s;
+}
+
+/* ---- glob ---- */
+
+struct glob_case {
+	const char *pattern, *s;
+	bool ignore_case, want;
+};
+
+static void
+test_glob(void **state)
+{
+	static const struct glob_case cases[] = {
+		{ "", "", false, true },
+		{ "", "a", false, false },
+		{ "a", "", false, false },
+		{ "*", "", false, true },
+		{ "*", "anything at all", false, true },
+		{ "**", "", false, true },
+		{ "?", "", false, false },
+		{ "?", "x", false, true },
+		{ "?", "xy", false, false },
+		{ "??", "xy", false, true },
+		{ "a*", "a", false, true },
+		{ "a*", "abc", false, true },
+		{ "a*", "ba", false, false },
+		{ "*a", "bca", false, true },
+		{ "*a", "ab", false, false },
+		{ "a*b*c", "abc", false, true },
+		{ "a*b*c", "aXXbYYc", false, true },
+		{ "a*b*c", "aXXbYYcZ", false, false },
+		{ "a*b*c", "acb", false, false },
+		{ "*ab*", "xaab", false, true },
+		{ "a?c", "abc", false, true },
+		{ "a?c", "ac", false, false },
+		{ "*?", "", false, false },
+		{ "*?", "z", false, true },
+		{ "exact", "exact", false, true },
+		{ "exact", "Exact", false, false },
+		{ "exact", "Exact", true, true },
+		{ "DynamoDB:getitem", "dynamodb:GetItem", true, true },
+		{ "DynamoDB:getitem", "dynamodb:GetItem", false, false },
+		{ "dynamodb:Get*", "dynamodb:GetItem", false, true },
+		{ "dynamodb:Get*", "dynamodb:BatchGetItem", false, false },
+		/* Resource globs span '/' and ':' as IAM's do: table/orders* covers its indexes. */
+		{ "arn:aws:dynamodb:*:*:table/orders*", TABLE("orders/index/byDate"), false, true },
+		{ "arn:aws:dynamodb:*:*:table/orders", TABLE("orders/index/byDate"), false, false },
+		{ "arn:aws:dynamodb:*:*:table/*", "*", false, false },
+		{ "*", "*", false, true },
+		/* Case folding is ASCII only. */
+		{ "\xc3\xa9", "\xc3\x89", true, false },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool got = policy_glob_match(cases[i].pattern, cases[i].s, cases[i].ignore_case);
+
+		if (got != cases[i].want)
+			fail_msg("glob(\"%s\", \"%s\", %d) = %d", cases[i].pattern, cases[i].s,
+			    cases[i].ignore_case, got);
+	}
+}
+
+static double
+cpu_seconds(void)
+{
+	return (double)clock() / CLOCKS_PER_SEC;
+}
+
+/*
+ * Patterns that make recursive matchers exponential. 64 KiB subjects: a
+ * backtracking-per-star matcher would not finish; ours takes |p| * |s|.
+ */
+static void
+test_glob_pathological(void **state)
+{
+	static const char *const patterns[] = {
+		"a*a*a*a*a*b",
+		"*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b",
+		"*?*?*?*?*?*?*?*?*?*?*?*b",
+		"a*****************************b",
+	};
+	size_t len = 64 * 1024;
+	char *s = malloc(len + 2);
+	double start = cpu_seconds();
+
+	assert_non_null(s);
+	memset(s, 'a', len);
+	s[len] = '\0';
+	for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++)
+		assert_false(policy_glob_match(patterns[i], s, false));
+	s[len] = 'b';
+	s[len + 1] = '\0';
+	for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++)
+		assert_true(policy_glob_match(patterns[i], s, true));
+	assert_true(cpu_seconds() - start < 2.0);
+	free(s);
+}
+
+/* ---- compile errors ---- */
+
+#define MAX_WANT 4
+
+struct error_case {
+	const char *what;
+	const char *policies;
+	size_t count; /* exact number of errors */
+	struct {
+		const char *path;   /* the message is "test.json: <path>: <text>" */
+		const char *needle; /* ... and <text> contains this */
+	} want[MAX_WANT];
+};
+
+/* A statement fragment that is valid, to build cases from. */
+#define OK_ACTION "'Action':'dynamodb:GetItem'"
+#define OK_RESOURCE "'Resource':'*'"
+#define OK_BODY "'Effect':'Allow'," OK_ACTION "," OK_RESOURCE
+#define ONE(stmt) "{'app':{'Version':'2012-10-17','Statement':[{" stmt "}]}}"
+#define S0 "$.policies.app.Statement[0]"
+
+static const struct error_case error_cases[] = {
+	{ "policies not an object", "[]", 1,
+	    { { "$.policies", "expected an object of named policies, got an array" } } },
+	{ "policy not an object", "{'app':1}", 1,
+	    { { "$.policies.app", "expected a policy object, got a number" } } },
+	{ "policy name with a space", "{'bad name':{'Statement':{" OK_BODY "}}}", 1,
+	    { { "$.policies[\"bad name\"]", "policy names are 1-128 characters" } } },
+	{ "unknown policy key", "{'app':{'Statement':{" OK_BODY "},'Extra':1}}", 1,
+	    { { "$.policies.app.Extra", "unknown key \"Extra\" (expected Version, Id, Statement)" } } },
+	{ "version 2008", "{'app':{'Version':'2008-10-17','Statement':{" OK_BODY "}}}", 1,
+	    { { "$.policies.app.Version", "expected \"2012-10-17\" (or no Version), got \"2008-10-17\"" } } },
+	{ "version not a string", "{'app':{'Version':20121017,'Statement':{" OK_BODY "}}}", 1,
+	    { { "$.policies.app.Version", "got a number" } } },
+	{ "id not a string", "{'app':{'Id':[],'Statement':{" OK_BODY "}}}", 1,
+	    { { "$.policies.app.Id", "expected a string, got an array" } } },
+	{ "statement missing", "{'app':{'Version':'2012-10-17'}}", 1,
+	    { { "$.policies.app", "missing \"Statement\"" } } },
+	{ "statement empty", "{'app':{'Statement':[]}}", 1,
+	    { { "$.policies.app.Statement", "expected at least one statement, got an empty array" } } },
+	{ "statement a string", "{'app':{'Statement':'Allow'}}", 1,
+	    { { "$.policies.app.Statement", "expected an array of statements, got a string" } } },
+	{ "statement entry not an object", "{'app':{'Statement':[7]}}", 1,
+	    { { S0, "expected a statement object, got a number" } } },
+	{ "condition", ONE(OK_BODY ",'Condition':{}"), 1,
+	    { { S0 ".Condition", "\"Condition\" is not supported yet" } } },
+	{ "principal", ONE(OK_BODY ",'Principal':'*'"), 1,
+	    { { S0 ".Principal", "\"Principal\" is not supported yet" } } },
+	{ "not principal", ONE(OK_BODY ",'NotPrincipal':'*'"), 1,
+	    { { S0 ".NotPrincipal", "\"NotPrincipal\" is not supported yet" } } },
+	{ "unknown statement key", ONE(OK_BODY ",'effect':'Deny'"), 1,
+	    { { S0 ".effect",
+	        "unknown key \"effect\" (expected Sid, Effect, Action, NotAction, Resource, "
+	        "NotResource)" } } },
+	{ "effect missing", ONE(OK_ACTION "," OK_RESOURCE), 1,
+	    { { S0, "missing \"Effect\" (\"Allow\" or \"Deny\")" } } },
+	{ "effect lower case", ONE("'Effect':'allow'," OK_ACTION "," OK_RESOURCE), 1,
+	    { { S0 ".Effect", "expected \"Allow\" or \"Deny\", got \"allow\"" } } },
+	{ "effect not a string", ONE("'Effect':true," OK_ACTION "," OK_RESOURCE), 1,
+	    { { S0 ".Effect", "expected \"Allow\" or \"Deny\", got a boolean" } } },
+	{ "action and notaction", ONE(OK_BODY ",'NotAction':'dynamodb:Scan'"), 1,
+	    { { S0, "has both \"Action\" and \"NotAction\"" } } },
+	{ "neither action", ONE("'Effect':'Allow'," OK_RESOURCE), 1,
+	    { { S0, "missing \"Action\" (or \"NotAction\")" } } },
+	{ "resource and notresource", ONE(OK_BODY ",'NotResource':'*'"), 1,
+	    { { S0, "has both \"Resource\" and \"NotResource\"" } } },
+	{ "neither resource", ONE("'Effect':'Allow'," OK_ACTION), 1,
+	    { { S0, "missing \"Resource\" (or \"NotResource\")" } } },
+	{ "empty action list", ONE("'Effect':'Allow','Action':[]," OK_RESOURCE), 1,
+	    { { S0 ".Action", "expected at least one entry, got an empty array" } } },
+	{ "empty resource list", ONE("'Effect':'Allow'," OK_ACTION ",'NotResource':[]"), 1,
+	    { { S0 ".NotResource", "expected at least one entry, got an empty array" } } },
+	{ "action object", ONE("'Effect':'Allow','Action':{}," OK_RESOURCE), 1,
+	    { { S0 ".Action", "expected a string or an array of strings, got an object" } } },
+	{ "non-string action entry",
+	    ONE("'Effect':'Allow','Action':['dynamodb:GetItem',3,null]," OK_RESOURCE), 2,
+	    { { S0 ".Action[1]", "expected a string, got a number" },
+	        { S0 ".Action[2]", "expected a string, got null" } } },
+	{ "non-string resource entry", ONE("'Effect':'Allow'," OK_ACTION ",'Resource':['*',['*']]"), 1,
+	    { { S0 ".Resource[1]", "expected a string, got an array" } } },
+	{ "other service", ONE("'Effect':'Allow','Action':['dynamodb:GetItem','s3:*']," OK_RESOURCE), 1,
+	    { { S0 ".Action[1]", "\"s3:*\" is not a DynamoDB action" } } },
+	{ "no service prefix", ONE("'Effect':'Allow','Action':'GetItem'," OK_RESOURCE), 1,
+	    { { S0 ".Action", "expected \"dynamodb:<Action>\" or \"*\", got \"GetItem\"" } } },
+	{ "action typo", ONE("'Effect':'Deny','Action':'dynamodb:GetItems'," OK_RESOURCE), 1,
+	    { { S0 ".Action", "\"dynamodb:GetItems\" matches no DynamoDB action" } } },
+	{ "notaction typo",
+	    ONE("'Effect':'Allow','NotAction':['dynamodb:Scan','dynamodb:DeleteTabel']," OK_RESOURCE), 1,
+	    { { S0 ".NotAction[1]", "\"dynamodb:DeleteTabel\" matches no DynamoDB action" } } },
+	{ "empty action name", ONE("'Effect':'Allow','Action':'dynamodb:'," OK_RESOURCE), 1,
+	    { { S0 ".Action", "matches no DynamoDB action" } } },
+	{ "resource not an arn", ONE("'Effect':'Allow'," OK_ACTION ",'Resource':'orders'"), 1,
+	    { { S0 ".Resource", "expected \"*\" or an ARN pattern (\"arn:...\"), got \"orders\"" } } },
+	{ "resource empty", ONE("'Effect':'Allow'," OK_ACTION ",'Resource':['']"), 1,
+	    { { S0 ".Resource[0]", "expected \"*\" or an ARN pattern" } } },
+	{ "policy variable",
+	    ONE("'Effect':'Allow'," OK_ACTION ",'Resource':'arn:aws:dynamodb:*:*:table/${aws:username}'"), 1,
+	    { { S0 ".Resource", "policy variables (\"${...}\") are not supported yet" } } },
+	{ "s3 arn", ONE("'Effect':'Deny'," OK_ACTION ",'Resource':'arn:aws:s3:::orders/*'"), 1,
+	    { { S0 ".Resource", "\"arn:aws:s3:::orders/*\" is not a DynamoDB ARN" } } },
+	{ "sid with dash", ONE("'Sid':'Read-Orders'," OK_BODY), 1,
+	    { { S0 ".Sid",
+	        "expected letters and digits only ([A-Za-z0-9]+, as IAM requires), got \"Read-Orders\"" } } },
+	{ "sid empty", ONE("'Sid':''," OK_BODY), 1, { { S0 ".Sid", "expected letters and digits only" } } },
+	{ "sid not a string", ONE("'Sid':1," OK_BODY), 1,
+	    { { S0 ".Sid", "expected a string, got a number" } } },
+	{ "duplicate sid",
+	    "{'app':{'Statement':[{'Sid':'A'," OK_BODY "},{'Sid':'B'," OK_BODY "},{'Sid':'A'," OK_BODY "}]}}",
+	    1, { { "$.policies.app.Statement[2].Sid", "duplicate Sid \"A\" (also Statement[0])" } } },
+	{ "duplicate statement key", ONE(OK_BODY ",'Effect':'Deny'"), 1,
+	    { { S0 ".Effect", "duplicate key \"Effect\"" } } },
+	{ "policy defined twice", "{'app':{'Statement':{" OK_BODY "}},'app':{'Statement':{" OK_BODY "}}}", 1,
+	    { { "$.policies.app", "policy defined twice" } } },
+	{ "all errors reported, across policies",
+	    "{'a':{'Version':'1','Statement':[{'Effect':'Permit','Action':'s3:GetObject','Resource':'x'}]},"
+	    "'b':{'Statement':[{" OK_BODY "},{'Effect':'Deny','NotAction':'dynamodb:Nope'," OK_RESOURCE
+	    "}]}}",
+	    5,
+	    { { "$.policies.a.Version", "expected \"2012-10-17\"" },
+	        { "$.policies.a.Statement[0].Effect", "got \"Permit\"" },
+	        { "$.policies.a.Statement[0].Action", "is not a DynamoDB action" },
+	        { "$.policies.a.Statement[0].Resource", "expected \"*\" or an ARN pattern" } } },
+};
+
+static void
+check_error_case(const struct error_case *c)
+{
+	struct diag *d;
+	struct policy_set *s = compile(c->policies, &d);
+	size_t n = diag_count(d);
+
+	if (s != NULL || n != c->count) {
+		for (size_t i = 0; i < n; i++)
+			print_error("  %s\n", diag_message(d, i));
+		fail_msg("%s: %zu errors, want %zu (set %s)", c->what, n, c->count,
+		    s != NULL ? "returned" : "NULL");
+	}
+	for (size_t i = 0; i < MAX_WANT && c->want[i].path != NULL; i++) {
+		const char *msg = diag_message(d, i);
+		char prefix[256];
+
+		snprintf(prefix, sizeof(prefix), "test.json: %s: ", c->want[i].path);
+		if (strncmp(msg, prefix, strlen(prefix)) != 0 ||
+		    strstr(msg + strlen(prefix), c->want[i].needle) == NULL)
+			fail_msg("%s: error %zu is\n  %s\nwant\n  %s...%s", c->what, i, msg, prefix,
+			    c->want[i].needle);
+	}
+	diag_free(d);
+}
+
+static void
+test_compile_errors(void **state)
+{
+	for (size_t i = 0; i < sizeof(error_cases) / sizeof(error_cases[0]); i++)
+		check_error_case(&error_cases[i]);
+}
+
+static void
+test_compile_accepts(void **state)
+{
+	static const char *const ok[] = {
+		"{}",
+		/* No Version (IAM reads 2008-10-17; without variables the same meaning). */
+		"{'app':{'Statement':[{" OK_BODY "}]}}",
+		/* A single statement object; Id; Sid; mixed-case service prefix; lists. */
+		("{'app':{'Version':'2012-10-17','Id':'x-1','Statement':{'Sid':'Read1','Effect':'Deny',"
+		 "'Action':['DynamoDB:GetItem','dynamodb:Query'],"
+		 "'NotResource':['" T_A "','arn:aws:dynamodb:*']}}}"),
+		/* Wildcards before the service segment are not judged. */
+		("{'p.1@x=y,z+w_v-u':{'Statement':{'Effect':'Allow','Action':'*',"
+		 "'Resource':['arn:*','arn:aws:dyn*:*']}}}"),
+	};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		policy_set_free(compile_ok(ok[i]));
+}
+
+static void
+test_set_lookup(void **state)
+{
+	struct policy_set *s =
+	    compile_ok("{'zeta':{'Statement':{" OK_BODY "}},'alpha':{'Statement':{" OK_BODY "}},"
+	               "'mid-1':{'Statement':{" OK_BODY "}}}");
+
+	assert_int_equal(policy_set_count(s), 3);
+	assert_string_equal(policy_name(policy_set_find(s, "alpha")), "alpha");
+	assert_string_equal(policy_name(policy_set_find(s, "mid-1")), "mid-1");
+	assert_string_equal(policy_name(policy_set_find(s, "zeta")), "zeta");
+	assert_null(policy_set_find(s, "Alpha"));
+	assert_null(policy_set_find(s, "beta"));
+	assert_null(policy_set_find(s, NULL));
+	assert_null(policy_set_find(NULL, "alpha"));
+	assert_int_equal(policy_set_count(NULL), 0);
+	policy_set_free(s);
+	policy_set_free(NULL);
+}
+
+/* The set keeps its own copies: the JSON tree may be gone. */
+static void
+test_set_owns_strings(void **state)
+{
+	cJSON *js = json_of("{'app':{'Statement':{'Sid':'S1','Effect':'Allow','Action':'dynamodb:GetItem',"
+	                    "'Resource':'" T_ORDERS "'}}}");
+	struct diag *d = diag_new("test.json");
+	struct diag_path path;
+	struct policy_set *s;
+	const struct policy *p;
+	struct inspect_result res = { .n = 1, .res = { { .arn = TABLE("orders") } } };
+	struct policy_decision out;
+
+	diag_path_init(&path);
+	s = policy_set_compile(js, d, &path);
+	cJSON_Delete(js);
+	assert_non_null(s);
+	p = policy_set_find(s, "app");
+	policy_evaluate(&p, 1, catalog_find_iam("dynamodb:GetItem"), &res, &out);
+	assert_int_equal(out.effect, POLICY_ALLOW);
+	assert_string_equal(out.policy, "app");
+	assert_string_equal(out.sid, "S1");
+	policy_set_free(s);
+	diag_free(d);
+}
+
+/* ---- evaluation ---- */
+
+struct eval_env {
+	struct policy_set *set;
+	const struct policy *p[4];
+	size_t n;
+	struct inspect_result res;
+};
+
+static void
+env_init(struct eval_env *e, const char *policies, const char *const *use)
+{
+	memset(e, 0, sizeof(*e));
+	e->set = compile_ok(policies);
+	for (; *use != NULL; use++) {
+		assert_true(e->n < 4);
+		e->p[e->n] = policy_set_find(e->set, *use);
+		assert_non_null(e->p[e->n]);
+		e->n++;
+	}
+}
+
+/* Evaluates `iam_action` on resources `arns` (NULL-terminated; none means a resource-less call). */
+static struct policy_decision
+env_eval(struct eval_env *e, const char *iam_action, const char *const *arns)
+{
+	const struct catalog_action *a = catalog_find_iam(iam_action);
+	struct policy_decision out;
+
+	assert_non_null(a);
+	e->res.n = 0;
+	for (; arns != NULL && *arns != NULL; arns++)
+		e->res.res[e->res.n++] = (struct inspect_resource){ .type = INSPECT_TABLE, .arn = *arns };
+	memset(&out, 0xa5, sizeof(out)); /* every field must be written */
+	policy_evaluate(e->p, e->n, a, &e->res, &out);
+	return out;
+}
+
+static void
+expect(const struct policy_decision *d, enum policy_effect effect, const char *policy, const char *sid,
+    unsigned index, const char *resource)
+{
+	assert_string_equal(policy_effect_name(d->effect), policy_effect_name(effect));
+	if (policy == NULL)
+		assert_null(d->policy);
+	else
+		assert_string_equal(d->policy, policy);
+	if (sid == NULL)
+		assert_null(d->sid);
+	else
+		assert_string_equal(d->sid, sid);
+	assert_int_equal(d->statement_index, index);
+	if (resource == NULL)
+		assert_null(d->resource);
+	else
+		assert_string_equal(d->resource, resource);
+}
+
+/* For each catalog action: allowed iff its IAM name is in `want` (NULL-terminated). */
+static void
+check_expansion(const char *action_json, const char *const *want)
+{
+	char policies[512];
+	struct eval_env e;
+	static const char *const use[] = { "p", NULL };
+	size_t nwant = 0, nallowed = 0;
+
+	snprintf(policies, sizeof(policies), "{'p':{'Statement':{'Effect':'Allow',%s,'Resource':'*'}}}",
+	    action_json);
+	env_init(&e, policies, use);
+	while (want[nwant] != NULL)
+		nwant++;
+	for (size_t i = 0; i < catalog_count(); i++) {
+		const struct catalog_action *a = catalog_at(i);
+		struct policy_decision out;
+		bool listed = false;
+
+		for (size_t j = 0; j < nwant; j++)
+			listed = listed || strcmp(want[j], a->iam_action) == 0;
+		policy_evaluate(e.p, e.n, a, NULL, &out);
+		if ((out.effect == POLICY_ALLOW) != listed)
+			fail_msg("%s: %s is %s", action_json, a->iam_action, policy_effect_name(out.effect));
+		nallowed += out.effect == POLICY_ALLOW;
+	}
+	assert_int_equal(nallowed, nwant);
+	policy_set_free(e.set);
+}
+
+static void
+test_action_expansion(void **state)
+{
+	static const char *const get[] = { "dynamodb:GetItem", "dynamodb:GetRecords",
+		"dynamodb:GetShardIterator", "dynamodb:GetResourcePolicy", NULL };
+	static const char *const getitem[] = { "dynamodb:GetItem", NULL };
+	static const char *const two[] = { "dynamodb:GetItem", "dynamodb:Query", NULL };
+	const char **all = calloc(catalog_count() + 1, sizeof(*all));
+	const char **not_get = calloc(catalog_count() + 1, sizeof(*not_get));
+	size_t n_not_get = 0;
+
+	assert_non_null(all);
+	assert_non_null(not_get);
+	for (size_t i = 0; i < catalog_count(); i++) {
+		all[i] = catalog_at(i)->iam_action;
+		if (strncmp(all[i], "dynamodb:Get", 12) != 0)
+			not_get[n_not_get++] = all[i];
+	}
+	assert_true(catalog_count() > 60);
+	check_expansion("'Action':'dynamodb:Get*'", get);
+	check_expansion("'Action':'dynamodb:*'", all);
+	check_expansion("'Action':'*'", all);
+	check_expansion("'Action':'DynamoDB:getitem'", getitem);
+	check_expansion("'Action':'dynamodb:?etItem'", getitem);
+	check_expansion("'Action':['dynamodb:GetItem','dynamodb:query','dynamodb:GetItem']", two);
+	check_expansion("'NotAction':'dynamodb:Get*'", not_get);
+	free(all);
+	free(not_get);
+}
+
+/* NotAction ["dynamodb:*"] covers nothing: the complement stays within the catalog. */
+static void
+test_notaction_of_everything(void **state)
+{
+	static const char *const none[] = { NULL };
+
+	check_expansion("'NotAction':'dynamodb:*'", none);
+	check_expansion("'NotAction':'*'", none);
+}
+
+static void
+test_explicit_deny_beats_allow(void **state)
+{
+	static const char *const policies =
+	    "{'rw':{'Statement':[{'Sid':'All','Effect':'Allow','Action':'dynamodb:*',"
+	    "'Resource':'*'}]},"
+	    "'guard':{'Statement':[{'Sid':'Reads','Effect':'Allow','Action':'dynamodb:GetItem',"
+	    "'Resource':'*'},{'Sid':'NoDrop','Effect':'Deny','Action':'dynamodb:Delete*',"
+	    "'Resource':'" T_ORDERS "'}]}}";
+	static const char *const rw_first[] = { "rw", "guard", NULL };
+	static const char *const guard_first[] = { "guard", "rw", NULL };
+	static const char *const orders[] = { TABLE("orders"), NULL };
+	static const char *const users[] = { TABLE("users"), NULL };
+	struct eval_env e;
+	struct policy_decision d;
+
+	env_init(&e, policies, rw_first);
+	d = env_eval(&e, "dynamodb:DeleteTable", orders);
+	expect(&d, POLICY_DENY_EXPLICIT, "guard", "NoDrop", 1, TABLE("orders"));
+	d = env_eval(&e, "dynamodb:DeleteTable", users);
+	expect(&d, POLICY_ALLOW, "rw", "All", 0, TABLE("users"));
+	policy_set_free(e.set);
+
+	env_init(&e, policies, guard_first);
+	d = env_eval(&e, "dynamodb:DeleteItem", orders);
+	expect(&d, POLICY_DENY_EXPLICIT, "guard", "NoDrop", 1, TABLE("orders"));
+	d = env_eval(&e, "dynamodb:GetItem", orders);
+	expect(&d, POLICY_ALLOW, "guard", "Reads", 0, TABLE("orders"));
+	policy_set_free(e.set);
+}
+
+static void
+test_multi_resource(void **state)
+{
+	static const char *const use[] = { "app", NULL };
+	static const char *const ok[] = { TABLE("orders"), TABLE("users"), NULL };
+	static const char *const one_bad[] = { TABLE("orders"), TABLE("secrets"), TABLE("users"), NULL };
+	static const char *const bad_then_denied[] = { TABLE("secrets"), TABLE("audit"), NULL };
+	static const char *const bad_ok_denied[] = { TABLE("secrets"), TABLE("orders"), TABLE("audit"),
+		NULL };
+	struct eval_env e;
+	struct policy_decision d;
+
+	env_init(&e,
+	    "{'app':{'Statement':["
+	    "{'Sid':'Orders','Effect':'Allow','Action':'dynamodb:BatchGetItem','Resource':'" T_ORDERS "'},"
+	    "{'Sid':'Users','Effect':'Allow','Action':'dynamodb:BatchGetItem','Resource':'" T_USERS "'},"
+	    "{'Effect':'Deny','Action':'*','Resource':'" T_AUDIT "'}]}}",
+	    use);
+	/* Allowed: the decision names the statement that matched the first resource. */
+	d = env_eval(&e, "dynamodb:BatchGetItem", ok);
+	expect(&d, POLICY_ALLOW, "app", "Orders", 0, TABLE("orders"));
+	/* One forbidden table denies the whole call, and is named. */
+	d = env_eval(&e, "dynamodb:BatchGetItem", one_bad);
+	expect(&d, POLICY_DENY_IMPLICIT, NULL, NULL, 0, TABLE("secrets"));
+	/* An explicit deny on a later resource outranks an earlier implicit one. */
+	d = env_eval(&e, "dynamodb:BatchGetItem", bad_then_denied);
+	expect(&d, POLICY_DENY_EXPLICIT, "app", NULL, 2, TABLE("audit"));
+	d = env_eval(&e, "dynamodb:BatchGetItem", bad_ok_denied);
+	expect(&d, POLICY_DENY_EXPLICIT, "app", NULL, 2, TABLE("audit"));
+	policy_set_free(e.set);
+}
+
+static void
+test_resourceless_action(void **state)
+{
+	static const char *const use[] = { "star", NULL };
+	static const char *const use_tables[] = { "tables", NULL };
+	struct eval_env e;
+	struct policy_decision d;
+
+	/* IAM authorizes ListTables against Resource "*". */
+	env_init(&e, "{'star':{'Statement':{'Effect':'Allow','Action':'dynamodb:List*','Resource':'*'}}}",
+	    use);
+	d = env_eval(&e, "dynamodb:ListTables", NULL);
+	expect(&d, POLICY_ALLOW, "star", NULL, 0, "*");
+	policy_set_free(e.set);
+
+	/* A table pattern does not cover "*". */
+	env_init(&e,
+	    "{'tables':{'Statement':{'Effect':'Allow','Action':'dynamodb:*',"
+	    "'Resource':'arn:aws:dynamodb:*:*:table/*'}}}",
+	    use_tables);
+	d = env_eval(&e, "dynamodb:ListTables", NULL);
+	expect(&d, POLICY_DENY_IMPLICIT, NULL, NULL, 0, "*");
+	policy_set_free(e.set);
+}
+
+static void
+test_foreign_account(void **state)
+{
+	static const char *const use[] = { "ours", NULL };
+	static const char *const foreign[] = { "arn:aws:dynamodb:us-east-1:999999999999:table/orders", NULL };
+	static const char *const other_region[] = { "arn:aws:dynamodb:eu-west-1:" ACCOUNT ":table/orders",
+		NULL };
+	static const char *const ours[] = { TABLE("orders"), NULL };
+	struct eval_env e;
+	struct policy_decision d;
+
+	env_init(&e,
+	    "{'ours':{'Statement':{'Effect':'Allow','Action':'dynamodb:*',"
+	    "'Resource':'arn:aws:dynamodb:us-east-1:" ACCOUNT ":table/*'}}}",
+	    use);
+	d = env_eval(&e, "dynamodb:GetItem", foreign);
+	expect(&d, POLICY_DENY_IMPLICIT, NULL, NULL, 0, foreign[0]);
+	d = env_eval(&e, "dynamodb:GetItem", other_region);
+	expect(&d, POLICY_DENY_IMPLICIT, NULL, NULL, 0, other_region[0]);
+	d = env_eval(&e, "dynamodb:GetItem", ours);
+	expect(&d, POLICY_ALLOW, "ours", NULL, 0, TABLE("orders"));
+	policy_set_free(e.set);
+}
+
+/* IAM: an index is its own resource; "table/orders" does not cover "table/orders/index/x". */
+static void
+test_index_resource(void **state)
+{
+	static const char *const use[] = { "p", NULL };
+	static const char *const index[] = { TABLE("orders/index/byDate"), NULL };
+	struct eval_env e;
+	struct policy_decision d;
+
+	env_init(&e,
+	    "{'p':{'Statement':[{'Effect':'Allow','Action':'dynamodb:Query','Resource':'" T_ORDERS "'},"
+	    "{'Sid':'Idx','Effect':'Allow','Action':'dynamodb:Query','Resource':'" T_ORDERS_INDEXES "'}]}}",
+	    use);
+	d = env_eval(&e, "dynamodb:Query", index);
+	expect(&d, POLICY_ALLOW, "p", "Idx", 1, index[0]);
+	policy_set_free(e.set);
+}
+
+static void
+test_not_resource(void **state)
+{
+	static const char *const use_allow[] = { "allow", NULL };
+	static const char *const use_deny[] = { "all", "fence", NULL };
+	static const char *const orders[] = { TABLE("orders"), NULL };
+	static const char *const secrets[] = { TABLE("secrets"), NULL };
+	struct eval_env e;
+	struct policy_decision d;
+
+	/* Allow everything except the listed resources. */
+	env_init(&e,
+	    "{'allow':{'Statement':{'Sid':'NotSecrets','Effect':'Allow','Action':'dynamodb:*',"
+	    "'NotResource':['" T_SECRETS "','" T_SECRETS_ANY "']}}}",
+	    use_allow);
+	d = env_eval(&e, "dynamodb:GetItem", orders);
+	expect(&d, POLICY_ALLOW, "allow", "NotSecrets", 0, TABLE("orders"));
+	d = env_eval(&e, "dynamodb:GetItem", secrets);
+	expect(&d, POLICY_DENY_IMPLICIT, NULL, NULL, 0, TABLE("secrets"));
+	/* "*" (a resource-less call) is not listed, so a NotResource statement covers it. */
+	d = env_eval(&e, "dynamodb:ListTables", NULL);
+	expect(&d, POLICY_ALLOW, "allow", "NotSecrets", 0, "*");
+	policy_set_free(e.set);
+
+	/* Deny everything outside a fence. */
+	env_init(&e,
+	    "{'all':{'Statement':{'Effect':'Allow','Action':'*','Resource':'*'}},"
+	    "'fence':{'Statement':{'Sid':'Fence','Effect':'Deny','Action':'*','NotResource':'" T_ORDERS_ANY
+	    "'}}}",
+	    use_deny);
+	d = env_eval(&e, "dynamodb:PutItem", orders);
+	expect(&d, POLICY_ALLOW, "all", NULL, 0, TABLE("orders"));
+	d = env_eval(&e, "dynamodb:PutItem", secrets);
+	expect(&d, POLICY_DENY_EXPLICIT, "fence", "Fence", 0, TABLE("secrets"));
+	policy_set_free(e.set);
+}
+
+static void
+test_not_action(void **state)
+{
+	static const char *const use[] = { "p", NULL };
+	static const char *const orders[] = { TABLE("orders"), NULL };
+	struct eval_env e;
+	struct policy_decision d;
+
+	env_init(&e,
+	    "{'p':{'Statement':[{'Sid':'NoWrites','Effect':'Allow',"
+	    "'NotAction':['dynamodb:Put*','dynamodb:Delete*','dynamodb:Update*',"
+	    "'dynamodb:BatchWriteItem','dynamodb:TransactWriteItems'],'Resource':'*'}]}}",
+	    use);
+	d = env_eval(&e, "dynamodb:GetItem", orders);
+	expect(&d, POLICY_ALLOW, "p", "NoWrites", 0, TABLE("orders"));
+	d = env_eval(&e, "dynamodb:PutItem", orders);
+	expect(&d, POLICY_DENY_IMPLICIT, NULL, NULL, 0, TABLE("orders"));
+	d = env_eval(&e, "dynamodb:BatchWriteItem", orders);
+	expect(&d, POLICY_DENY_IMPLICIT, NULL, NULL, 0, TABLE("orders"));
+	policy_set_free(e.set);
+}
+
+/* Resource patterns are case-sensitive, as ARNs are. */
+static void
+test_resource_case(void **state)
+{
+	static const char *const use[] = { "p", NULL };
+	static const char *const upper[] = { TABLE("Orders"), NULL };
+	struct eval_env e;
+	struct policy_decision d;
+
+	env_init(&e, "{'p':{'Statement':{'Effect':'Allow','Action':'*','Resource':'" T_ORDERS "'}}}", use);
+	d = env_eval(&e, "dynamodb:GetItem", upper);
+	expect(&d, POLICY_DENY_IMPLICIT, NULL, NULL, 0, TABLE("Orders"));
+	policy_set_free(e.set);
+}
+
+/* Fail closed on anything that is not a well-formed call. */
+static void
+test_degenerate_calls(void **state)
+{
+	static const char *const use[] = { "p", NULL };
+	struct eval_env e;
+	struct policy_decision d;
+
+	env_init(&e, "{'p':{'Statement':{'Effect':'Allow','Action':'*','Resource':'*'}}}", use);
+	policy_evaluate(e.p, e.n, NULL, NULL, &d);
+	expect(&d, POLICY_DENY_IMPLICIT, NULL, NULL, 0, "*");
+	/* A count past the array (an inspector bug) is refused before anything is read past it. */
+	for (size_t i = 0; i < INSPECT_MAX_RESOURCES; i++)
+		e.res.res[i].arn = TABLE("t");
+	e.res.n = SIZE_MAX / 2;
+	policy_evaluate(e.p, e.n, catalog_find_iam("dynamodb:GetItem"), &e.res, &d);
+	assert_int_equal(d.effect, POLICY_DENY_IMPLICIT);
+	e.res.n = INSPECT_MAX_RESOURCES;
+	policy_evaluate(e.p, e.n, catalog_find_iam("dynamodb:GetItem"), &e.res, &d);
+	assert_int_equal(d.effect, POLICY_ALLOW);
+	/* A resource without an ARN can never be allowed, even by "*". */
+	e.res.res[1].arn = NULL;
+	policy_evaluate(e.p, e.n, catalog_find_iam("dynamodb:GetItem"), &e.res, &d);
+	expect(&d, POLICY_DENY_IMPLICIT, NULL, NULL, 0, "");
+	/* No policies at all: default deny. */
+	policy_evaluate(NULL, 0, catalog_find_iam("dynamodb:ListTables"), NULL, &d);
+	expect(&d, POLICY_DENY_IMPLICIT, NULL, NULL, 0, "*");
+	policy_set_free(e.set);
+}
+
+static void
+test_effect_names(void **state)
+{
+	assert_string_equal(policy_effect_name(POLICY_ALLOW), "allow");
+	assert_string_equal(policy_effect_name(POLICY_DENY_EXPLICIT), "explicit-deny");
+	assert_string_equal(policy_effect_name(POLICY_DENY_IMPLICIT), "implicit-deny");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_glob),
+		cmocka_unit_test(test_glob_pathological),
+		cmocka_unit_test(test_compile_errors),
+		cmocka_unit_test(test_compile_accepts),
+		cmocka_unit_test(test_set_lookup),
+		cmocka_unit_test(test_set_owns_strings),
+		cmocka_unit_test(test_action_expansion),
+		cmocka_unit_test(test_notaction_of_everything),
+		cmocka_unit_test(test_explicit_deny_beats_allow),
+		cmocka_unit_test(test_multi_resource),
+		cmocka_unit_test(test_resourceless_action),
+		cmocka_unit_test(test_foreign_account),
+		cmocka_unit_test(test_index_resource),
+		cmocka_unit_test(test_not_resource),
+		cmocka_unit_test(test_not_action),
+		cmocka_unit_test(test_resource_case),
+		cmocka_unit_test(test_degenerate_calls),
+		cmocka_unit_test(test_effect_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
