@@ -1,0 +1,767 @@
+/*
+ * config.c: the declarative config loader.
+ *
+ * Each object of the file is described by a table of keys (type, bounds,
+ * default, required, validator, where to store it). cfg_object_load() walks
+ * a table: unknown keys, wrong types, out-of-range values and missing required
+ * keys all become errors with their JSON path. Cross-field checks run after.
+ */
+#include "config/config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "filters/arn.h"
+#include "filters/identity.h"
+#include "filters/json.h"
+#include "filters/policy.h"
+
+#define CONFIG_MAX_FILE_BYTES (16u << 20)
+#define CONFIG_MAX_LISTENERS 16
+
+struct cfg_ctx {
+	struct diag *d;
+	struct diag_path path;
+	const char *base_dir;
+};
+
+enum cfg_type {
+	CFG_STRING, /* char * */
+	CFG_PATH,   /* char *, resolved against the config's directory */
+	CFG_U32,    /* uint32_t */
+	CFG_U64,    /* uint64_t */
+	CFG_PORT,   /* uint16_t */
+	CFG_CUSTOM, /* parse() does everything */
+};
+
+struct cfg_key;
+typedef bool (*cfg_custom_fn)(struct cfg_ctx *ctx, const cJSON *v, void *dst);
+/* Extra validation of a string value; returns NULL when fine, else what was expected. */
+typedef const char *(*cfg_check_fn)(const char *s);
+
+struct cfg_key {
+	const char *name;
+	enum cfg_type type;
+	bool required;
+	uint64_t min, max;   /* numbers: bounds; strings: length bounds (max 0: none) */
+	uint64_t def;	     /* numbers: default when absent */
+	const char *def_str; /* strings: default when absent (NULL: none) */
+	size_t offset;	     /* where in the destination struct */
+	cfg_check_fn check;
+	cfg_custom_fn parse;
+	bool parse_when_absent; /* CFG_CUSTOM: call parse(NULL) so an absent object gets its defaults */
+};
+
+static char *
+xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (p == NULL)
+		abort(); /* config loading happens at startup; no way to continue */
+	return p;
+}
+
+static char *
+cfg_resolve_path(const struct cfg_ctx *ctx, const char *p)
+{
+	char *out;
+
+	if (p[0] == '/' || strcmp(p, "-") == 0 || ctx->base_dir == NULL)
+		return xstrdup(p);
+	if (asprintf(&out, "%s/%s", ctx->base_dir, p) < 0)
+		abort();
+	return out;
+}
+
+static const char *
+cfg_json_type_name(const cJSON *v)
+{
+	if (cJSON_IsString(v))
+		return "a string";
+	if (cJSON_IsNumber(v))
+		return "a number";
+	if (cJSON_IsBool(v))
+		return "a boolean";
+	if (cJSON_IsNull(v))
+		return "null";
+	if (cJSON_IsArray(v))
+		return "an array";
+	if (cJSON_IsObject(v))
+		return "an object";
+	return "something else";
+}
+
+static bool
+cfg_get_uint(struct cfg_ctx *ctx, const cJSON *v, const struct cfg_key *k, uint64_t *out)
+{
+	double x;
+
+	if (!cJSON_IsNumber(v)) {
+		diag_error(ctx->d, ctx->path.text, "expected an integer %llu..%llu, got %s",
+		    (unsigned long long)k->min, (unsigned long long)k->max, cfg_json_type_name(v));
+		return false;
+	}
+	x = v->valuedouble;
+	if (x != (double)(uint64_t)x || x < (double)k->min || x > (double)k->max) {
+		diag_error(ctx->d, ctx->path.text, "expected an integer %llu..%llu",
+		    (unsigned long long)k->min, (unsigned long long)k->max);
+		return false;
+	}
+	*out = (uint64_t)x;
+	return true;
+}
+
+static bool
+cfg_get_string(struct cfg_ctx *ctx, const cJSON *v, const struct cfg_key *k, const char **out)
+{
+	size_t n;
+	const char *why;
+
+	if (!cJSON_IsString(v)) {
+		diag_error(ctx->d, ctx->path.text, "expected a string, got %s", cfg_json_type_name(v));
+		return false;
+	}
+	n = strlen(v->valuestring);
+	if (n < (k->min ? k->min : 1) || (k->max && n > k->max)) {
+		diag_error(ctx->d, ctx->path.text, "expected a string of %llu..%llu characters",
+		    (unsigned long long)(k->min ? k->min : 1), (unsigned long long)(k->max ? k->max : 4096));
+		return false;
+	}
+	if (k->check != NULL && (why = k->check(v->valuestring)) != NULL) {
+		diag_error(ctx->d, ctx->path.text, "expected %s", why);
+		return false;
+	}
+	*out = v->valuestring;
+	return true;
+}
+
+static bool
+cfg_store(struct cfg_ctx *ctx, const struct cfg_key *k, const cJSON *v, void *dst)
+{
+	char *field = (char *)dst + k->offset;
+	const char *s;
+	uint64_t u;
+
+	switch (k->type) {
+	case CFG_STRING:
+	case CFG_PATH:
+		if (!cfg_get_string(ctx, v, k, &s))
+			return false;
+		*(char **)field = k->type == CFG_PATH ? cfg_resolve_path(ctx, s) : xstrdup(s);
+		return true;
+	case CFG_U32:
+		if (!cfg_get_uint(ctx, v, k, &u))
+			return false;
+		*(uint32_t *)field = (uint32_t)u;
+		return true;
+	case CFG_U64:
+		if (!cfg_get_uint(ctx, v, k, &u))
+			return false;
+		*(uint64_t *)field = u;
+		return true;
+	case CFG_PORT:
+		if (!cfg_get_uint(ctx, v, k, &u))
+			return false;
+		*(uint16_t *)field = (uint16_t)u;
+		return true;
+	case CFG_CUSTOM:
+		return k->parse(ctx, v, dst);
+	}
+	return false;
+}
+
+static void
+cfg_store_default(struct cfg_ctx *ctx, const struct cfg_key *k, void *dst)
+{
+	char *field = (char *)dst + k->offset;
+
+	switch (k->type) {
+	case CFG_STRING:
+		*(char **)field = k->def_str ? xstrdup(k->def_str) : NULL;
+		break;
+	case CFG_PATH:
+		*(char **)field = k->def_str ? cfg_resolve_path(ctx, k->def_str) : NULL;
+		break;
+	case CFG_U32:
+		*(uint32_t *)field = (uint32_t)k->def;
+		break;
+	case CFG_U64:
+		*(uint64_t *)field = k->def;
+		break;
+	case CFG_PORT:
+		*(uint16_t *)field = (uint16_t)k->def;
+		break;
+	case CFG_CUSTOM:
+		if (k->parse_when_absent)
+			k->parse(ctx, NULL, dst);
+		break;
+	}
+}
+
+/* Loads `obj` into `dst` following `keys`. Returns false if any error was recorded. */
+static bool
+cfg_object_load(struct cfg_ctx *ctx, const cJSON *obj, const struct cfg_key *keys, size_t nkeys,
+    void *dst)
+{
+	const cJSON *child;
+	bool ok = true;
+	size_t i, mark;
+
+	if (!cJSON_IsObject(obj)) {
+		diag_error(ctx->d, ctx->path.text, "expected an object, got %s", cfg_json_type_name(obj));
+		return false;
+	}
+	cJSON_ArrayForEach(child, obj) {
+		for (i = 0; i < nkeys; i++)
+			if (strcmp(child->string, keys[i].name) == 0)
+				break;
+		if (i == nkeys) {
+			mark = diag_path_member(&ctx->path, child->string);
+			diag_error(ctx->d, ctx->path.text, "unknown key");
+			diag_path_pop(&ctx->path, mark);
+			ok = false;
+		}
+	}
+	for (i = 0; i < nkeys; i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, keys[i].name);
+
+		mark = diag_path_member(&ctx->path, keys[i].name);
+		if (v == NULL) {
+			if (keys[i].required) {
+				diag_error(ctx->d, ctx->path.text, "required key is missing");
+				ok = false;
+			} else {
+				cfg_store_default(ctx, &keys[i], dst);
+			}
+		} else if (!cfg_store(ctx, &keys[i], v, dst)) {
+			ok = false;
+		}
+		diag_path_pop(&ctx->path, mark);
+	}
+	return ok;
+}
+
+#define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* --- validators ------------------------------------------------------ */
+
+static const char *
+check_account_id(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (!isdigit((unsigned char)s[i]))
+			break;
+	return (i == 12 && s[i] == '\0') ? NULL : "a 12-digit AWS account id";
+}
+
+static const char *
+check_listener_name(const char *s)
+{
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '.' && *s != '-')
+			return "a name of [A-Za-z0-9_.-]";
+	return NULL;
+}
+
+static const char *
+check_ip_literal(const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	if (inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1)
+		return NULL;
+	return "a numeric IPv4 or IPv6 address";
+}
+
+static const char *
+check_region(const char *s)
+{
+	for (; *s; s++)
+		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && *s != '-')
+			return "a region name of [a-z0-9-] such as \"us-east-1\"";
+	return NULL;
+}
+
+/* A Host header value: reg-name or IP literal, optional :port; no spaces or controls. */
+static const char *
+check_host_header(const char *s)
+{
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr(".-:[]", *s))
+			return "a host name with optional :port";
+	return NULL;
+}
+
+/* --- URLs ------------------------------------------------------------ */
+
+/*
+ * Accepts scheme://host[:port][/]: the DynamoDB endpoint has no path. A URL
+ * with user info, query or fragment is a mistake we would rather hear about.
+ */
+static bool
+cfg_parse_url(struct cfg_ctx *ctx, const cJSON *v, struct upstream_url *u)
+{
+	const char *s, *host, *end, *colon;
+	char hostbuf[256];
+	size_t hlen;
+	long port;
+	char *ep;
+
+	if (!cJSON_IsString(v)) {
+		diag_error(ctx->d, ctx->path.text, "expected a URL string, got %s", cfg_json_type_name(v));
+		return false;
+	}
+	s = v->valuestring;
+	if (strncmp(s, "https://", 8) == 0) {
+		u->tls = true;
+		host = s + 8;
+		port = 443;
+	} else if (strncmp(s, "http://", 7) == 0) {
+		u->tls = false;
+		host = s + 7;
+		port = 80;
+	} else {
+		diag_error(ctx->d, ctx->path.text, "expected an https:// (or, for local testing, http://) URL");
+		return false;
+	}
+	end = host + strcspn(host, "/?#@");
+	if (*end == '?' || *end == '#' || *end == '@' || (*end == '/' && end[1] != '\0')) {
+		diag_error(ctx->d, ctx->path.text, "expected scheme://host[:port] with no path, query or user info");
+		return false;
+	}
+	if (*host == '[') { /* IPv6 literal */
+		const char *rb = memchr(host, ']', (size_t)(end - host));
+
+		if (rb == NULL) {
+			diag_error(ctx->d, ctx->path.text, "unterminated IPv6 literal");
+			return false;
+		}
+		hlen = (size_t)(rb - host - 1);
+		if (hlen >= sizeof(hostbuf))
+			hlen = sizeof(hostbuf) - 1;
+		memcpy(hostbuf, host + 1, hlen);
+		hostbuf[hlen] = '\0';
+		colon = (rb + 1 < end && rb[1] == ':') ? rb + 1 : NULL;
+		if (rb + 1 < end && colon == NULL) {
+			diag_error(ctx->d, ctx->path.text, "unexpected characters after IPv6 literal");
+			return false;
+		}
+	} else {
+		colon = memchr(host, ':', (size_t)(end - host));
+		hlen = (size_t)((colon ? colon : end) - host);
+		if (hlen == 0 || hlen >= sizeof(hostbuf)) {
+			diag_error(ctx->d, ctx->path.text, "expected a host name");
+			return false;
+		}
+		memcpy(hostbuf, host, hlen);
+		hostbuf[hlen] = '\0';
+		for (size_t i = 0; i < hlen; i++)
+			if (!isalnum((unsigned char)hostbuf[i]) && hostbuf[i] != '-' && hostbuf[i] != '.') {
+				diag_error(ctx->d, ctx->path.text, "invalid character in host name");
+				return false;
+			}
+	}
+	if (colon != NULL) {
+		errno = 0;
+		port = strtol(colon + 1, &ep, 10);
+		if (ep != end || colon + 1 == end || port < 1 || port > 65535 || errno != 0) {
+			diag_error(ctx->d, ctx->path.text, "expected a port 1..65535");
+			return false;
+		}
+	}
+	u->host = xstrdup(hostbuf);
+	u->port = (uint16_t)port;
+	u->text = xstrdup(s);
+	return true;
+}
+
+static bool
+parse_dynamodb_url(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+{
+	return cfg_parse_url(ctx, v, &((struct upstream_config *)dst)->dynamodb);
+}
+
+static bool
+parse_streams_url(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+{
+	struct upstream_config *u = dst;
+
+	u->has_streams = cfg_parse_url(ctx, v, &u->streams);
+	return u->has_streams;
+}
+
+/* --- listeners ------------------------------------------------------- */
+
+struct tls_files {
+	char *cert;
+	char *key;
+};
+
+static const struct cfg_key tls_keys[] = {
+	{ .name = "cert", .type = CFG_PATH, .required = true, .offset = offsetof(struct tls_files, cert) },
+	{ .name = "key", .type = CFG_PATH, .required = true, .offset = offsetof(struct tls_files, key) },
+};
+
+static bool
+parse_listener_tls(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+{
+	struct listener_config *l = dst;
+	struct tls_files t = { 0 };
+	bool ok = cfg_object_load(ctx, v, tls_keys, NKEYS(tls_keys), &t);
+
+	l->tls_cert = t.cert;
+	l->tls_key = t.key;
+	return ok;
+}
+
+static bool
+parse_listener_kind(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+{
+	struct listener_config *l = dst;
+
+	if (cJSON_IsString(v) && strcmp(v->valuestring, "reverse") == 0) {
+		l->kind = LISTENER_REVERSE;
+		return true;
+	}
+	diag_error(ctx->d, ctx->path.text, "expected \"reverse\"");
+	return false;
+}
+
+static const struct cfg_key listener_keys[] = {
+	{ .name = "name", .type = CFG_STRING, .required = true, .max = 32, .check = check_listener_name,
+	    .offset = offsetof(struct listener_config, name) },
+	{ .name = "kind", .type = CFG_CUSTOM, .parse = parse_listener_kind },
+	{ .name = "address", .type = CFG_STRING, .required = true, .max = 64, .check = check_ip_literal,
+	    .offset = offsetof(struct listener_config, address) },
+	{ .name = "port", .type = CFG_PORT, .required = true, .min = 1, .max = 65535,
+	    .offset = offsetof(struct listener_config, port) },
+	{ .name = "tls", .type = CFG_CUSTOM, .parse = parse_listener_tls },
+};
+
+static bool
+parse_listeners(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+{
+	struct config *c = dst;
+	const cJSON *item;
+	size_t i = 0, j, n, mark;
+	bool ok = true;
+
+	if (!cJSON_IsArray(v) || (n = (size_t)cJSON_GetArraySize(v)) == 0 || n > CONFIG_MAX_LISTENERS) {
+		diag_error(ctx->d, ctx->path.text, "expected an array of 1..%d listeners", CONFIG_MAX_LISTENERS);
+		return false;
+	}
+	if ((c->listeners = calloc(n, sizeof(*c->listeners))) == NULL)
+		abort();
+	c->nlisteners = n;
+	cJSON_ArrayForEach(item, v) {
+		mark = diag_path_index(&ctx->path, i);
+		if (!cfg_object_load(ctx, item, listener_keys, NKEYS(listener_keys), &c->listeners[i]))
+			ok = false;
+		for (j = 0; ok && j < i; j++) {
+			const struct listener_config *a = &c->listeners[j], *b = &c->listeners[i];
+
+			if (a->name && b->name && strcmp(a->name, b->name) == 0) {
+				diag_error(ctx->d, ctx->path.text, "listener name \"%s\" is used twice", b->name);
+				ok = false;
+			}
+			if (a->address && b->address && strcmp(a->address, b->address) == 0 && a->port == b->port) {
+				diag_error(ctx->d, ctx->path.text, "address %s port %u is used twice", b->address,
+				    b->port);
+				ok = false;
+			}
+		}
+		diag_path_pop(&ctx->path, mark);
+		i++;
+	}
+	return ok;
+}
+
+/* --- upstream, limits, access log ------------------------------------ */
+
+static const struct cfg_key upstream_keys[] = {
+	{ .name = "dynamodb", .type = CFG_CUSTOM, .required = true, .parse = parse_dynamodb_url },
+	{ .name = "streams", .type = CFG_CUSTOM, .parse = parse_streams_url },
+	{ .name = "region", .type = CFG_STRING, .max = 32, .check = check_region,
+	    .offset = offsetof(struct upstream_config, region) },
+	{ .name = "ca_file", .type = CFG_PATH, .offset = offsetof(struct upstream_config, ca_file) },
+	{ .name = "host_header", .type = CFG_STRING, .max = 255, .check = check_host_header,
+	    .offset = offsetof(struct upstream_config, host_header) },
+	{ .name = "connect_timeout_ms", .type = CFG_U32, .min = 100, .max = 60000, .def = 3000,
+	    .offset = offsetof(struct upstream_config, connect_timeout_ms) },
+	{ .name = "response_timeout_ms", .type = CFG_U32, .min = 100, .max = 600000, .def = 30000,
+	    .offset = offsetof(struct upstream_config, response_timeout_ms) },
+	{ .name = "idle_timeout_ms", .type = CFG_U32, .min = 100, .max = 3600000, .def = 30000,
+	    .offset = offsetof(struct upstream_config, idle_timeout_ms) },
+	{ .name = "max_idle_connections", .type = CFG_U32, .min = 0, .max = 10000, .def = 64,
+	    .offset = offsetof(struct upstream_config, max_idle_connections) },
+};
+
+static const struct cfg_key limits_keys[] = {
+	{ .name = "max_header_bytes", .type = CFG_U32, .min = 1024, .max = 1048576, .def = 16384,
+	    .offset = offsetof(struct limits_config, max_header_bytes) },
+	{ .name = "max_headers", .type = CFG_U32, .min = 8, .max = 128, .def = 64,
+	    .offset = offsetof(struct limits_config, max_headers) },
+	{ .name = "max_body_bytes", .type = CFG_U64, .min = 1024, .max = 67108864, .def = 16777216,
+	    .offset = offsetof(struct limits_config, max_body_bytes) },
+	{ .name = "max_response_bytes", .type = CFG_U64, .min = 1024, .max = 1073741824, .def = 67108864,
+	    .offset = offsetof(struct limits_config, max_response_bytes) },
+	{ .name = "max_connections", .type = CFG_U32, .min = 1, .max = 1000000, .def = 4096,
+	    .offset = offsetof(struct limits_config, max_connections) },
+	{ .name = "client_timeout_ms", .type = CFG_U32, .min = 100, .max = 3600000, .def = 60000,
+	    .offset = offsetof(struct limits_config, client_timeout_ms) },
+};
+
+static const struct cfg_key access_log_keys[] = {
+	{ .name = "path", .type = CFG_PATH, .def_str = "-", .offset = offsetof(struct access_log_config, path) },
+};
+
+static bool
+parse_upstream(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+{
+	return cfg_object_load(ctx, v, upstream_keys, NKEYS(upstream_keys), &((struct config *)dst)->upstream);
+}
+
+/* An absent optional object still gets its defaults. */
+static bool
+cfg_optional_object(struct cfg_ctx *ctx, const cJSON *v, const struct cfg_key *keys, size_t n, void *dst)
+{
+	cJSON empty = { .type = cJSON_Object };
+
+	return cfg_object_load(ctx, v ? v : &empty, keys, n, dst);
+}
+
+static bool
+parse_limits(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+{
+	return cfg_optional_object(ctx, v, limits_keys, NKEYS(limits_keys), &((struct config *)dst)->limits);
+}
+
+static bool
+parse_access_log(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+{
+	return cfg_optional_object(ctx, v, access_log_keys, NKEYS(access_log_keys),
+	    &((struct config *)dst)->access_log);
+}
+
+static bool
+parse_policies(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+{
+	struct config *c = dst;
+
+	c->policies = policy_set_compile(v, ctx->d, &ctx->path);
+	return c->policies != NULL;
+}
+
+/* Identities refer to policies by name, so they are compiled after the top-level walk. */
+static bool
+parse_deferred(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+{
+	return true;
+}
+
+static const struct cfg_key top_keys[] = {
+	{ .name = "account_id", .type = CFG_STRING, .required = true, .check = check_account_id,
+	    .offset = offsetof(struct config, account_id) },
+	{ .name = "listeners", .type = CFG_CUSTOM, .required = true, .parse = parse_listeners },
+	{ .name = "upstream", .type = CFG_CUSTOM, .required = true, .parse = parse_upstream },
+	{ .name = "limits", .type = CFG_CUSTOM, .parse = parse_limits, .parse_when_absent = true },
+	{ .name = "access_log", .type = CFG_CUSTOM, .parse = parse_access_log, .parse_when_absent = true },
+	{ .name = "policies", .type = CFG_CUSTOM, .required = true, .parse = parse_policies },
+	{ .name = "identities", .type = CFG_CUSTOM, .required = true, .parse = parse_deferred },
+};
+
+/* --- cross-field checks ---------------------------------------------- */
+
+/* dynamodb[-fips].<region>.amazonaws.com[.cn] and streams.dynamodb.<region>... */
+static char *
+cfg_region_from_host(const char *host)
+{
+	static const char *const prefixes[] = { "dynamodb.", "dynamodb-fips.", "streams.dynamodb." };
+	const char *rest = NULL, *dot;
+	size_t i;
+
+	for (i = 0; i < NKEYS(prefixes) && rest == NULL; i++)
+		if (strncmp(host, prefixes[i], strlen(prefixes[i])) == 0)
+			rest = host + strlen(prefixes[i]);
+	if (rest == NULL || (dot = strchr(rest, '.')) == NULL || dot == rest)
+		return NULL;
+	if (strcmp(dot, ".amazonaws.com") != 0 && strcmp(dot, ".amazonaws.com.cn") != 0)
+		return NULL;
+	return strndup(rest, (size_t)(dot - rest));
+}
+
+static void
+cfg_finish_upstream(struct cfg_ctx *ctx, struct config *c)
+{
+	struct upstream_config *u = &c->upstream;
+	size_t mark = diag_path_member(&ctx->path, "upstream");
+
+	if (u->dynamodb.host == NULL) {
+		diag_path_pop(&ctx->path, mark);
+		return;
+	}
+	if (u->region == NULL && (u->region = cfg_region_from_host(u->dynamodb.host)) == NULL) {
+		size_t m2 = diag_path_member(&ctx->path, "region");
+
+		diag_error(ctx->d, ctx->path.text,
+		    "required: the region cannot be derived from the host name \"%s\"", u->dynamodb.host);
+		diag_path_pop(&ctx->path, m2);
+	}
+	if (u->region != NULL)
+		u->partition = xstrdup(arn_partition_for_region(u->region));
+	diag_path_pop(&ctx->path, mark);
+}
+
+/* --- entry points ---------------------------------------------------- */
+
+static struct config *
+config_from_json(struct cfg_ctx *ctx, const char *name, const cJSON *root)
+{
+	struct config *c;
+	size_t mark;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		abort();
+	c->file = xstrdup(name);
+	cfg_object_load(ctx, root, top_keys, NKEYS(top_keys), c);
+	cfg_finish_upstream(ctx, c);
+	if (c->policies != NULL && cJSON_IsObject(root)) {
+		const cJSON *ids = cJSON_GetObjectItemCaseSensitive(root, "identities");
+
+		if (ids != NULL) {
+			mark = diag_path_member(&ctx->path, "identities");
+			c->identities = identity_set_compile(ids, c->policies, ctx->d, &ctx->path);
+			diag_path_pop(&ctx->path, mark);
+		}
+	}
+	if (diag_count(ctx->d) > 0) {
+		config_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+struct config *
+config_load_buffer(const char *name, const char *buf, size_t len, const char *base_dir, struct diag *d)
+{
+	struct cfg_ctx ctx = { .d = d, .base_dir = base_dir };
+	struct json_opts opts = { .max_depth = 64 };
+	struct json_error jerr;
+	struct config *c;
+	cJSON *root;
+
+	diag_path_init(&ctx.path);
+	if ((root = json_parse_strict(buf, len, &opts, &jerr)) == NULL) {
+		char where[64] = "$";
+
+		if (jerr.line > 0) /* syntax errors have a position; duplicate keys name their path instead */
+			snprintf(where, sizeof(where), "line %u column %u", jerr.line, jerr.column);
+		diag_error(d, where, "%s", jerr.msg);
+		return NULL;
+	}
+	c = config_from_json(&ctx, name, root);
+	cJSON_Delete(root);
+	return c;
+}
+
+static char *
+cfg_read_file(const char *path, size_t *len, struct diag *d)
+{
+	struct stat st;
+	char *buf = NULL;
+	ssize_t n;
+	size_t got = 0;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
+		diag_error(d, "$", "cannot open: %s", strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > (off_t)CONFIG_MAX_FILE_BYTES) {
+		diag_error(d, "$", "not a regular file of at most %u bytes", CONFIG_MAX_FILE_BYTES);
+		goto fail;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
+		abort();
+	while (got < (size_t)st.st_size && (n = read(fd, buf + got, (size_t)st.st_size - got)) > 0)
+		got += (size_t)n;
+	if (got != (size_t)st.st_size) {
+		diag_error(d, "$", "short read");
+		goto fail;
+	}
+	buf[got] = '\0';
+	close(fd);
+	*len = got;
+	return buf;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return NULL;
+}
+
+struct config *
+config_load(const char *path, struct diag *d)
+{
+	struct config *c;
+	char *buf, *dir, *slash;
+	size_t len;
+
+	if ((buf = cfg_read_file(path, &len, d)) == NULL)
+		return NULL;
+	dir = xstrdup(path);
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*slash = '\0';
+	else
+		strcpy(dir, ".");
+	c = config_load_buffer(path, buf, len, dir[0] ? dir : "/", d);
+	free(dir);
+	free(buf);
+	return c;
+}
+
+static void
+upstream_url_free(struct upstream_url *u)
+{
+	free(u->host);
+	free(u->text);
+}
+
+void
+config_free(struct config *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->nlisteners; i++) {
+		free(c->listeners[i].name);
+		free(c->listeners[i].address);
+		free(c->listeners[i].tls_cert);
+		free(c->listeners[i].tls_key);
+	}
+	free(c->listeners);
+	upstream_url_free(&c->upstream.dynamodb);
+	upstream_url_free(&c->upstream.streams);
+	free(c->upstream.region);
+	free(c->upstream.partition);
+	free(c->upstream.ca_file);
+	free(c->upstream.host_header);
+	free(c->access_log.path);
+	identity_set_free(c->identities);
+	policy_set_free(c->policies);
+	free(c->account_id);
+	free(c->file);
+	free(c);
+}

@@ -1,0 +1,96 @@
+/*
+ * config: loads and validates ddbguard's JSON config file.
+ *
+ * Scalar keys are described once, in a declarative table in config.c (type,
+ * bounds, default, required); policies and identities are handed to their
+ * compilers in filters/. Every error names the file, the JSON path and what
+ * was expected; loading collects all of them. The loaded config is immutable
+ * and everything the hot path needs is compiled here, once. See
+ * config/README.md for every key.
+ */
+#ifndef DDBGUARD_CONFIG_CONFIG_H
+#define DDBGUARD_CONFIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/diag.h"
+
+struct policy_set;
+struct identity_set;
+
+enum listener_kind {
+	LISTENER_REVERSE, /* clients set an endpoint URL pointing at us */
+};
+
+struct listener_config {
+	char *name;
+	enum listener_kind kind;
+	char *address; /* numeric IPv4/IPv6 literal */
+	uint16_t port;
+	char *tls_cert; /* NULL: plain HTTP (local use only) */
+	char *tls_key;
+};
+
+/* A parsed upstream URL: https://host[:port] or http://host[:port], path "/" or empty. */
+struct upstream_url {
+	bool tls;
+	char *host; /* DNS name or IP literal (no brackets) */
+	uint16_t port;
+	char *text; /* as configured, for logs */
+};
+
+struct upstream_config {
+	struct upstream_url dynamodb;
+	struct upstream_url streams; /* host == NULL: Streams operations are refused */
+	bool has_streams;
+	char *region;	     /* from config, or derived from the DynamoDB endpoint name */
+	char *partition;     /* derived from region */
+	char *ca_file;	     /* NULL: the system trust store */
+	char *host_header;   /* NULL: forward the client's Host unchanged */
+	uint32_t connect_timeout_ms;
+	uint32_t response_timeout_ms;
+	uint32_t idle_timeout_ms;
+	uint32_t max_idle_connections;
+};
+
+struct limits_config {
+	uint32_t max_header_bytes;
+	uint32_t max_headers;
+	uint64_t max_body_bytes;
+	uint64_t max_response_bytes;
+	uint32_t max_connections;
+	uint32_t client_timeout_ms;
+};
+
+struct access_log_config {
+	char *path; /* "-" means stdout */
+};
+
+struct config {
+	char *file;
+	char *account_id;
+	struct listener_config *listeners;
+	size_t nlisteners;
+	struct upstream_config upstream;
+	struct limits_config limits;
+	struct access_log_config access_log;
+	struct policy_set *policies;	/* owned */
+	struct identity_set *identities; /* owned */
+};
+
+/*
+ * Loads `path`. Returns NULL if any error was found; the errors are in `d`
+ * (created by the caller with diag_new(path)). Relative file paths inside the
+ * config (certificates, CA file, access log) are resolved against the
+ * directory of the config file.
+ */
+struct config *config_load(const char *path, struct diag *d);
+void config_free(struct config *c); /* accepts NULL */
+
+/* Same as config_load, from a buffer (for tests); `base_dir` resolves relative paths. */
+struct config *config_load_buffer(const char *name, const char *buf, size_t len, const char *base_dir,
+    struct diag *d);
+
+#endif
