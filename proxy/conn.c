@@ -1,0 +1,479 @@
+#include "proxy/conn.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+
+#include "proxy/accesslog.h"
+#include "proxy/log.h"
+#include "proxy/request.h"
+#include "proxy/runtime.h"
+#include "proxy/upstream.h"
+
+/* Pipelined responses waiting for a slow reader beyond this stop further reading. */
+#define CONN_OUTPUT_HIGH_WATER (1u << 20)
+#define CONN_ARENA_BYTES (64u << 10)
+
+enum conn_state {
+	CS_HEAD,     /* waiting for (the rest of) a request head */
+	CS_BODY,     /* head parsed, waiting for the body */
+	CS_UPSTREAM, /* forwarded; reading from the client is paused */
+	CS_CLOSING,  /* flushing the last response, then close */
+};
+
+struct conn {
+	struct runtime *rt;
+	const struct listener_config *lc;
+	struct bufferevent *bev;
+	char client_ip[INET6_ADDRSTRLEN];
+	enum conn_state state;
+	bool read_paused; /* CONN_OUTPUT_HIGH_WATER reached */
+
+	size_t head_scan;
+	char *head;	   /* the current request head, max_header_bytes (owned) */
+	char *fwd_head;	   /* the head we send upstream, built per call (owned) */
+	size_t fwd_head_cap;
+	struct http_message msg;
+	struct request req;
+	struct inspect_result inspect;
+	struct json_arena *arena;  /* body tree and inspector strings for the current call */
+	struct evbuffer *upstream_request;
+	struct upstream_call *call;
+	bool close_after; /* the client asked for Connection: close */
+};
+
+static void conn_process(struct conn *c);
+
+static void
+conn_free(struct conn *c)
+{
+	if (c->call != NULL)
+		upstream_call_abort(c->call);
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	if (c->upstream_request != NULL)
+		evbuffer_free(c->upstream_request);
+	json_arena_free(c->arena);
+	free(c->head);
+	free(c->fwd_head);
+	c->rt->nconns--;
+	free(c);
+}
+
+static void
+conn_log(struct conn *c)
+{
+	c->rt->nrequests++;
+	accesslog_write(c->rt->alog, c->rt, &c->req);
+}
+
+/* Sends what is queued, then closes. Returns false if `c` is already gone. */
+static bool
+conn_close_after_flush(struct conn *c)
+{
+	c->state = CS_CLOSING;
+	bufferevent_disable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		conn_free(c);
+		return false;
+	}
+	return true;
+}
+
+static void
+conn_next_call(struct conn *c)
+{
+	if (c->close_after) {
+		conn_close_after_flush(c);
+		return;
+	}
+	c->state = CS_HEAD;
+	bufferevent_enable(c->bev, EV_READ);
+	conn_process(c);
+}
+
+/*
+ * Answers the refusal recorded in c->req, logs it, and closes if `must_close`
+ * or the client asked. Returns true if the connection can read its next call.
+ */
+static bool
+conn_answer_refusal(struct conn *c, bool must_close)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	size_t before = evbuffer_get_length(out);
+	bool close = must_close || c->close_after;
+
+	request_write_refusal(&c->req, out, close);
+	c->req.bytes_out += evbuffer_get_length(out) - before;
+	conn_log(c);
+	if (close) {
+		c->close_after = true;
+		conn_close_after_flush(c);
+		return false;
+	}
+	c->state = CS_HEAD;
+	return true;
+}
+
+/* --- forwarding ------------------------------------------------------ */
+
+static bool
+fwd_reserve(struct conn *c, size_t need)
+{
+	char *p;
+	size_t cap = c->fwd_head_cap ? c->fwd_head_cap : 1024;
+
+	if (need <= c->fwd_head_cap)
+		return true;
+	while (cap < need)
+		cap *= 2;
+	if ((p = realloc(c->fwd_head, cap)) == NULL)
+		return false;
+	c->fwd_head = p;
+	c->fwd_head_cap = cap;
+	return true;
+}
+
+/*
+ * The request head we send upstream: every end-to-end field as received (the
+ * client signed them), minus hop-by-hop fields and Expect, with Host replaced
+ * only when upstream.host_header says so. Built in one reused buffer and
+ * added to the upstream request with a single copy.
+ */
+static bool
+conn_build_forward_head(struct conn *c)
+{
+	static const char line[] = "POST / HTTP/1.1\r\n";
+	const char *host_override = c->rt->cfg->upstream.host_header;
+	size_t i, len = 0, need = sizeof(line) + 2 + (host_override ? strlen(host_override) + 8 : 0);
+
+	for (i = 0; i < c->msg.nheaders; i++)
+		need += c->msg.headers[i].name_len + c->msg.headers[i].value_len + 4;
+	if (!fwd_reserve(c, need))
+		return false;
+	memcpy(c->fwd_head, line, sizeof(line) - 1);
+	len = sizeof(line) - 1;
+	for (i = 0; i < c->msg.nheaders; i++) {
+		const struct http_header *h = &c->msg.headers[i];
+		const char *v = h->value;
+		size_t vlen = h->value_len;
+
+		if (http_hdr_is_hop_by_hop(h->id) || h->id == HTTP_HDR_EXPECT)
+			continue;
+		if (h->id == HTTP_HDR_HOST && host_override != NULL) {
+			v = host_override;
+			vlen = strlen(host_override);
+		}
+		memcpy(c->fwd_head + len, h->name, h->name_len);
+		len += h->name_len;
+		c->fwd_head[len++] = ':';
+		c->fwd_head[len++] = ' ';
+		memcpy(c->fwd_head + len, v, vlen);
+		len += vlen;
+		c->fwd_head[len++] = '\r';
+		c->fwd_head[len++] = '\n';
+	}
+	c->fwd_head[len++] = '\r';
+	c->fwd_head[len++] = '\n';
+	return evbuffer_add(c->upstream_request, c->fwd_head, len) == 0;
+}
+
+static void conn_upstream_head(void *arg, const struct http_message *resp);
+static void conn_upstream_done(void *arg, const struct upstream_report *rep);
+
+static const struct upstream_callbacks conn_upstream_cbs = {
+	.on_head = conn_upstream_head,
+	.on_done = conn_upstream_done,
+};
+
+static void
+conn_forward(struct conn *c, struct evbuffer *in, size_t body_len)
+{
+	struct upstream_pool *pool = request_pool(c->rt, &c->req);
+
+	evbuffer_drain(c->upstream_request, evbuffer_get_length(c->upstream_request));
+	if (!conn_build_forward_head(c) || evbuffer_remove_buffer(in, c->upstream_request, body_len) !=
+									(int)body_len) {
+		request_refuse(&c->req, REFUSE_UPSTREAM_FAILED, "out of memory while forwarding");
+		conn_answer_refusal(c, true);
+		return;
+	}
+	c->req.upstream_url = upstream_pool_url(pool);
+	c->req.upstream_start_ns = request_now_ns();
+	c->state = CS_UPSTREAM;
+	bufferevent_disable(c->bev, EV_READ);
+	c->call = upstream_call_start(pool, c->upstream_request, bufferevent_get_output(c->bev),
+	    &conn_upstream_cbs, c);
+	if (c->call == NULL) {
+		request_refuse(&c->req, REFUSE_UPSTREAM_FAILED, "out of memory while forwarding");
+		conn_answer_refusal(c, true);
+	}
+}
+
+/* The response head the client sees: the upstream's, minus hop-by-hop fields except the framing we relay. */
+static void
+conn_upstream_head(void *arg, const struct http_message *resp)
+{
+	struct conn *c = arg;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	size_t before = evbuffer_get_length(out), i;
+
+	evbuffer_add_printf(out, "HTTP/1.1 %d %.*s\r\n", resp->status, (int)resp->reason_len, resp->reason);
+	for (i = 0; i < resp->nheaders; i++) {
+		const struct http_header *h = &resp->headers[i];
+
+		if (http_hdr_is_hop_by_hop(h->id) && h->id != HTTP_HDR_TRANSFER_ENCODING)
+			continue;
+		evbuffer_add(out, h->name, h->name_len);
+		evbuffer_add(out, ": ", 2);
+		evbuffer_add(out, h->value, h->value_len);
+		evbuffer_add(out, "\r\n", 2);
+	}
+	if (c->close_after)
+		evbuffer_add(out, "Connection: close\r\n", 19);
+	evbuffer_add(out, "\r\n", 2);
+	c->req.status = resp->status;
+	c->req.upstream_status = resp->status;
+	c->req.bytes_out += evbuffer_get_length(out) - before;
+}
+
+static void
+conn_upstream_done(void *arg, const struct upstream_report *rep)
+{
+	struct conn *c = arg;
+	struct request *r = &c->req;
+
+	c->call = NULL;
+	r->upstream_end_ns = request_now_ns();
+	r->upstream_status = rep->status;
+	if (rep->request_id[0] != '\0')
+		snprintf(r->request_id, sizeof(r->request_id), "%s", rep->request_id);
+	r->bytes_out += rep->body_bytes;
+	if (rep->result == UPSTREAM_OK) {
+		conn_log(c);
+		conn_next_call(c);
+		return;
+	}
+	request_refuse(r, rep->result == UPSTREAM_TIMEOUT ? REFUSE_UPSTREAM_TIMEOUT : REFUSE_UPSTREAM_FAILED,
+	    "upstream %s (%s): %s", r->upstream_url, rep->peer[0] ? rep->peer : "no address", rep->detail);
+	log_warnx("%s", r->reason);
+	if (!rep->response_started) {
+		/* Nothing reached the client yet: a clean, retryable 5xx, and the connection stays usable. */
+		if (conn_answer_refusal(c, false))
+			conn_next_call(c);
+		return;
+	}
+	/* Part of the response is out: the only honest signal left is to cut the connection. */
+	conn_log(c);
+	conn_free(c);
+}
+
+/* --- reading requests ------------------------------------------------ */
+
+/* Returns true when a head was parsed and the connection moved to CS_BODY. */
+static bool
+conn_read_head(struct conn *c, struct evbuffer *in)
+{
+	const struct limits_config *lim = &c->rt->cfg->limits;
+	struct http_error err = { 0 };
+	ev_ssize_t n;
+
+	if (evbuffer_get_length(in) == 0)
+		return false;
+	n = http_find_head_end(in, lim->max_header_bytes, &c->head_scan);
+	if (n == 0)
+		return false;
+	request_begin(&c->req, c->lc, c->client_ip);
+	json_arena_reset(c->arena);
+	c->head_scan = 0;
+	if (n < 0) {
+		request_refuse(&c->req, REFUSE_BAD_HTTP,
+		    "request head is larger than limits.max_header_bytes (%u) or not terminated by CRLF CRLF",
+		    lim->max_header_bytes);
+		conn_answer_refusal(c, true);
+		return false;
+	}
+	evbuffer_remove(in, c->head, (size_t)n);
+	c->req.bytes_in = (uint64_t)n;
+	if (http_parse_request(c->head, (size_t)n, &c->rt->request_limits, &c->msg, &err) != HTTP_OK) {
+		request_refuse(&c->req, REFUSE_BAD_HTTP, "%s%s%s", err.reason, err.field[0] ? ": " : "", err.field);
+		conn_answer_refusal(c, true); /* framing is in doubt: never read past it */
+		return false;
+	}
+	c->req.http = &c->msg;
+	c->close_after = !c->msg.keep_alive;
+	if (c->msg.expect_continue)
+		evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	c->state = CS_BODY;
+	return true;
+}
+
+/* Returns true when the call was answered here and the next one may be read. */
+static bool
+conn_read_body(struct conn *c, struct evbuffer *in)
+{
+	size_t len = (size_t)c->msg.content_length;
+	const char *body = "";
+
+	if (evbuffer_get_length(in) < len)
+		return false;
+	if (len > 0 && (body = (const char *)evbuffer_pullup(in, (ev_ssize_t)len)) == NULL) {
+		request_refuse(&c->req, REFUSE_BAD_HTTP, "out of memory reading the body");
+		conn_answer_refusal(c, true);
+		return false;
+	}
+	c->req.bytes_in += len;
+	if (request_decide(c->rt, &c->req, body, len, c->arena)) {
+		conn_forward(c, in, len);
+		return false;
+	}
+	evbuffer_drain(in, len);
+	return conn_answer_refusal(c, false);
+}
+
+static void
+conn_process(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	for (;;) {
+		if (evbuffer_get_length(out) > CONN_OUTPUT_HIGH_WATER) {
+			c->read_paused = true;
+			bufferevent_disable(c->bev, EV_READ);
+			return;
+		}
+		if (c->state == CS_HEAD && !conn_read_head(c, in))
+			return;
+		if (c->state != CS_BODY || !conn_read_body(c, in))
+			return;
+	}
+}
+
+static void
+conn_readcb(struct bufferevent *bev, void *arg)
+{
+	conn_process(arg);
+}
+
+static void
+conn_writecb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	switch (c->state) {
+	case CS_CLOSING:
+		conn_free(c);
+		return;
+	case CS_UPSTREAM:
+		upstream_call_resume(c->call);
+		return;
+	default:
+		if (c->read_paused) {
+			c->read_paused = false;
+			bufferevent_enable(c->bev, EV_READ);
+			conn_process(c);
+		}
+	}
+}
+
+static void
+conn_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	bool partial_head = c->state == CS_HEAD && evbuffer_get_length(bufferevent_get_input(bev)) > 0;
+	const char *how = (what & BEV_EVENT_TIMEOUT) ? "timed out" : "closed";
+
+	if (partial_head)
+		request_begin(&c->req, c->lc, c->client_ip);
+	if (partial_head || c->state == CS_BODY) {
+		request_refuse(&c->req, REFUSE_BAD_HTTP, "client connection %s before the request was complete", how);
+		c->req.status = 0;
+		conn_log(c);
+	} else if (c->state == CS_UPSTREAM) {
+		snprintf(c->req.reason, sizeof(c->req.reason), "client connection %s before the response was sent",
+		    how);
+		conn_log(c);
+	}
+	conn_free(c);
+}
+
+/* --- accepting ------------------------------------------------------- */
+
+static void
+conn_describe_peer(struct conn *c, const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, c->client_ip, sizeof(c->client_ip));
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, c->client_ip,
+		    sizeof(c->client_ip));
+	else
+		snprintf(c->client_ip, sizeof(c->client_ip), "unknown");
+}
+
+static struct bufferevent *
+conn_new_bev(struct runtime *rt, SSL_CTX *tls, evutil_socket_t fd)
+{
+	SSL *ssl;
+	struct bufferevent *bev;
+
+	if (tls == NULL)
+		return bufferevent_socket_new(rt->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if ((ssl = SSL_new(tls)) == NULL)
+		return NULL;
+	bev = bufferevent_openssl_socket_new(rt->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL)
+		SSL_free(ssl);
+	return bev;
+}
+
+void
+conn_accept(struct runtime *rt, const struct listener_config *lc, SSL_CTX *tls, evutil_socket_t fd,
+    const struct sockaddr *sa, socklen_t salen)
+{
+	const struct limits_config *lim = &rt->cfg->limits;
+	struct timeval tv = { .tv_sec = lim->client_timeout_ms / 1000,
+		.tv_usec = (lim->client_timeout_ms % 1000) * 1000 };
+	struct conn *c = calloc(1, sizeof(*c));
+	int one = 1;
+
+	if (c == NULL)
+		goto fail;
+	rt->nconns++;
+	c->rt = rt;
+	c->lc = lc;
+	c->req.inspect = &c->inspect;
+	conn_describe_peer(c, sa);
+	c->head = malloc(lim->max_header_bytes);
+	c->arena = json_arena_new(CONN_ARENA_BYTES);
+	c->upstream_request = evbuffer_new();
+	if (c->head == NULL || c->arena == NULL || c->upstream_request == NULL)
+		goto fail_conn;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if ((c->bev = conn_new_bev(rt, tls, fd)) == NULL)
+		goto fail_conn;
+	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
+	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	return;
+fail_conn:
+	log_warnx("out of memory accepting a connection from %s", c->client_ip);
+	if (c->bev == NULL)
+		close(fd);
+	conn_free(c);
+	return;
+fail:
+	close(fd);
+	log_warnx("out of memory accepting a connection");
+}

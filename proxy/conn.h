@@ -1,0 +1,29 @@
+/*
+ * conn: one client connection and the calls it carries, in order.
+ *
+ * Reads a request head (strict parser), waits for the whole body, runs the
+ * decide stages, then either forwards through the upstream pool or answers
+ * the refusal itself, and writes one access-log record per call. Keep-alive
+ * and pipelining are supported; one call is in flight at a time, so
+ * responses go out in request order.
+ */
+#ifndef DDBGUARD_PROXY_CONN_H
+#define DDBGUARD_PROXY_CONN_H
+
+#include <sys/socket.h>
+
+#include <event2/util.h>
+#include <openssl/ssl.h>
+
+#include "config/config.h"
+
+struct runtime;
+
+/*
+ * Takes ownership of `fd`: on failure it is closed. `tls` NULL for a plain
+ * listener. `lc` must outlive the connection.
+ */
+void conn_accept(struct runtime *rt, const struct listener_config *lc, SSL_CTX *tls, evutil_socket_t fd,
+    const struct sockaddr *sa, socklen_t salen);
+
+#endif

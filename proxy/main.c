@@ -1,0 +1,207 @@
+/*
+ * ddbguard: a least-privilege gateway for Amazon DynamoDB.
+ *
+ *   ddbguard -c FILE            run in the foreground
+ *   ddbguard --check -c FILE    validate FILE, print every error, exit 0/1
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/dns.h>
+#include <event2/event.h>
+
+#include "config/config.h"
+#include "filters/catalog.h"
+#include "filters/json.h"
+#include "proxy/accesslog.h"
+#include "proxy/listener.h"
+#include "proxy/log.h"
+#include "proxy/runtime.h"
+#include "proxy/tls.h"
+#include "proxy/upstream.h"
+
+#define UPSTREAM_HEAD_LIMIT 16384
+
+struct daemon {
+	struct runtime rt;
+	SSL_CTX *upstream_tls;
+	struct listener **listeners;
+	size_t nlisteners;
+	struct event *sigterm, *sigint;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: ddbguard [--check] [-v] -c FILE\n"
+		   "  -c, --config FILE  configuration file (see config/README.md)\n"
+		   "      --check        validate the configuration and exit: 0 valid, 1 invalid\n"
+		   "  -v, --verbose      debug diagnostics on stderr\n"
+		   "  -h, --help         this text\n");
+}
+
+static struct config *
+load_config(const char *path)
+{
+	struct diag *d = diag_new(path);
+	struct config *c;
+	size_t i;
+
+	if (d == NULL)
+		fatalx("out of memory");
+	c = config_load(path, d);
+	for (i = 0; i < diag_count(d); i++)
+		fprintf(stderr, "%s\n", diag_message(d, i));
+	if (c == NULL && diag_count(d) > 0)
+		fprintf(stderr, "%s: %zu error%s\n", path, diag_count(d), diag_count(d) == 1 ? "" : "s");
+	diag_free(d);
+	return c;
+}
+
+static void
+runtime_prepare(struct runtime *rt, const struct config *cfg)
+{
+	rt->cfg = cfg;
+	rt->scope.partition = cfg->upstream.partition;
+	rt->scope.region = cfg->upstream.region;
+	rt->scope.account = cfg->account_id;
+	rt->body_json.max_depth = JSON_DYNAMODB_MAX_DEPTH;
+	rt->body_json.data_map_members = catalog_data_map_members;
+	rt->body_json.n_data_map_members = catalog_n_data_map_members;
+	rt->request_limits.max_header_bytes = cfg->limits.max_header_bytes;
+	rt->request_limits.max_headers = cfg->limits.max_headers;
+	rt->request_limits.max_body_bytes = cfg->limits.max_body_bytes;
+	rt->response_limits.max_header_bytes = UPSTREAM_HEAD_LIMIT;
+	rt->response_limits.max_headers = HTTP_MAX_HEADERS_HARD;
+	rt->response_limits.max_body_bytes = cfg->limits.max_response_bytes;
+}
+
+static struct evdns_base *
+dns_new(struct event_base *base)
+{
+	struct evdns_base *dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+
+	if (dns != NULL)
+		return dns;
+	/* No usable resolv.conf (containers): /etc/hosts and numeric addresses still work. */
+	log_warnx("no DNS servers configured; upstream names resolve from /etc/hosts only");
+	if ((dns = evdns_base_new(base, 0)) != NULL)
+		evdns_base_load_hosts(dns, NULL);
+	return dns;
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	log_info("signal %d: stopping", (int)sig);
+	event_base_loopexit(d->rt.base, NULL);
+}
+
+static void
+daemon_start(struct daemon *d, const struct config *cfg)
+{
+	struct runtime *rt = &d->rt;
+	const struct upstream_config *u = &cfg->upstream;
+	size_t i;
+
+	runtime_prepare(rt, cfg);
+	if ((rt->base = event_base_new()) == NULL || (rt->dns = dns_new(rt->base)) == NULL)
+		fatalx("cannot initialise libevent");
+	if ((u->dynamodb.tls || (u->has_streams && u->streams.tls)) &&
+	    (d->upstream_tls = tls_client_ctx_new(u->ca_file)) == NULL)
+		fatalx("cannot set up upstream TLS (upstream.ca_file)");
+	rt->dynamodb = upstream_pool_new(rt->base, rt->dns, u->dynamodb.tls ? d->upstream_tls : NULL, &u->dynamodb,
+	    u, &rt->response_limits);
+	if (u->has_streams)
+		rt->streams = upstream_pool_new(rt->base, rt->dns, u->streams.tls ? d->upstream_tls : NULL,
+		    &u->streams, u, &rt->response_limits);
+	if (rt->dynamodb == NULL || (u->has_streams && rt->streams == NULL))
+		fatalx("out of memory");
+	if ((rt->alog = accesslog_open(cfg->access_log.path)) == NULL)
+		fatalx("cannot open the access log %s", cfg->access_log.path);
+	if ((d->listeners = calloc(cfg->nlisteners, sizeof(*d->listeners))) == NULL)
+		fatalx("out of memory");
+	for (i = 0; i < cfg->nlisteners; i++) {
+		if ((d->listeners[i] = listener_new(rt, &cfg->listeners[i])) == NULL)
+			fatalx("cannot start listener %s", cfg->listeners[i].name);
+		d->nlisteners++;
+	}
+	d->sigterm = evsignal_new(rt->base, SIGTERM, on_signal, d);
+	d->sigint = evsignal_new(rt->base, SIGINT, on_signal, d);
+	if (d->sigterm == NULL || d->sigint == NULL || evsignal_add(d->sigterm, NULL) < 0 ||
+	    evsignal_add(d->sigint, NULL) < 0)
+		fatalx("cannot install signal handlers");
+	log_info("upstream %s, region %s, account %s", u->dynamodb.text, u->region, cfg->account_id);
+}
+
+static void
+daemon_stop(struct daemon *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->nlisteners; i++)
+		listener_free(d->listeners[i]);
+	free(d->listeners);
+	event_free(d->sigterm);
+	event_free(d->sigint);
+	/* XXX: connections still open at exit are closed by the kernel, not drained. */
+	upstream_pool_free(d->rt.dynamodb);
+	upstream_pool_free(d->rt.streams);
+	accesslog_close(d->rt.alog);
+	SSL_CTX_free(d->upstream_tls);
+	evdns_base_free(d->rt.dns, 0);
+	event_base_free(d->rt.base);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'k' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL;
+	bool check = false;
+	struct daemon d = { 0 };
+	struct config *cfg;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'k': check = true; break;
+		case 'v': log_set_level(LOG_LEVEL_DEBUG); break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (path == NULL || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	json_init();
+	tls_init();
+	if ((cfg = load_config(path)) == NULL)
+		return 1;
+	if (check) {
+		printf("%s: valid\n", path);
+		config_free(cfg);
+		return 0;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	daemon_start(&d, cfg);
+	event_base_dispatch(d.rt.base);
+	daemon_stop(&d);
+	config_free(cfg);
+	log_info("stopped after %llu calls", (unsigned long long)d.rt.nrequests);
+	return 0;
+}

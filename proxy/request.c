@@ -1,0 +1,289 @@
+#include "proxy/request.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <event2/buffer.h>
+
+#include "filters/json.h"
+#include "proxy/ids.h"
+#include "proxy/jsonw.h"
+#include "proxy/upstream.h"
+
+/*
+ * The one table that turns an internal result into what the client sees.
+ * Types are the ones DynamoDB itself uses, so SDKs map them to the same
+ * exceptions; 5xx statuses are ones every SDK retries.
+ */
+static const struct refusal_info {
+	int status;
+	const char *reason_phrase;
+	const char *type; /* __type */
+	const char *code; /* errorCode in the log: the part after '#' */
+	enum guard_decision decision;
+} refusal_table[REFUSE__COUNT] = {
+	[REFUSE_NONE] = { 500, "Internal Server Error", "com.amazon.coral.service#InternalFailure",
+	    "InternalFailure", GUARD_ERROR },
+	[REFUSE_BAD_HTTP] = { 400, "Bad Request", "com.amazon.coral.service#SerializationException",
+	    "SerializationException", GUARD_REJECT },
+	[REFUSE_BAD_JSON] = { 400, "Bad Request", "com.amazon.coral.service#SerializationException",
+	    "SerializationException", GUARD_REJECT },
+	[REFUSE_UNKNOWN_ACTION] = { 400, "Bad Request", "com.amazon.coral.service#UnknownOperationException",
+	    "UnknownOperationException", GUARD_REJECT },
+	[REFUSE_BAD_SIGNATURE] = { 400, "Bad Request",
+	    "com.amazon.coral.service#IncompleteSignatureException", "IncompleteSignatureException",
+	    GUARD_REJECT },
+	[REFUSE_INVALID] = { 400, "Bad Request", "com.amazon.coral.validate#ValidationException",
+	    "ValidationException", GUARD_REJECT },
+	[REFUSE_DENIED] = { 400, "Bad Request", "com.amazon.coral.service#AccessDeniedException",
+	    "AccessDeniedException", GUARD_DENY },
+	[REFUSE_NO_UPSTREAM] = { 400, "Bad Request", "com.amazon.coral.validate#ValidationException",
+	    "ValidationException", GUARD_REJECT },
+	[REFUSE_UPSTREAM_FAILED] = { 502, "Bad Gateway",
+	    "com.amazon.coral.service#ServiceUnavailableException", "ServiceUnavailableException",
+	    GUARD_ERROR },
+	[REFUSE_UPSTREAM_TIMEOUT] = { 504, "Gateway Timeout",
+	    "com.amazon.coral.service#ServiceUnavailableException", "ServiceUnavailableException",
+	    GUARD_ERROR },
+};
+
+uint64_t
+request_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void
+request_begin(struct request *r, const struct listener_config *l, const char *client_ip)
+{
+	struct inspect_result *keep = r->inspect;
+
+	memset(r, 0, sizeof(*r));
+	r->inspect = keep;
+	r->inspect->n = 0;
+	r->inspect->primary_table = NULL;
+	clock_gettime(CLOCK_REALTIME, &r->wall_start);
+	r->mono_start_ns = request_now_ns();
+	r->listener = l;
+	r->client_ip = client_ip;
+	r->decision = GUARD_ALLOW;
+}
+
+void
+request_refuse(struct request *r, enum guard_refusal why, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->refusal = why;
+	r->decision = refusal_table[why].decision;
+	snprintf(r->error_code, sizeof(r->error_code), "%s", refusal_table[why].code);
+	va_start(ap, fmt);
+	vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
+	va_end(ap);
+}
+
+const char *
+guard_decision_name(enum guard_decision d)
+{
+	switch (d) {
+	case GUARD_ALLOW: return "allow";
+	case GUARD_DENY: return "deny";
+	case GUARD_REJECT: return "reject";
+	case GUARD_ERROR: return "error";
+	}
+	return "error";
+}
+
+/* Copies at most 64 printable ASCII bytes of client input for a message; the rest becomes '?'. */
+static void
+printable_copy(char *dst, size_t dstlen, const char *s, size_t n)
+{
+	size_t i, lim = n < 64 ? n : 64;
+
+	if (dstlen == 0)
+		return;
+	for (i = 0; i < lim && i + 1 < dstlen; i++)
+		dst[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	dst[i] = '\0';
+}
+
+static bool
+decide_action(struct request *r)
+{
+	char shown[80];
+	enum catalog_lookup_status st;
+
+	r->target = http_get(r->http, HTTP_HDR_X_AMZ_TARGET, &r->target_len);
+	st = catalog_lookup_target(r->target, r->target_len, &r->action);
+	if (st == CATALOG_FOUND)
+		return true;
+	printable_copy(shown, sizeof(shown), r->target, r->target_len);
+	if (st == CATALOG_UNKNOWN_PREFIX)
+		request_refuse(r, REFUSE_UNKNOWN_ACTION,
+		    "X-Amz-Target \"%s\" is not a DynamoDB_20120810 or DynamoDBStreams_20120810 operation",
+		    shown);
+	else
+		request_refuse(r, REFUSE_UNKNOWN_ACTION, "X-Amz-Target \"%s\" names an unknown operation",
+		    shown);
+	return false;
+}
+
+static bool
+decide_signature(struct runtime *rt, struct request *r)
+{
+	const char *v, *why;
+	size_t len;
+
+	v = http_get(r->http, HTTP_HDR_AUTHORIZATION, &len);
+	if (!sigv4_parse_authorization(v, len, &r->auth, &why)) {
+		request_refuse(r, REFUSE_BAD_SIGNATURE, "Authorization header: %s", why);
+		return false;
+	}
+	r->has_auth = true;
+	/* AWS would refuse these too, later and less clearly; say it here. */
+	if (strcmp(r->auth.service, "dynamodb") != 0) {
+		request_refuse(r, REFUSE_BAD_SIGNATURE,
+		    "Authorization credential scope names service \"%s\", expected \"dynamodb\"", r->auth.service);
+		return false;
+	}
+	if (strcmp(r->auth.region, rt->scope.region) != 0) {
+		request_refuse(r, REFUSE_BAD_SIGNATURE,
+		    "Authorization credential scope names region \"%s\", but this gateway serves \"%s\"",
+		    r->auth.region, rt->scope.region);
+		return false;
+	}
+	return true;
+}
+
+static bool
+decide_body(struct runtime *rt, struct request *r, const char *body, size_t len, struct json_arena *arena,
+    const cJSON **tree)
+{
+	struct json_error jerr;
+	char why[200];
+	enum inspect_status st;
+	const cJSON *root;
+
+	root = json_arena_parse(arena, body, len, &rt->body_json, &jerr);
+	if (root == NULL) {
+		if (jerr.line > 0)
+			request_refuse(r, REFUSE_BAD_JSON, "request body is not acceptable JSON: %s at byte %zu",
+			    jerr.msg, jerr.offset);
+		else
+			request_refuse(r, REFUSE_BAD_JSON, "request body is not acceptable JSON: %s", jerr.msg);
+		return false;
+	}
+	if (!cJSON_IsObject(root)) {
+		request_refuse(r, REFUSE_BAD_JSON, "request body must be a JSON object");
+		return false;
+	}
+	st = inspect_request(r->action, root, &rt->scope, arena, r->inspect, why, sizeof(why));
+	if (st != INSPECT_OK) {
+		request_refuse(r, REFUSE_INVALID, "%s", why);
+		return false;
+	}
+	*tree = root;
+	return true;
+}
+
+static bool
+decide_identity(struct runtime *rt, struct request *r)
+{
+	struct identity_facts facts = { .access_key_id = r->auth.access_key_id };
+
+	r->identity = identity_set_match(rt->cfg->identities, &facts, &r->identity_match);
+	if (r->identity != NULL)
+		return true;
+	request_refuse(r, REFUSE_DENIED,
+	    "User: unknown caller with access key %s is not authorized to perform: %s because no ddbguard "
+	    "identity matches it and there is no default identity",
+	    r->auth.access_key_id, r->action->iam_action);
+	return false;
+}
+
+static bool
+decide_policy(struct request *r)
+{
+	const struct policy *const *policies;
+	const struct policy_decision *d = &r->policy;
+	size_t n;
+
+	policies = identity_policies(r->identity, &n);
+	policy_evaluate(policies, n, r->action, r->inspect, &r->policy);
+	if (d->effect == POLICY_ALLOW)
+		return true;
+	if (d->effect == POLICY_DENY_EXPLICIT)
+		request_refuse(r, REFUSE_DENIED,
+		    "User: ddbguard identity %s is not authorized to perform: %s on resource: %s with an explicit "
+		    "deny in a ddbguard policy: %s (statement %s)",
+		    identity_name(r->identity), r->action->iam_action, d->resource, d->policy,
+		    d->sid ? d->sid : "without Sid");
+	else
+		request_refuse(r, REFUSE_DENIED,
+		    "User: ddbguard identity %s is not authorized to perform: %s on resource: %s because no "
+		    "ddbguard policy allows the %s action",
+		    identity_name(r->identity), r->action->iam_action, d->resource, r->action->iam_action);
+	return false;
+}
+
+bool
+request_decide(struct runtime *rt, struct request *r, const char *body, size_t body_len,
+    struct json_arena *arena)
+{
+	const cJSON *tree = NULL;
+
+	if (!decide_action(r) || !decide_signature(rt, r) || !decide_body(rt, r, body, body_len, arena, &tree) ||
+	    !decide_identity(rt, r) || !decide_policy(r))
+		return false;
+	if (request_pool(rt, r) == NULL) {
+		request_refuse(r, REFUSE_NO_UPSTREAM, "no DynamoDB Streams endpoint is configured for %s",
+		    r->action->iam_action);
+		return false;
+	}
+	return true;
+}
+
+struct upstream_pool *
+request_pool(const struct runtime *rt, const struct request *r)
+{
+	if (r->action == NULL)
+		return NULL;
+	return r->action->service == CATALOG_SVC_STREAMS ? rt->streams : rt->dynamodb;
+}
+
+void
+request_write_refusal(struct request *r, struct evbuffer *out, bool close)
+{
+	const struct refusal_info *ri = &refusal_table[r->refusal];
+	struct jsonw w;
+
+	if (r->request_id[0] == '\0')
+		ids_request_id(r->request_id, sizeof(r->request_id));
+	jsonw_init(&w);
+	jsonw_object_begin(&w, NULL);
+	jsonw_string(&w, "__type", ri->type);
+	jsonw_string(&w, "message", r->reason);
+	jsonw_object_end(&w);
+	if (w.failed) {
+		jsonw_reset(&w);
+		jsonw_raw(&w, "{}", 2);
+	}
+	evbuffer_add_printf(out,
+	    "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: application/x-amz-json-1.0\r\n"
+	    "Content-Length: %zu\r\n"
+	    "x-amzn-RequestId: %s\r\n"
+	    "%s"
+	    "\r\n",
+	    ri->status, ri->reason_phrase, w.len, r->request_id, close ? "Connection: close\r\n" : "");
+	evbuffer_add(out, w.buf, w.len);
+	jsonw_release(&w);
+	r->status = ri->status;
+	if (r->error_code[0] == '\0')
+		snprintf(r->error_code, sizeof(r->error_code), "%s", ri->code);
+}

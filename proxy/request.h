@@ -1,0 +1,126 @@
+/*
+ * request: one call through the gateway, and the stages that decide it.
+ *
+ * The pipeline is the same for every listener kind:
+ *
+ *   conn (HTTP parse) -> request_decide(): action -> identity -> body -> inspect -> policy
+ *                     -> upstream (allowed) or request_write_refusal() (not)
+ *                     -> accesslog_write(request)
+ *
+ * A struct request lives inside its connection and is reused for every call
+ * on it; request_begin() resets it. Pointers it holds into the connection's
+ * head buffer and JSON arena stay valid until the next request_begin().
+ */
+#ifndef DDBGUARD_PROXY_REQUEST_H
+#define DDBGUARD_PROXY_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "config/config.h"
+#include "filters/catalog.h"
+#include "filters/identity.h"
+#include "filters/inspect.h"
+#include "filters/policy.h"
+#include "proxy/http.h"
+#include "proxy/runtime.h"
+
+struct evbuffer;
+struct json_arena;
+
+/* What the log calls guard.decision. */
+enum guard_decision {
+	GUARD_ALLOW,  /* forwarded (whatever the upstream answered) */
+	GUARD_DENY,   /* policy said no */
+	GUARD_REJECT, /* malformed or unacceptable request */
+	GUARD_ERROR,  /* allowed, but the upstream failed */
+};
+
+/*
+ * Why a call did not get the upstream's answer. Each has one HTTP status and
+ * one DynamoDB-shaped error type, in a table in request.c: the only place an
+ * internal result becomes a response.
+ */
+enum guard_refusal {
+	REFUSE_NONE,
+	REFUSE_BAD_HTTP,	 /* framing, headers, limits */
+	REFUSE_BAD_JSON,	 /* body is not strict JSON */
+	REFUSE_UNKNOWN_ACTION,	 /* X-Amz-Target names no operation we know */
+	REFUSE_BAD_SIGNATURE,	 /* Authorization unparsable */
+	REFUSE_INVALID,		 /* body members of the wrong type, bad names */
+	REFUSE_DENIED,		 /* policy */
+	REFUSE_NO_UPSTREAM,	 /* e.g. a Streams call with no Streams endpoint */
+	REFUSE_UPSTREAM_FAILED,	 /* connect, TLS, bad or truncated response */
+	REFUSE_UPSTREAM_TIMEOUT,
+	REFUSE__COUNT
+};
+
+#define REQUEST_REASON_MAX 512
+
+struct request {
+	/* when and where */
+	struct timespec wall_start;
+	uint64_t mono_start_ns;
+	uint64_t upstream_start_ns, upstream_end_ns;
+	const struct listener_config *listener;
+	const char *client_ip;
+
+	/* what: HTTP, action, caller */
+	const struct http_message *http; /* NULL if the head never parsed */
+	const char *target;		 /* raw X-Amz-Target (not NUL-terminated) */
+	size_t target_len;
+	const struct catalog_action *action;
+	bool has_auth;
+	struct sigv4_auth auth;
+	const struct identity *identity;
+	enum identity_match identity_match;
+	struct inspect_result *inspect; /* owned by the connection */
+
+	/* decision */
+	enum guard_decision decision;
+	enum guard_refusal refusal;
+	struct policy_decision policy;
+	char reason[REQUEST_REASON_MAX];
+
+	/* response */
+	int status; /* sent to the client; 0 if none was */
+	const char *upstream_url;
+	int upstream_status;
+	char request_id[80]; /* x-amzn-RequestId from the upstream, or ours */
+	char error_code[96]; /* errorCode for the log */
+	uint64_t bytes_in, bytes_out;
+};
+
+uint64_t request_now_ns(void); /* CLOCK_MONOTONIC */
+
+/* Starts a new call record (keeps the inspect buffer pointer). */
+void request_begin(struct request *r, const struct listener_config *l, const char *client_ip);
+
+/*
+ * Decides a call whose head parsed and whose body is complete. Returns
+ * true if the call may be forwarded; otherwise r->refusal says why and
+ * request_write_refusal() answers it. `arena` holds the body's tree and the
+ * inspector's strings; the caller resets it before the next call.
+ */
+bool request_decide(struct runtime *rt, struct request *r, const char *body, size_t body_len,
+    struct json_arena *arena);
+
+/* Records a refusal decided outside request_decide (framing errors, upstream failures). */
+void request_refuse(struct request *r, enum guard_refusal why, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Appends the complete HTTP response for r->refusal to `out`: status line,
+ * headers (Content-Type, Content-Length, x-amzn-RequestId, Connection: close
+ * when `close`), and {"__type": ..., "message": ...}. Sets r->status.
+ */
+void request_write_refusal(struct request *r, struct evbuffer *out, bool close);
+
+/* Which upstream pool serves r->action (NULL: none configured). */
+struct upstream_pool *request_pool(const struct runtime *rt, const struct request *r);
+
+const char *guard_decision_name(enum guard_decision d); /* "allow", "deny", "reject", "error" */
+
+#endif

@@ -1,0 +1,148 @@
+#include "proxy/tls.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "proxy/log.h"
+
+static void
+tls_log_errors(const char *what)
+{
+	char buf[256];
+	unsigned long e = ERR_get_error();
+
+	if (e == 0) {
+		log_warnx("%s", what);
+		return;
+	}
+	ERR_error_string_n(e, buf, sizeof(buf));
+	log_warnx("%s: %s", what, buf);
+	ERR_clear_error();
+}
+
+void
+tls_init(void)
+{
+	OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS | OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL);
+}
+
+/* ALPN: we only speak HTTP/1.1; refusing h2 here beats a confused client later. */
+static int
+tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
+    unsigned int inlen, void *arg)
+{
+	static const unsigned char http11[] = "\x08http/1.1";
+	unsigned char *sel;
+
+	if (SSL_select_next_proto(&sel, outlen, http11, sizeof(http11) - 1, in, inlen) !=
+	    OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_NOACK;
+	*out = sel;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+SSL_CTX *
+tls_server_ctx_new(const char *cert_file, const char *key_file)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	if (ctx == NULL) {
+		tls_log_errors("SSL_CTX_new");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+				     SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
+		tls_log_errors(cert_file);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
+		tls_log_errors(key_file);
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		tls_log_errors("certificate and key do not match");
+		goto fail;
+	}
+	SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_select, NULL);
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+SSL_CTX *
+tls_client_ctx_new(const char *ca_file)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (ctx == NULL) {
+		tls_log_errors("SSL_CTX_new");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (ca_file != NULL) {
+		if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+			tls_log_errors(ca_file);
+			SSL_CTX_free(ctx);
+			return NULL;
+		}
+	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		tls_log_errors("system trust store");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	/* Resume sessions with the same upstream: saves a full handshake per new pooled connection. */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT);
+	return ctx;
+}
+
+SSL *
+tls_client_new(SSL_CTX *ctx, const char *host)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+	bool is_ip = inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+	SSL *ssl = SSL_new(ctx);
+
+	if (ssl == NULL)
+		return NULL;
+	if (is_ip) {
+		/* RFC 6066 3: SNI carries host names only; IP literals are checked against IP SANs. */
+		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) != 1)
+			goto fail;
+	} else {
+		if (SSL_set_tlsext_host_name(ssl, host) != 1 || SSL_set1_host(ssl, host) != 1)
+			goto fail;
+		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	}
+	return ssl;
+fail:
+	SSL_free(ssl);
+	return NULL;
+}
+
+void
+tls_describe_error(SSL *ssl, unsigned long err, char *buf, size_t len)
+{
+	long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+
+	if (vr != X509_V_OK) {
+		snprintf(buf, len, "certificate verification failed: %s", X509_verify_cert_error_string(vr));
+		return;
+	}
+	if (err != 0) {
+		char tmp[200];
+
+		ERR_error_string_n(err, tmp, sizeof(tmp));
+		snprintf(buf, len, "TLS error: %s", tmp);
+		return;
+	}
+	snprintf(buf, len, "connection failed");
+}

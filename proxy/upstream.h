@@ -1,0 +1,85 @@
+/*
+ * upstream: keep-alive connection pools to the DynamoDB (and Streams)
+ * endpoints, and the relay of one exchange over them.
+ *
+ * A call hands over a complete request (head + body, moved, not copied) and
+ * the client's output buffer. The pool picks an idle connection or opens one
+ * (async DNS, every resolved address tried in turn, verified TLS with SNI),
+ * writes the request, parses the response head strictly, lets the caller
+ * write the head it wants the client to see, then moves the body bytes into
+ * the client's buffer unchanged (Content-Length or chunked framing checked
+ * on the way). A response cut short is an error, never a short success.
+ *
+ * Callbacks never run from inside upstream_call_start().
+ */
+#ifndef DDBGUARD_PROXY_UPSTREAM_H
+#define DDBGUARD_PROXY_UPSTREAM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "config/config.h"
+#include "proxy/http.h"
+
+struct event_base;
+struct evdns_base;
+struct evbuffer;
+
+struct upstream_pool;
+struct upstream_call;
+
+enum upstream_result {
+	UPSTREAM_OK,		 /* the whole response was relayed */
+	UPSTREAM_CONNECT_FAILED, /* DNS or TCP */
+	UPSTREAM_TLS_FAILED,	 /* handshake or certificate verification */
+	UPSTREAM_TIMEOUT,	 /* connect or response timeout */
+	UPSTREAM_BAD_RESPONSE,	 /* response framing refused */
+	UPSTREAM_TRUNCATED,	 /* closed or reset before the response was complete */
+};
+
+struct upstream_report {
+	enum upstream_result result;
+	bool response_started; /* on_head ran: the client has (part of) the response */
+	int status;
+	char request_id[80];	 /* x-amzn-RequestId, if the response had one */
+	char detail[160];	 /* for logs only, e.g. "certificate verification failed: ..." */
+	char peer[64];		 /* address:port actually used */
+	uint64_t body_bytes;
+};
+
+struct upstream_callbacks {
+	/* The response head parsed; write what the client should see to the client buffer now. */
+	void (*on_head)(void *arg, const struct http_message *resp);
+	/* The exchange is over (either way); the call handle is invalid from here on. */
+	void (*on_done)(void *arg, const struct upstream_report *report);
+};
+
+/*
+ * `tls` NULL for an http:// upstream; the pool does not own it.
+ * `url`, `cfg` and `limits` must outlive the pool.
+ */
+struct upstream_pool *upstream_pool_new(struct event_base *base, struct evdns_base *dns, SSL_CTX *tls,
+    const struct upstream_url *url, const struct upstream_config *cfg, const struct http_limits *limits);
+void upstream_pool_free(struct upstream_pool *p); /* accepts NULL; aborts nothing: no call may be active */
+
+const char *upstream_pool_url(const struct upstream_pool *p);
+
+/*
+ * Starts an exchange. Takes the bytes of `request` (it is left empty).
+ * Returns NULL only on allocation failure (no callback will run).
+ */
+struct upstream_call *upstream_call_start(struct upstream_pool *p, struct evbuffer *request,
+    struct evbuffer *client_out, const struct upstream_callbacks *cb, void *arg);
+
+/* The client went away: drop the exchange (its connection is closed); no callback runs after this. */
+void upstream_call_abort(struct upstream_call *c);
+
+/* The client's buffer drained: continue relaying if the call was paused for backpressure. */
+void upstream_call_resume(struct upstream_call *c);
+
+/* Client buffer size above which relaying pauses until it drains. */
+#define UPSTREAM_CLIENT_HIGH_WATER (1u << 20)
+
+#endif
