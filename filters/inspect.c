@@ -283,7 +283,7 @@ on_table(struct walk *w, const struct catalog_location *loc, const char *s, size
 	index_member = parent != NULL ? sibling_index_member(w->action, loc) : NULL;
 	index = index_member != NULL ? cJSON_GetObjectItemCaseSensitive(parent, index_member) : NULL;
 	if (index != NULL) {
-		/* Its type and name were checked by on_index() or are checked now. */
+		/* Checked here as well: on_index() runs later when TableName comes first. */
 		if (!cJSON_IsString(index) || index->valuestring == NULL ||
 		    !arn_valid_table_name(index->valuestring, strlen(index->valuestring)))
 			return bad(w, "invalid index name beside it");

@@ -57,6 +57,7 @@ static void conn_process(struct conn *c);
 static void
 conn_free(struct conn *c)
 {
+	log_debug("client %s: closing in state %d", c->client_ip, (int)c->state);
 	if (c->call != NULL)
 		upstream_call_abort(c->call);
 	if (c->bev != NULL)
@@ -391,9 +392,13 @@ static void
 conn_eventcb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
-	bool partial_head = c->state == CS_HEAD && evbuffer_get_length(bufferevent_get_input(bev)) > 0;
+	bool partial_head;
 	const char *how = (what & BEV_EVENT_TIMEOUT) ? "timed out" : "closed";
 
+	if (what & BEV_EVENT_CONNECTED)
+		return; /* TLS handshake finished; nothing to do until the request arrives */
+	log_debug("client %s: connection event 0x%x in state %d", c->client_ip, what, (int)c->state);
+	partial_head = c->state == CS_HEAD && evbuffer_get_length(bufferevent_get_input(bev)) > 0;
 	if (partial_head)
 		request_begin(&c->req, c->lc, c->client_ip);
 	if (partial_head || c->state == CS_BODY) {

@@ -537,10 +537,16 @@ static bool
 uc_read_chunked_body(struct upstream_call *uc, struct evbuffer *in)
 {
 	struct http_error err = { 0 };
+	enum http_chunked_status st = http_chunked_relay(&uc->chunked, in, uc->client_out, &err);
 
-	switch (http_chunked_relay(&uc->chunked, in, uc->client_out, &err)) {
+	uc->report.body_bytes = uc->chunked.body_bytes;
+	/* Checked whatever the status: a whole over-limit body can arrive in one read. */
+	if (uc->chunked.body_bytes > uc->pool->limits->max_body_bytes) {
+		uc_fail(uc, UPSTREAM_BAD_RESPONSE, "response body larger than limits.max_response_bytes");
+		return false;
+	}
+	switch (st) {
 	case HTTP_CHUNKED_DONE:
-		uc->report.body_bytes = uc->chunked.body_bytes;
 		uc_finish(uc, UPSTREAM_OK, uc->resp.keep_alive);
 		return false;
 	case HTTP_CHUNKED_ERROR:
@@ -548,11 +554,6 @@ uc_read_chunked_body(struct upstream_call *uc, struct evbuffer *in)
 		return false;
 	case HTTP_CHUNKED_MORE:
 		break;
-	}
-	uc->report.body_bytes = uc->chunked.body_bytes;
-	if (uc->chunked.body_bytes > uc->pool->limits->max_body_bytes) {
-		uc_fail(uc, UPSTREAM_BAD_RESPONSE, "response body larger than limits.max_response_bytes");
-		return false;
 	}
 	uc_maybe_pause(uc);
 	return false;

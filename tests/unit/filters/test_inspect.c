@@ -438,6 +438,40 @@ test_short_why(void **state)
 	json_arena_free(arena);
 }
 
+/*
+ * The path the proxy takes: the strict parser into the arena, with the
+ * catalog's data-map members, then the inspector on the same arena. Attribute
+ * names differing in case are user data; member names differing in case are
+ * refused before the inspector could read the "wrong" one.
+ */
+static void
+test_through_strict_parser(void **state)
+{
+	static const char ok[] =
+	    "{\"TableName\":\"Music\",\"Item\":{\"TableName\":{\"S\":\"x\"},\"tablename\":{\"S\":\"y\"}}}";
+	static const char twice[] = "{\"TableName\":\"Music\",\"tableName\":\"Secret\"}";
+	const struct json_opts opts = { .data_map_members = catalog_data_map_members,
+		.n_data_map_members = catalog_n_data_map_members };
+	struct json_arena *arena = arena_setup();
+	struct inspect_result *out = malloc(sizeof(*out));
+	struct json_error err;
+	const cJSON *body;
+	char why[160];
+
+	assert_non_null(out);
+	body = json_arena_parse(arena, ok, sizeof(ok) - 1, &opts, &err);
+	assert_non_null(body);
+	assert_int_equal(inspect_request(action_of(DDB("PutItem")), body, &scope, arena, out, why,
+			     sizeof(why)),
+	    INSPECT_OK);
+	assert_int_equal(out->n, 1);
+	assert_string_equal(out->res[0].arn, OURS "table/Music");
+	json_arena_reset(arena);
+	assert_null(json_arena_parse(arena, twice, sizeof(twice) - 1, &opts, &err));
+	free(out);
+	json_arena_free(arena);
+}
+
 static void
 test_type_names(void **state)
 {
@@ -461,8 +495,10 @@ main(void)
 		cmocka_unit_test(test_duplicates_do_not_count),
 		cmocka_unit_test(test_scope_required),
 		cmocka_unit_test(test_short_why),
+		cmocka_unit_test(test_through_strict_parser),
 		cmocka_unit_test(test_type_names),
 	};
 
+	json_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
