@@ -389,6 +389,8 @@ cfg_parse_url(struct cfg_ctx *ctx, const cJSON *v, struct upstream_url *u)
 static bool
 parse_dynamodb_url(struct cfg_ctx *ctx, const cJSON *v, void *dst)
 {
+	if (v == NULL)
+		return true;
 	return cfg_parse_url(ctx, v, &((struct upstream_config *)dst)->dynamodb);
 }
 
@@ -397,6 +399,8 @@ parse_streams_url(struct cfg_ctx *ctx, const cJSON *v, void *dst)
 {
 	struct upstream_config *u = dst;
 
+	if (v == NULL)
+		return true;
 	u->has_streams = cfg_parse_url(ctx, v, &u->streams);
 	return u->has_streams;
 }
@@ -418,7 +422,11 @@ parse_listener_tls(struct cfg_ctx *ctx, const cJSON *v, void *dst)
 {
 	struct listener_config *l = dst;
 	struct tls_files t = { 0 };
-	bool ok = cfg_object_load(ctx, v, tls_keys, NKEYS(tls_keys), &t);
+	bool ok;
+
+	if (v == NULL)
+		return true;
+	ok = cfg_object_load(ctx, v, tls_keys, NKEYS(tls_keys), &t);
 
 	l->tls_cert = t.cert;
 	l->tls_key = t.key;
@@ -430,11 +438,17 @@ parse_listener_kind(struct cfg_ctx *ctx, const cJSON *v, void *dst)
 {
 	struct listener_config *l = dst;
 
+	if (v == NULL)
+		return true; /* default: reverse */
 	if (cJSON_IsString(v) && strcmp(v->valuestring, "reverse") == 0) {
 		l->kind = LISTENER_REVERSE;
 		return true;
 	}
-	diag_error(ctx->d, ctx->path.text, "expected \"reverse\"");
+	if (cJSON_IsString(v) && strcmp(v->valuestring, "egress") == 0) {
+		l->kind = LISTENER_EGRESS;
+		return true;
+	}
+	diag_error(ctx->d, ctx->path.text, "expected \"reverse\" or \"egress\"");
 	return false;
 }
 
@@ -487,10 +501,159 @@ parse_listeners(struct cfg_ctx *ctx, const cJSON *v, void *dst)
 	return ok;
 }
 
+/* --- egress ------------------------------------------------------------ */
+
+/* An array of 1..max strings, each passing `check`; stored as a NULL-free owned array. */
+static bool
+cfg_string_array(struct cfg_ctx *ctx, const cJSON *v, size_t max, cfg_check_fn check, char ***out, size_t *n)
+{
+	const cJSON *e;
+	const char *why;
+	size_t i = 0, count, mark;
+	bool ok = true;
+
+	if (!cJSON_IsArray(v) || (count = (size_t)cJSON_GetArraySize(v)) == 0 || count > max) {
+		diag_error(ctx->d, ctx->path.text, "expected an array of 1..%zu strings", max);
+		return false;
+	}
+	if ((*out = calloc(count, sizeof(**out))) == NULL)
+		abort();
+	cJSON_ArrayForEach(e, v) {
+		mark = diag_path_index(&ctx->path, i);
+		if (!cJSON_IsString(e)) {
+			diag_error(ctx->d, ctx->path.text, "expected a string, got %s", cfg_json_type_name(e));
+			ok = false;
+		} else if (check != NULL && (why = check(e->valuestring)) != NULL) {
+			diag_error(ctx->d, ctx->path.text, "expected %s", why);
+			ok = false;
+		} else {
+			(*out)[(*n)++] = xstrdup(e->valuestring);
+		}
+		diag_path_pop(&ctx->path, mark);
+		i++;
+	}
+	return ok;
+}
+
+static const char *
+check_region_nonempty(const char *s)
+{
+	return (*s == '\0' || strlen(s) > 32) ? "a region name such as \"us-east-1\"" : check_region(s);
+}
+
+static bool
+parse_egress_regions(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+{
+	struct egress_config *e = dst;
+
+	return cfg_string_array(ctx, v, 64, check_region_nonempty, &e->regions, &e->nregions);
+}
+
+static bool
+parse_egress_accounts(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+{
+	struct egress_config *e = dst;
+
+	if (v == NULL)
+		return true; /* defaults to account_id, filled in after the walk */
+	return cfg_string_array(ctx, v, 1024, check_account_id, &e->account_ids, &e->naccount_ids);
+}
+
+/* "host:port" where host is a DNS name or IPv4 literal, or "[v6]:port". */
+static bool
+cfg_parse_host_port(const char *s, char **host, uint16_t *port)
+{
+	const char *colon = strrchr(s, ':');
+	const char *h = s, *hend;
+	char *ep;
+	long p;
+
+	if (colon == NULL || colon == s)
+		return false;
+	hend = colon;
+	if (*s == '[') {
+		if (colon[-1] != ']')
+			return false;
+		h = s + 1;
+		hend = colon - 1;
+	}
+	for (const char *q = h; q < hend; q++)
+		if (!isalnum((unsigned char)*q) && *q != '-' && *q != '.' && !(*s == '[' && *q == ':'))
+			return false;
+	p = strtol(colon + 1, &ep, 10);
+	if (*ep != '\0' || colon[1] == '\0' || p < 1 || p > 65535 || hend == h)
+		return false;
+	*host = strndup(h, (size_t)(hend - h));
+	*port = (uint16_t)p;
+	return *host != NULL;
+}
+
+static bool
+parse_egress_routes(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+{
+	struct egress_config *e = dst;
+	const cJSON *r, *host, *to;
+	size_t i = 0, n, mark;
+	bool ok = true;
+
+	if (v == NULL)
+		return true;
+	if (!cJSON_IsArray(v) || (n = (size_t)cJSON_GetArraySize(v)) > 256) {
+		diag_error(ctx->d, ctx->path.text, "expected an array of at most 256 routes");
+		return false;
+	}
+	if (n > 0 && (e->routes = calloc(n, sizeof(*e->routes))) == NULL)
+		abort();
+	cJSON_ArrayForEach(r, v) {
+		mark = diag_path_index(&ctx->path, i++);
+		host = cJSON_GetObjectItemCaseSensitive(r, "host");
+		to = cJSON_GetObjectItemCaseSensitive(r, "to");
+		if (!cJSON_IsObject(r) || cJSON_GetArraySize(r) != 2 || !cJSON_IsString(host) || !cJSON_IsString(to)) {
+			diag_error(ctx->d, ctx->path.text, "expected {\"host\": \"<endpoint name>\", \"to\": \"<host>:<port>\"}");
+			ok = false;
+		} else {
+			struct egress_route_config *rc = &e->routes[e->nroutes];
+
+			if (!cfg_parse_host_port(to->valuestring, &rc->to_host, &rc->to_port)) {
+				diag_error(ctx->d, ctx->path.text, "\"to\": expected host:port");
+				ok = false;
+			} else {
+				rc->host = xstrdup(host->valuestring);
+				for (char *q = rc->host; *q; q++)
+					*q = (char)tolower((unsigned char)*q);
+				e->nroutes++;
+			}
+		}
+		diag_path_pop(&ctx->path, mark);
+	}
+	return ok;
+}
+
+static const struct cfg_key egress_keys[] = {
+	{ .name = "ca_cert", .type = CFG_PATH, .required = true, .offset = offsetof(struct egress_config, ca_cert) },
+	{ .name = "ca_key", .type = CFG_PATH, .required = true, .offset = offsetof(struct egress_config, ca_key) },
+	{ .name = "regions", .type = CFG_CUSTOM, .required = true, .parse = parse_egress_regions },
+	{ .name = "account_ids", .type = CFG_CUSTOM, .parse = parse_egress_accounts, .parse_when_absent = true },
+	{ .name = "routes", .type = CFG_CUSTOM, .parse = parse_egress_routes, .parse_when_absent = true },
+	{ .name = "cert_validity_s", .type = CFG_U32, .min = 3600, .max = 604800, .def = 86400,
+	    .offset = offsetof(struct egress_config, cert_validity_s) },
+	{ .name = "max_cached_certs", .type = CFG_U32, .min = 1, .max = 100000, .def = 1024,
+	    .offset = offsetof(struct egress_config, max_cached_certs) },
+};
+
+static bool
+parse_egress(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+{
+	struct config *c = dst;
+
+	c->egress.enabled = true;
+	return cfg_object_load(ctx, v, egress_keys, NKEYS(egress_keys), &c->egress);
+}
+
 /* --- upstream, limits, access log ------------------------------------ */
 
 static const struct cfg_key upstream_keys[] = {
-	{ .name = "dynamodb", .type = CFG_CUSTOM, .required = true, .parse = parse_dynamodb_url },
+	{ .name = "dynamodb", .type = CFG_CUSTOM, .parse = parse_dynamodb_url }, /* required with a reverse listener */
 	{ .name = "streams", .type = CFG_CUSTOM, .parse = parse_streams_url },
 	{ .name = "region", .type = CFG_STRING, .max = 32, .check = check_region,
 	    .offset = offsetof(struct upstream_config, region) },
@@ -526,10 +689,13 @@ static const struct cfg_key access_log_keys[] = {
 	{ .name = "path", .type = CFG_PATH, .def_str = "-", .offset = offsetof(struct access_log_config, path) },
 };
 
+static bool cfg_optional_object(struct cfg_ctx *ctx, const cJSON *v, const struct cfg_key *keys, size_t n,
+    void *dst);
+
 static bool
 parse_upstream(struct cfg_ctx *ctx, const cJSON *v, void *dst)
 {
-	return cfg_object_load(ctx, v, upstream_keys, NKEYS(upstream_keys), &((struct config *)dst)->upstream);
+	return cfg_optional_object(ctx, v, upstream_keys, NKEYS(upstream_keys), &((struct config *)dst)->upstream);
 }
 
 /* An absent optional object still gets its defaults. */
@@ -574,9 +740,10 @@ static const struct cfg_key top_keys[] = {
 	{ .name = "account_id", .type = CFG_STRING, .required = true, .check = check_account_id,
 	    .offset = offsetof(struct config, account_id) },
 	{ .name = "listeners", .type = CFG_CUSTOM, .required = true, .parse = parse_listeners },
-	{ .name = "upstream", .type = CFG_CUSTOM, .required = true, .parse = parse_upstream },
+	{ .name = "upstream", .type = CFG_CUSTOM, .parse = parse_upstream, .parse_when_absent = true },
 	{ .name = "limits", .type = CFG_CUSTOM, .parse = parse_limits, .parse_when_absent = true },
 	{ .name = "access_log", .type = CFG_CUSTOM, .parse = parse_access_log, .parse_when_absent = true },
+	{ .name = "egress", .type = CFG_CUSTOM, .parse = parse_egress },
 	{ .name = "policies", .type = CFG_CUSTOM, .required = true, .parse = parse_policies },
 	{ .name = "identities", .type = CFG_CUSTOM, .required = true, .parse = parse_deferred },
 };
@@ -608,6 +775,12 @@ cfg_finish_upstream(struct cfg_ctx *ctx, struct config *c)
 	size_t mark = diag_path_member(&ctx->path, "upstream");
 
 	if (u->dynamodb.host == NULL) {
+		if (c->has_reverse_listener) {
+			size_t m2 = diag_path_member(&ctx->path, "dynamodb");
+
+			diag_error(ctx->d, ctx->path.text, "required: a reverse listener needs an upstream endpoint");
+			diag_path_pop(&ctx->path, m2);
+		}
 		diag_path_pop(&ctx->path, mark);
 		return;
 	}
@@ -623,6 +796,40 @@ cfg_finish_upstream(struct cfg_ctx *ctx, struct config *c)
 	diag_path_pop(&ctx->path, mark);
 }
 
+static void
+cfg_finish_listeners(struct cfg_ctx *ctx, struct config *c)
+{
+	bool egress_listener = false;
+	size_t i, mark;
+
+	for (i = 0; i < c->nlisteners; i++) {
+		if (c->listeners[i].kind == LISTENER_REVERSE)
+			c->has_reverse_listener = true;
+		if (c->listeners[i].kind != LISTENER_EGRESS)
+			continue;
+		egress_listener = true;
+		if (c->listeners[i].tls_cert != NULL) {
+			mark = diag_path_member(&ctx->path, "listeners");
+			size_t m2 = diag_path_index(&ctx->path, i);
+
+			diag_error(ctx->d, ctx->path.text,
+			    "an egress listener speaks plain HTTP CONNECT (TLS runs inside the tunnel); remove \"tls\"");
+			diag_path_pop(&ctx->path, m2);
+			diag_path_pop(&ctx->path, mark);
+		}
+	}
+	if (egress_listener && !c->egress.enabled)
+		diag_error(ctx->d, "$.egress", "required: a listener has kind \"egress\"");
+	if (!egress_listener && c->egress.enabled)
+		diag_error(ctx->d, "$.egress", "configured, but no listener has kind \"egress\"");
+	if (c->egress.enabled && c->egress.naccount_ids == 0 && c->account_id != NULL) {
+		if ((c->egress.account_ids = calloc(1, sizeof(char *))) == NULL)
+			abort();
+		c->egress.account_ids[0] = xstrdup(c->account_id);
+		c->egress.naccount_ids = 1;
+	}
+}
+
 /* --- entry points ---------------------------------------------------- */
 
 static struct config *
@@ -635,6 +842,7 @@ config_from_json(struct cfg_ctx *ctx, const char *name, const cJSON *root)
 		abort();
 	c->file = xstrdup(name);
 	cfg_object_load(ctx, root, top_keys, NKEYS(top_keys), c);
+	cfg_finish_listeners(ctx, c);
 	cfg_finish_upstream(ctx, c);
 	if (c->policies != NULL && cJSON_IsObject(root)) {
 		const cJSON *ids = cJSON_GetObjectItemCaseSensitive(root, "identities");
@@ -735,7 +943,28 @@ static void
 upstream_url_free(struct upstream_url *u)
 {
 	free(u->host);
+	free(u->tls_name);
 	free(u->text);
+}
+
+static void
+egress_config_free(struct egress_config *e)
+{
+	size_t i;
+
+	free(e->ca_cert);
+	free(e->ca_key);
+	for (i = 0; i < e->nregions; i++)
+		free(e->regions[i]);
+	free(e->regions);
+	for (i = 0; i < e->naccount_ids; i++)
+		free(e->account_ids[i]);
+	free(e->account_ids);
+	for (i = 0; i < e->nroutes; i++) {
+		free(e->routes[i].host);
+		free(e->routes[i].to_host);
+	}
+	free(e->routes);
 }
 
 void
@@ -759,6 +988,7 @@ config_free(struct config *c)
 	free(c->upstream.ca_file);
 	free(c->upstream.host_header);
 	free(c->access_log.path);
+	egress_config_free(&c->egress);
 	identity_set_free(c->identities);
 	policy_set_free(c->policies);
 	free(c->account_id);

@@ -22,6 +22,7 @@ struct identity_set;
 
 enum listener_kind {
 	LISTENER_REVERSE, /* clients set an endpoint URL pointing at us */
+	LISTENER_EGRESS,  /* clients set HTTPS_PROXY to us and CONNECT to the real endpoint */
 };
 
 struct listener_config {
@@ -36,7 +37,8 @@ struct listener_config {
 /* A parsed upstream URL: https://host[:port] or http://host[:port], path "/" or empty. */
 struct upstream_url {
 	bool tls;
-	char *host; /* DNS name or IP literal (no brackets) */
+	char *host;	/* where to connect: DNS name or IP literal (no brackets) */
+	char *tls_name; /* name to verify and send as SNI when it differs from host (egress routes); else NULL */
 	uint16_t port;
 	char *text; /* as configured, for logs */
 };
@@ -64,6 +66,27 @@ struct limits_config {
 	uint32_t client_timeout_ms;
 };
 
+/* A CONNECT host sent to another address (a VPC endpoint, a test server), keeping its TLS name. */
+struct egress_route_config {
+	char *host; /* the endpoint name clients CONNECT to, lower case */
+	char *to_host;
+	uint16_t to_port;
+};
+
+struct egress_config {
+	bool enabled;		/* the "egress" object is present */
+	char *ca_cert;		/* PEM CA certificate that signs minted certificates */
+	char *ca_key;		/* its private key */
+	char **regions;		/* allowed regions */
+	size_t nregions;
+	char **account_ids;	/* accounts allowed in account-based endpoint names */
+	size_t naccount_ids;
+	struct egress_route_config *routes;
+	size_t nroutes;
+	uint32_t cert_validity_s; /* lifetime of a minted certificate */
+	uint32_t max_cached_certs;
+};
+
 struct access_log_config {
 	char *path; /* "-" means stdout */
 };
@@ -73,9 +96,11 @@ struct config {
 	char *account_id;
 	struct listener_config *listeners;
 	size_t nlisteners;
-	struct upstream_config upstream;
+	struct upstream_config upstream; /* dynamodb.host NULL when there is no reverse listener */
 	struct limits_config limits;
 	struct access_log_config access_log;
+	struct egress_config egress;
+	bool has_reverse_listener;
 	struct policy_set *policies;	/* owned */
 	struct identity_set *identities; /* owned */
 };

@@ -99,6 +99,24 @@ write_resources(struct jsonw *w, const struct runtime *rt, const struct request 
 	jsonw_array_end(w);
 }
 
+/* CloudTrail's tlsDetails, for the client side of the call. */
+static void
+write_tls(struct jsonw *w, const struct request *r)
+{
+	const char *host;
+	size_t len = 0;
+
+	if (r->tls_version == NULL)
+		return;
+	jsonw_object_begin(w, "tlsDetails");
+	jsonw_string(w, "tlsVersion", r->tls_version);
+	jsonw_string(w, "cipherSuite", r->tls_cipher);
+	host = r->http ? http_get(r->http, HTTP_HDR_HOST, &len) : NULL;
+	if (host != NULL)
+		jsonw_stringn(w, "clientProvidedHostHeader", host, len);
+	jsonw_object_end(w);
+}
+
 static void
 write_guard(struct jsonw *w, const struct runtime *rt, const struct request *r)
 {
@@ -116,6 +134,17 @@ write_guard(struct jsonw *w, const struct runtime *rt, const struct request *r)
 	if (r->has_auth)
 		jsonw_string(w, "identityMatch", identity_match_name(r->identity_match));
 	jsonw_string(w, "listener", r->listener ? r->listener->name : NULL);
+	if (r->route != NULL && r->route->connect_host != NULL) {
+		jsonw_string(w, "mode", "egress");
+		jsonw_string(w, "connectTarget", r->route->connect_host);
+	} else if (r->connect_target != NULL) {
+		jsonw_string(w, "mode", "egress");
+		jsonw_stringn(w, "connectTarget", r->connect_target, r->connect_target_len > 253 ? 253 : r->connect_target_len);
+	} else if (r->listener != NULL && r->listener->kind == LISTENER_EGRESS) {
+		jsonw_string(w, "mode", "egress");
+	} else {
+		jsonw_string(w, "mode", "reverse");
+	}
 	if (r->action != NULL)
 		jsonw_string(w, "class", catalog_class_name(r->action->class_));
 	else if (r->target != NULL)
@@ -124,6 +153,8 @@ write_guard(struct jsonw *w, const struct runtime *rt, const struct request *r)
 	if (r->upstream_url != NULL) {
 		jsonw_object_begin(w, "upstream");
 		jsonw_string(w, "url", r->upstream_url);
+		if (r->upstream_peer[0] != '\0')
+			jsonw_string(w, "address", r->upstream_peer);
 		if (r->upstream_status)
 			jsonw_int(w, "status", r->upstream_status);
 		if (r->upstream_end_ns > r->upstream_start_ns)
@@ -148,7 +179,7 @@ format_record(struct jsonw *w, const struct runtime *rt, const struct request *r
 	write_time(w, &r->wall_start);
 	jsonw_string(w, "eventSource", "dynamodb.amazonaws.com");
 	jsonw_string(w, "eventName", r->action ? r->action->name : NULL);
-	jsonw_string(w, "awsRegion", rt->scope.region);
+	jsonw_string(w, "awsRegion", r->route ? r->route->scope.region : NULL);
 	jsonw_string(w, "sourceIPAddress", r->client_ip);
 	ua = r->http ? http_get(r->http, HTTP_HDR_USER_AGENT, &ualen) : NULL;
 	if (ua != NULL)
@@ -169,7 +200,8 @@ format_record(struct jsonw *w, const struct runtime *rt, const struct request *r
 	jsonw_bool(w, "managementEvent", r->action ? r->action->class_ == CATALOG_CLASS_ADMIN : false);
 	jsonw_string(w, "eventCategory",
 	    (r->action && r->action->class_ == CATALOG_CLASS_ADMIN) ? "Management" : "Data");
-	jsonw_string(w, "recipientAccountId", rt->scope.account);
+	jsonw_string(w, "recipientAccountId", r->route ? r->route->scope.account : NULL);
+	write_tls(w, r);
 	write_guard(w, rt, r);
 	jsonw_object_end(w);
 	jsonw_raw(w, "\n", 1);

@@ -13,8 +13,10 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/err.h>
 
 #include "proxy/accesslog.h"
+#include "proxy/egress.h"
 #include "proxy/log.h"
 #include "proxy/request.h"
 #include "proxy/runtime.h"
@@ -25,6 +27,7 @@
 #define CONN_ARENA_BYTES (64u << 10)
 
 enum conn_state {
+	CS_CONNECT,  /* egress listener: waiting for the CONNECT request */
 	CS_HEAD,     /* waiting for (the rest of) a request head */
 	CS_BODY,     /* head parsed, waiting for the body */
 	CS_UPSTREAM, /* forwarded; reading from the client is paused */
@@ -38,6 +41,9 @@ struct conn {
 	char client_ip[INET6_ADDRSTRLEN];
 	enum conn_state state;
 	bool read_paused; /* CONN_OUTPUT_HIGH_WATER reached */
+	const struct route *route; /* NULL until an egress tunnel is set up */
+	SSL *ssl;		   /* the client side's TLS, owned by bev; NULL on plain HTTP */
+	bool handshake_pending;	   /* TLS accepted but not finished: a failure is worth a log record */
 
 	size_t head_scan;
 	char *head;	   /* the current request head, max_header_bytes (owned) */
@@ -200,7 +206,7 @@ static const struct upstream_callbacks conn_upstream_cbs = {
 static void
 conn_forward(struct conn *c, struct evbuffer *in, size_t body_len)
 {
-	struct upstream_pool *pool = request_pool(c->rt, &c->req);
+	struct upstream_pool *pool = request_pool(&c->req);
 
 	evbuffer_drain(c->upstream_request, evbuffer_get_length(c->upstream_request));
 	if (!conn_build_forward_head(c) || evbuffer_remove_buffer(in, c->upstream_request, body_len) !=
@@ -257,6 +263,7 @@ conn_upstream_done(void *arg, const struct upstream_report *rep)
 	c->call = NULL;
 	r->upstream_end_ns = request_now_ns();
 	r->upstream_status = rep->status;
+	snprintf(r->upstream_peer, sizeof(r->upstream_peer), "%s", rep->peer);
 	if (rep->request_id[0] != '\0')
 		snprintf(r->request_id, sizeof(r->request_id), "%s", rep->request_id);
 	r->bytes_out += rep->body_bytes;
@@ -281,6 +288,30 @@ conn_upstream_done(void *arg, const struct upstream_report *rep)
 
 /* --- reading requests ------------------------------------------------ */
 
+static void
+conn_begin_call(struct conn *c)
+{
+	request_begin(&c->req, c->lc, c->client_ip, c->route);
+	json_arena_reset(c->arena);
+	if (c->ssl != NULL) {
+		c->req.tls_version = SSL_get_version(c->ssl);
+		c->req.tls_cipher = SSL_get_cipher_name(c->ssl);
+	}
+}
+
+/* RFC 9110 7.2: inside a tunnel the Host must name the endpoint the tunnel was opened to. */
+static bool
+conn_host_matches_tunnel(const struct conn *c)
+{
+	const char *want = c->route->connect_host, *host;
+	size_t wlen = strlen(want), len;
+
+	host = http_get(&c->msg, HTTP_HDR_HOST, &len);
+	if (host == NULL || len < wlen || strncasecmp(host, want, wlen) != 0)
+		return false;
+	return len == wlen || (len == wlen + 4 && memcmp(host + wlen, ":443", 4) == 0);
+}
+
 /* Returns true when a head was parsed and the connection moved to CS_BODY. */
 static bool
 conn_read_head(struct conn *c, struct evbuffer *in)
@@ -294,8 +325,7 @@ conn_read_head(struct conn *c, struct evbuffer *in)
 	n = http_find_head_end(in, lim->max_header_bytes, &c->head_scan);
 	if (n == 0)
 		return false;
-	request_begin(&c->req, c->lc, c->client_ip);
-	json_arena_reset(c->arena);
+	conn_begin_call(c);
 	c->head_scan = 0;
 	if (n < 0) {
 		request_refuse(&c->req, REFUSE_BAD_HTTP,
@@ -313,10 +343,114 @@ conn_read_head(struct conn *c, struct evbuffer *in)
 	}
 	c->req.http = &c->msg;
 	c->close_after = !c->msg.keep_alive;
+	if (c->route->connect_host != NULL && !conn_host_matches_tunnel(c)) {
+		request_refuse(&c->req, REFUSE_BAD_HTTP, "Host does not match the CONNECT target %s",
+		    c->route->connect_host);
+		conn_answer_refusal(c, true);
+		return false;
+	}
 	if (c->msg.expect_continue)
 		evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
 	c->state = CS_BODY;
 	return true;
+}
+
+/* --- egress tunnels ------------------------------------------------- */
+
+/*
+ * Answers 200 and continues the connection as TLS with a certificate for the
+ * CONNECT host: the filter reads the client's handshake from the plain
+ * connection, which it now owns.
+ */
+static bool
+conn_open_tunnel(struct conn *c, const struct route *route)
+{
+	SSL *ssl = egress_tunnel_ssl(c->rt->egress, route);
+	struct bufferevent *tls;
+
+	if (ssl == NULL)
+		return false;
+	evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 200 Connection established\r\n\r\n", 39);
+	tls = bufferevent_openssl_filter_new(c->rt->base, c->bev, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (tls == NULL) {
+		SSL_free(ssl);
+		return false;
+	}
+	c->bev = tls;
+	c->ssl = ssl;
+	c->route = route;
+	c->handshake_pending = true;
+	c->state = CS_HEAD;
+	return true;
+}
+
+static void conn_readcb(struct bufferevent *bev, void *arg);
+static void conn_writecb(struct bufferevent *bev, void *arg);
+static void conn_eventcb(struct bufferevent *bev, short what, void *arg);
+
+/* Egress listener: one CONNECT, decided by the endpoint allow-list. Returns true once tunnelled. */
+static bool
+conn_read_connect(struct conn *c, struct evbuffer *in)
+{
+	const struct limits_config *lim = &c->rt->cfg->limits;
+	struct http_error err = { 0 };
+	const struct route *route = NULL;
+	char why[200];
+	ev_ssize_t n;
+
+	if (evbuffer_get_length(in) == 0 || (n = http_find_head_end(in, lim->max_header_bytes, &c->head_scan)) == 0)
+		return false;
+	conn_begin_call(c);
+	c->head_scan = 0;
+	if (n < 0) {
+		request_refuse(&c->req, REFUSE_BAD_HTTP, "request head too large or not terminated by CRLF CRLF");
+		conn_answer_refusal(c, true);
+		return false;
+	}
+	evbuffer_remove(in, c->head, (size_t)n);
+	c->req.bytes_in = (uint64_t)n;
+	if (http_parse_connect(c->head, (size_t)n, &c->rt->request_limits, &c->msg, &err) != HTTP_OK) {
+		/* A proxy request for anything else (GET http://..., CONNECT elsewhere) is a way out we do not offer. */
+		bool not_connect = (size_t)n < 8 || memcmp(c->head, "CONNECT ", 8) != 0;
+
+		request_refuse(&c->req, not_connect ? REFUSE_TUNNEL_DENIED : REFUSE_BAD_HTTP, "%s%s%s",
+		    not_connect ? "this gateway only tunnels CONNECT to DynamoDB endpoints" : err.reason,
+		    !not_connect && err.field[0] ? ": " : "", not_connect ? "" : err.field);
+		conn_answer_refusal(c, true);
+		return false;
+	}
+	c->req.http = &c->msg;
+	c->req.connect_target = c->msg.connect_host;
+	c->req.connect_target_len = c->msg.connect_host_len;
+	switch (egress_resolve(c->rt->egress, c->msg.connect_host, c->msg.connect_host_len, c->msg.connect_port,
+	    &route, why, sizeof(why))) {
+	case EGRESS_REFUSED:
+		request_refuse(&c->req, REFUSE_TUNNEL_DENIED, "%s", why);
+		conn_answer_refusal(c, true);
+		return false;
+	case EGRESS_FAILED:
+		request_refuse(&c->req, REFUSE_UPSTREAM_FAILED, "%s", why);
+		conn_answer_refusal(c, true);
+		return false;
+	case EGRESS_ALLOWED:
+		break;
+	}
+	if (!conn_open_tunnel(c, route)) {
+		request_refuse(&c->req, REFUSE_UPSTREAM_FAILED, "cannot set up TLS for the tunnel to %s",
+		    route->connect_host);
+		conn_answer_refusal(c, true);
+		return false;
+	}
+	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
+	{
+		struct timeval tv = { .tv_sec = lim->client_timeout_ms / 1000,
+			.tv_usec = (lim->client_timeout_ms % 1000) * 1000 };
+
+		bufferevent_set_timeouts(c->bev, &tv, &tv);
+	}
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	return false; /* the tunnel's first request arrives through the new bufferevent */
 }
 
 /* Returns true when the call was answered here and the next one may be read. */
@@ -348,6 +482,10 @@ conn_process(struct conn *c)
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 
+	if (c->state == CS_CONNECT) {
+		conn_read_connect(c, in);
+		return;
+	}
 	for (;;) {
 		if (evbuffer_get_length(out) > CONN_OUTPUT_HIGH_WATER) {
 			c->read_paused = true;
@@ -395,12 +533,37 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 	bool partial_head;
 	const char *how = (what & BEV_EVENT_TIMEOUT) ? "timed out" : "closed";
 
-	if (what & BEV_EVENT_CONNECTED)
-		return; /* TLS handshake finished; nothing to do until the request arrives */
+	if (what & BEV_EVENT_CONNECTED) {
+		c->handshake_pending = false; /* TLS is up; the request comes through readcb */
+		return;
+	}
+	/*
+	 * A handshake that failed on TLS grounds (say, the client does not trust
+	 * our certificate) is logged; a bare connect-and-close (a health check)
+	 * is not a call and is not.
+	 */
+	if (c->handshake_pending) {
+		unsigned long e = bufferevent_get_openssl_error(bev);
+		char tmp[160];
+
+		ERR_clear_error();
+		if (e == 0) {
+			conn_free(c);
+			return;
+		}
+		ERR_error_string_n(e, tmp, sizeof(tmp));
+		conn_begin_call(c);
+		request_refuse(&c->req, REFUSE_BAD_HTTP, "TLS handshake with the client failed (%s): %s",
+		    c->route && c->route->connect_host ? "egress tunnel" : "listener", tmp);
+		c->req.status = 0;
+		conn_log(c);
+		conn_free(c);
+		return;
+	}
 	log_debug("client %s: connection event 0x%x in state %d", c->client_ip, what, (int)c->state);
 	partial_head = c->state == CS_HEAD && evbuffer_get_length(bufferevent_get_input(bev)) > 0;
 	if (partial_head)
-		request_begin(&c->req, c->lc, c->client_ip);
+		conn_begin_call(c);
 	if (partial_head || c->state == CS_BODY) {
 		request_refuse(&c->req, REFUSE_BAD_HTTP, "client connection %s before the request was complete", how);
 		c->req.status = 0;
@@ -459,6 +622,12 @@ conn_accept(struct runtime *rt, const struct listener_config *lc, SSL_CTX *tls, 
 	c->rt = rt;
 	c->lc = lc;
 	c->req.inspect = &c->inspect;
+	if (lc->kind == LISTENER_EGRESS) {
+		c->state = CS_CONNECT;
+	} else {
+		c->state = CS_HEAD;
+		c->route = &rt->reverse;
+	}
 	conn_describe_peer(c, sa);
 	c->head = malloc(lim->max_header_bytes);
 	c->arena = json_arena_new(CONN_ARENA_BYTES);
@@ -468,6 +637,10 @@ conn_accept(struct runtime *rt, const struct listener_config *lc, SSL_CTX *tls, 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if ((c->bev = conn_new_bev(rt, tls, fd)) == NULL)
 		goto fail_conn;
+	if (tls != NULL) {
+		c->ssl = bufferevent_openssl_get_ssl(c->bev);
+		c->handshake_pending = true;
+	}
 	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);

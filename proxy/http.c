@@ -591,6 +591,9 @@ message_init(struct http_message *m)
 	m->chunked = false;
 	m->keep_alive = true; /* 9.3: HTTP/1.1 defaults to persistent connections */
 	m->expect_continue = false;
+	m->connect_host = NULL;
+	m->connect_host_len = 0;
+	m->connect_port = 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -848,6 +851,113 @@ http_parse_request(const char *head, size_t len, const struct http_limits *lim, 
 	if (parse_fields(p, head + len, lim->max_headers, out, err) != HTTP_OK)
 		return HTTP_ERROR;
 	return apply_rules(request_rules, sizeof(request_rules) / sizeof(request_rules[0]), lim, out, err);
+}
+
+/* ------------------------------------------------------------------------
+ * CONNECT (egress listener)
+ */
+
+static const struct field_rule connect_rules[] = {
+    {HTTP_HDR_TRANSFER_ENCODING, FIELD_FORBIDDEN, "a CONNECT request has no body", NULL},
+    {HTTP_HDR_CONTENT_LENGTH, FIELD_FORBIDDEN, "a CONNECT request has no body", NULL},
+    {HTTP_HDR_UPGRADE, FIELD_FORBIDDEN, "Upgrade is not accepted", NULL},
+    {HTTP_HDR_EXPECT, FIELD_FORBIDDEN, "Expect is not accepted on CONNECT", NULL},
+    {HTTP_HDR_CONNECTION, FIELD_OPTIONAL, NULL, check_connection},
+    /* Python's http.client (botocore, urllib3) sends CONNECT with no Host at all. */
+    {HTTP_HDR_HOST, FIELD_OPTIONAL, NULL, check_host},
+};
+
+/* reg-name per RFC 3986 3.2.2, restricted to DNS names: letters, digits, '-' and '.'. */
+static bool
+is_dns_name(const char *h, size_t n)
+{
+	if (n == 0 || n > 253 || h[0] == '.' || h[0] == '-' || h[n - 1] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)h[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+		      c == '.'))
+			return false;
+		if (c == '.' && h[i + 1] == '.')
+			return false;
+	}
+	return true;
+}
+
+/*
+ * "CONNECT host:port HTTP/1.1" CRLF; fills connect_host/port. HTTP/1.0 is
+ * accepted too: Python's http.client, under botocore and urllib3, tunnels
+ * with it. Nothing after the tunnel depends on the version.
+ */
+static const char *
+parse_connect_line(const char *head, size_t len, struct http_message *m, struct http_error *err)
+{
+	static const char method[] = "CONNECT ", version[] = " HTTP/1.1\r\n", version10[] = " HTTP/1.0\r\n";
+	const char *end = head + len, *t, *sp, *colon;
+	uint64_t port;
+
+	if (len < sizeof(method) - 1 || memcmp(head, method, sizeof(method) - 1) != 0) {
+		fail(err, "only CONNECT host:443 HTTP/1.1 is accepted on this listener", NULL, 0);
+		return NULL;
+	}
+	t = head + sizeof(method) - 1;
+	for (sp = t; sp < end && *sp != ' ' && *sp != '\r' && *sp != '\n'; sp++)
+		;
+	if ((size_t)(end - sp) < sizeof(version) - 1 ||
+	    (memcmp(sp, version, sizeof(version) - 1) != 0 && memcmp(sp, version10, sizeof(version10) - 1) != 0)) {
+		fail(err, "only CONNECT host:443 HTTP/1.1 is accepted on this listener", NULL, 0);
+		return NULL;
+	}
+	colon = memchr(t, ':', (size_t)(sp - t));
+	if (colon == NULL || memchr(colon + 1, ':', (size_t)(sp - colon - 1)) != NULL) {
+		fail(err, "CONNECT target must be host:port", NULL, 0);
+		return NULL;
+	}
+	if (!is_dns_name(t, (size_t)(colon - t))) {
+		fail(err, "CONNECT target must be a DNS name", NULL, 0);
+		return NULL;
+	}
+	if (parse_decimal(colon + 1, (size_t)(sp - colon - 1), &port) != DEC_OK || port == 0 || port > 65535) {
+		fail(err, "CONNECT target port is not 1..65535", NULL, 0);
+		return NULL;
+	}
+	m->connect_host = t;
+	m->connect_host_len = (size_t)(colon - t);
+	m->connect_port = (uint16_t)port;
+	return sp + sizeof(version) - 1;
+}
+
+enum http_status
+http_parse_connect(const char *head, size_t len, const struct http_limits *lim, struct http_message *out,
+                   struct http_error *err)
+{
+	message_init(out);
+	if (len > lim->max_header_bytes)
+		return fail(err, "header section too large", NULL, 0);
+	const char *p = parse_connect_line(head, len, out, err);
+	if (p == NULL)
+		return HTTP_ERROR;
+	if (parse_fields(p, head + len, lim->max_headers, out, err) != HTTP_OK)
+		return HTTP_ERROR;
+	if (apply_rules(connect_rules, sizeof(connect_rules) / sizeof(connect_rules[0]), lim, out, err) != HTTP_OK)
+		return HTTP_ERROR;
+	/* RFC 9110 7.2: Host carries the same authority; two names for one tunnel is ambiguity we refuse. */
+	if (out->known[HTTP_HDR_HOST] < 0)
+		return HTTP_OK;
+	const struct http_header *host = &out->headers[out->known[HTTP_HDR_HOST]];
+	const size_t line_overhead = (sizeof("CONNECT ") - 1) + (sizeof(" HTTP/1.1\r\n") - 1);
+	const char *after_line = head + len; /* recomputed below: the request line ends at the first CRLF */
+	for (const char *q = head; q + 1 < head + len; q++)
+		if (q[0] == '\r' && q[1] == '\n') {
+			after_line = q + 2;
+			break;
+		}
+	size_t alen = (size_t)(after_line - head) - line_overhead; /* "host:port" */
+	if (!(host->value_len == alen && eq_nocase(host->value, out->connect_host, alen)) &&
+	    !(host->value_len == out->connect_host_len &&
+	      eq_nocase(host->value, out->connect_host, out->connect_host_len)))
+		return fail_hdr(err, "Host does not match the CONNECT target", host);
+	return HTTP_OK;
 }
 
 /* ------------------------------------------------------------------------

@@ -98,6 +98,11 @@ struct http_message {
 	bool chunked;		 /* responses: Transfer-Encoding: chunked */
 	bool keep_alive;	 /* false if Connection: close */
 	bool expect_continue;	 /* requests: Expect: 100-continue */
+
+	/* CONNECT requests: the authority-form target, split (not NUL-terminated). */
+	const char *connect_host;
+	size_t connect_host_len;
+	uint16_t connect_port;
 };
 
 /* Why a message was refused: a static, client-safe sentence, plus the offending header name if any. */
@@ -120,6 +125,15 @@ enum http_status {
 ssize_t http_find_head_end(struct evbuffer *buf, size_t max_header_bytes, size_t *scan_from);
 
 enum http_status http_parse_request(const char *head, size_t len, const struct http_limits *lim,
+    struct http_message *out, struct http_error *err);
+
+/*
+ * The egress listener's tunnel request (RFC 9110 9.3.6): exactly
+ * "CONNECT host:port HTTP/1.1" with a reg-name host (no IP literals, no
+ * userinfo), a port, a Host header equal to the target, and no body. Field
+ * rules as for requests; Proxy-Authorization and User-Agent may appear.
+ */
+enum http_status http_parse_connect(const char *head, size_t len, const struct http_limits *lim,
     struct http_message *out, struct http_error *err);
 
 enum http_status http_parse_response(const char *head, size_t len, const struct http_limits *lim,

@@ -98,7 +98,8 @@ listener_new(struct runtime *rt, const struct listener_config *lc)
 		goto fail;
 	}
 	evconnlistener_set_error_cb(l->evl, listener_error_cb);
-	log_info("listener %s: %s on %s%s%s:%u", lc->name, l->tls ? "https" : "http (plain, local use only)",
+	log_info("listener %s: %s on %s%s%s:%u", lc->name,
+	    lc->kind == LISTENER_EGRESS ? "egress (HTTP CONNECT)" : l->tls ? "https" : "http (plain, local use only)",
 	    strchr(lc->address, ':') ? "[" : "", lc->address, strchr(lc->address, ':') ? "]" : "", lc->port);
 	return l;
 fail:

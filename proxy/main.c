@@ -18,6 +18,7 @@
 #include "filters/catalog.h"
 #include "filters/json.h"
 #include "proxy/accesslog.h"
+#include "proxy/egress.h"
 #include "proxy/listener.h"
 #include "proxy/log.h"
 #include "proxy/runtime.h"
@@ -66,9 +67,9 @@ static void
 runtime_prepare(struct runtime *rt, const struct config *cfg)
 {
 	rt->cfg = cfg;
-	rt->scope.partition = cfg->upstream.partition;
-	rt->scope.region = cfg->upstream.region;
-	rt->scope.account = cfg->account_id;
+	rt->reverse.scope.partition = cfg->upstream.partition;
+	rt->reverse.scope.region = cfg->upstream.region;
+	rt->reverse.scope.account = cfg->account_id;
 	rt->body_json.max_depth = JSON_DYNAMODB_MAX_DEPTH;
 	rt->body_json.data_map_members = catalog_data_map_members;
 	rt->body_json.n_data_map_members = catalog_n_data_map_members;
@@ -113,16 +114,20 @@ daemon_start(struct daemon *d, const struct config *cfg)
 	runtime_prepare(rt, cfg);
 	if ((rt->base = event_base_new()) == NULL || (rt->dns = dns_new(rt->base)) == NULL)
 		fatalx("cannot initialise libevent");
-	if ((u->dynamodb.tls || (u->has_streams && u->streams.tls)) &&
-	    (d->upstream_tls = tls_client_ctx_new(u->ca_file)) == NULL)
+	if ((d->upstream_tls = tls_client_ctx_new(u->ca_file)) == NULL)
 		fatalx("cannot set up upstream TLS (upstream.ca_file)");
-	rt->dynamodb = upstream_pool_new(rt->base, rt->dns, u->dynamodb.tls ? d->upstream_tls : NULL, &u->dynamodb,
-	    u, &rt->response_limits);
-	if (u->has_streams)
-		rt->streams = upstream_pool_new(rt->base, rt->dns, u->streams.tls ? d->upstream_tls : NULL,
-		    &u->streams, u, &rt->response_limits);
-	if (rt->dynamodb == NULL || (u->has_streams && rt->streams == NULL))
+	if (u->dynamodb.host != NULL) {
+		rt->reverse.dynamodb = upstream_pool_new(rt->base, rt->dns, u->dynamodb.tls ? d->upstream_tls : NULL,
+		    &u->dynamodb, u, &rt->response_limits);
+		if (rt->reverse.dynamodb == NULL)
+			fatalx("out of memory");
+		log_info("upstream %s, region %s, account %s", u->dynamodb.text, u->region, cfg->account_id);
+	}
+	if (u->has_streams && (rt->reverse.streams = upstream_pool_new(rt->base, rt->dns,
+				   u->streams.tls ? d->upstream_tls : NULL, &u->streams, u, &rt->response_limits)) == NULL)
 		fatalx("out of memory");
+	if (cfg->egress.enabled && (rt->egress = egress_new(rt, cfg, d->upstream_tls)) == NULL)
+		fatalx("cannot set up egress (egress.ca_cert, egress.ca_key)");
 	if ((rt->alog = accesslog_open(cfg->access_log.path)) == NULL)
 		fatalx("cannot open the access log %s", cfg->access_log.path);
 	if ((d->listeners = calloc(cfg->nlisteners, sizeof(*d->listeners))) == NULL)
@@ -137,7 +142,6 @@ daemon_start(struct daemon *d, const struct config *cfg)
 	if (d->sigterm == NULL || d->sigint == NULL || evsignal_add(d->sigterm, NULL) < 0 ||
 	    evsignal_add(d->sigint, NULL) < 0)
 		fatalx("cannot install signal handlers");
-	log_info("upstream %s, region %s, account %s", u->dynamodb.text, u->region, cfg->account_id);
 }
 
 static void
@@ -151,8 +155,9 @@ daemon_stop(struct daemon *d)
 	event_free(d->sigterm);
 	event_free(d->sigint);
 	/* XXX: connections still open at exit are closed by the kernel, not drained. */
-	upstream_pool_free(d->rt.dynamodb);
-	upstream_pool_free(d->rt.streams);
+	upstream_pool_free(d->rt.reverse.dynamodb);
+	upstream_pool_free(d->rt.reverse.streams);
+	egress_free(d->rt.egress);
 	accesslog_close(d->rt.alog);
 	SSL_CTX_free(d->upstream_tls);
 	evdns_base_free(d->rt.dns, 0);

@@ -47,6 +47,8 @@ static const struct refusal_info {
 	[REFUSE_UPSTREAM_TIMEOUT] = { 504, "Gateway Timeout",
 	    "com.amazon.coral.service#ServiceUnavailableException", "ServiceUnavailableException",
 	    GUARD_ERROR },
+	[REFUSE_TUNNEL_DENIED] = { 403, "Forbidden", "com.amazon.coral.service#AccessDeniedException",
+	    "AccessDeniedException", GUARD_DENY },
 };
 
 uint64_t
@@ -59,7 +61,8 @@ request_now_ns(void)
 }
 
 void
-request_begin(struct request *r, const struct listener_config *l, const char *client_ip)
+request_begin(struct request *r, const struct listener_config *l, const char *client_ip,
+    const struct route *route)
 {
 	struct inspect_result *keep = r->inspect;
 
@@ -71,6 +74,7 @@ request_begin(struct request *r, const struct listener_config *l, const char *cl
 	r->mono_start_ns = request_now_ns();
 	r->listener = l;
 	r->client_ip = client_ip;
+	r->route = route;
 	r->decision = GUARD_ALLOW;
 }
 
@@ -151,10 +155,10 @@ decide_signature(struct runtime *rt, struct request *r)
 		    "Authorization credential scope names service \"%s\", expected \"dynamodb\"", r->auth.service);
 		return false;
 	}
-	if (strcmp(r->auth.region, rt->scope.region) != 0) {
+	if (strcmp(r->auth.region, r->route->scope.region) != 0) {
 		request_refuse(r, REFUSE_BAD_SIGNATURE,
-		    "Authorization credential scope names region \"%s\", but this gateway serves \"%s\"",
-		    r->auth.region, rt->scope.region);
+		    "Authorization credential scope names region \"%s\", but this endpoint serves \"%s\"",
+		    r->auth.region, r->route->scope.region);
 		return false;
 	}
 	return true;
@@ -182,7 +186,7 @@ decide_body(struct runtime *rt, struct request *r, const char *body, size_t len,
 		request_refuse(r, REFUSE_BAD_JSON, "request body must be a JSON object");
 		return false;
 	}
-	st = inspect_request(r->action, root, &rt->scope, arena, r->inspect, why, sizeof(why));
+	st = inspect_request(r->action, root, &r->route->scope, arena, r->inspect, why, sizeof(why));
 	if (st != INSPECT_OK) {
 		request_refuse(r, REFUSE_INVALID, "%s", why);
 		return false;
@@ -240,20 +244,21 @@ request_decide(struct runtime *rt, struct request *r, const char *body, size_t b
 	if (!decide_action(r) || !decide_signature(rt, r) || !decide_body(rt, r, body, body_len, arena, &tree) ||
 	    !decide_identity(rt, r) || !decide_policy(r))
 		return false;
-	if (request_pool(rt, r) == NULL) {
-		request_refuse(r, REFUSE_NO_UPSTREAM, "no DynamoDB Streams endpoint is configured for %s",
-		    r->action->iam_action);
+	if (request_pool(r) == NULL) {
+		request_refuse(r, REFUSE_NO_UPSTREAM, "%s is not served by %s", r->action->iam_action,
+		    r->route->connect_host ? r->route->connect_host
+					   : "this gateway (no DynamoDB Streams endpoint is configured)");
 		return false;
 	}
 	return true;
 }
 
 struct upstream_pool *
-request_pool(const struct runtime *rt, const struct request *r)
+request_pool(const struct request *r)
 {
-	if (r->action == NULL)
+	if (r->action == NULL || r->route == NULL)
 		return NULL;
-	return r->action->service == CATALOG_SVC_STREAMS ? rt->streams : rt->dynamodb;
+	return r->action->service == CATALOG_SVC_STREAMS ? r->route->streams : r->route->dynamodb;
 }
 
 void

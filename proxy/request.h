@@ -54,6 +54,7 @@ enum guard_refusal {
 	REFUSE_NO_UPSTREAM,	 /* e.g. a Streams call with no Streams endpoint */
 	REFUSE_UPSTREAM_FAILED,	 /* connect, TLS, bad or truncated response */
 	REFUSE_UPSTREAM_TIMEOUT,
+	REFUSE_TUNNEL_DENIED,	 /* egress: CONNECT to something that is not an allowed endpoint */
 	REFUSE__COUNT
 };
 
@@ -66,6 +67,12 @@ struct request {
 	uint64_t upstream_start_ns, upstream_end_ns;
 	const struct listener_config *listener;
 	const char *client_ip;
+	const struct route *route; /* where calls on this connection go; set by the connection */
+	const char *connect_target; /* egress: the CONNECT host as asked (not NUL-terminated), even if refused */
+	size_t connect_target_len;
+	/* TLS the client used, for tlsDetails; NULL on a plain listener */
+	const char *tls_version;
+	const char *tls_cipher;
 
 	/* what: HTTP, action, caller */
 	const struct http_message *http; /* NULL if the head never parsed */
@@ -87,6 +94,7 @@ struct request {
 	/* response */
 	int status; /* sent to the client; 0 if none was */
 	const char *upstream_url;
+	char upstream_peer[64]; /* address:port actually connected to */
 	int upstream_status;
 	char request_id[80]; /* x-amzn-RequestId from the upstream, or ours */
 	char error_code[96]; /* errorCode for the log */
@@ -96,7 +104,8 @@ struct request {
 uint64_t request_now_ns(void); /* CLOCK_MONOTONIC */
 
 /* Starts a new call record (keeps the inspect buffer pointer). */
-void request_begin(struct request *r, const struct listener_config *l, const char *client_ip);
+void request_begin(struct request *r, const struct listener_config *l, const char *client_ip,
+    const struct route *route);
 
 /*
  * Decides a call whose head parsed and whose body is complete. Returns
@@ -118,8 +127,8 @@ void request_refuse(struct request *r, enum guard_refusal why, const char *fmt, 
  */
 void request_write_refusal(struct request *r, struct evbuffer *out, bool close);
 
-/* Which upstream pool serves r->action (NULL: none configured). */
-struct upstream_pool *request_pool(const struct runtime *rt, const struct request *r);
+/* Which upstream pool of r->route serves r->action (NULL: none). */
+struct upstream_pool *request_pool(const struct request *r);
 
 const char *guard_decision_name(enum guard_decision d); /* "allow", "deny", "reject", "error" */
 

@@ -21,18 +21,31 @@ struct event_base;
 struct evdns_base;
 struct upstream_pool;
 struct accesslog;
+struct egress;
+
+/*
+ * Where a connection's calls go and whose names they use. The reverse
+ * listener has one route (the configured endpoints); every egress tunnel
+ * gets the route of the endpoint it CONNECTed to.
+ */
+struct route {
+	struct inspect_scope scope;
+	struct upstream_pool *dynamodb; /* for DynamoDB operations; NULL: refused */
+	struct upstream_pool *streams;	/* for Streams operations; NULL: refused */
+	const char *connect_host;	/* egress: the endpoint name tunnelled to; NULL for reverse */
+	const char *upstream_addr;	/* egress: where the route sends it ("host:port"), for logs */
+};
 
 struct runtime {
 	struct event_base *base;
 	struct evdns_base *dns;
 	const struct config *cfg;
 
-	struct upstream_pool *dynamodb; /* owned */
-	struct upstream_pool *streams;	/* owned; NULL when no Streams endpoint is configured */
-	struct accesslog *alog;		/* owned */
+	struct route reverse;	/* pools owned; dynamodb NULL when there is no reverse listener */
+	struct egress *egress;	/* owned; NULL when there is no egress listener */
+	struct accesslog *alog; /* owned */
 
 	/* Precomputed once from cfg so the hot path does not rebuild them. */
-	struct inspect_scope scope;
 	struct json_opts body_json;
 	struct http_limits request_limits;
 	struct http_limits response_limits;

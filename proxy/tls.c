@@ -44,8 +44,9 @@ tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, cons
 	return SSL_TLSEXT_ERR_OK;
 }
 
-SSL_CTX *
-tls_server_ctx_new(const char *cert_file, const char *key_file)
+/* What every server context shares: TLS 1.2+, no renegotiation or compression, ALPN http/1.1. */
+static SSL_CTX *
+tls_server_ctx_base(void)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 
@@ -57,6 +58,32 @@ tls_server_ctx_new(const char *cert_file, const char *key_file)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
 				     SSL_OP_NO_COMPRESSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_select, NULL);
+	return ctx;
+}
+
+SSL_CTX *
+tls_server_ctx_from(X509 *cert, EVP_PKEY *key)
+{
+	SSL_CTX *ctx = tls_server_ctx_base();
+
+	if (ctx == NULL)
+		return NULL;
+	if (SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1) {
+		tls_log_errors("minted certificate");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+SSL_CTX *
+tls_server_ctx_new(const char *cert_file, const char *key_file)
+{
+	SSL_CTX *ctx = tls_server_ctx_base();
+
+	if (ctx == NULL)
+		return NULL;
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
 		tls_log_errors(cert_file);
 		goto fail;
@@ -69,7 +96,6 @@ tls_server_ctx_new(const char *cert_file, const char *key_file)
 		tls_log_errors("certificate and key do not match");
 		goto fail;
 	}
-	SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_select, NULL);
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);

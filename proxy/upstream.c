@@ -251,7 +251,7 @@ uc_new_bev(struct upstream_call *uc)
 		uc->bev = NULL;
 	}
 	if (p->tls != NULL) {
-		SSL *ssl = tls_client_new(p->tls, p->url->host);
+		SSL *ssl = tls_client_new(p->tls, p->url->tls_name ? p->url->tls_name : p->url->host);
 
 		if (ssl == NULL)
 			return false;
