@@ -13,11 +13,15 @@
  *   - invalid UTF-8 (overlong, surrogates, > U+10FFFF, truncated) and escaped
  *     lone or inverted surrogates;
  *   - nesting deeper than `max_depth` (DynamoDB allows 32);
+ *   - numbers beyond the range of a double (cJSON would store infinity and
+ *     print null, while DynamoDB reads the digits: RFC 8259 section 9);
  *   - duplicate keys in one object, compared after unescaping; keys that
  *     differ only in ASCII case are duplicates too, except inside objects that
  *     hold user data (see json_opts.data_map_members).
  *
- * Callers must look members up with cJSON_GetObjectItemCaseSensitive only.
+ * Callers must look members up with cJSON_GetObjectItemCaseSensitive only,
+ * and read numbers through valuedouble (valueint saturates). Key case folding
+ * is ASCII (strcasecmp in the C locale: ddbguard never calls setlocale).
  */
 #ifndef DDBGUARD_FILTERS_JSON_H
 #define DDBGUARD_FILTERS_JSON_H
@@ -31,8 +35,8 @@
 
 struct json_error {
 	size_t offset;	 /* byte offset of the problem in the input */
-	unsigned line;	 /* 1-based */
-	unsigned column; /* 1-based, in bytes */
+	unsigned line;	 /* 1-based; 0 when the problem has no position (duplicate keys, number range) */
+	unsigned column; /* 1-based, in bytes; 0 likewise */
 	char msg[256];	 /* "duplicate key \"TableName\"", no input bytes beyond a key name */
 };
 
