@@ -1,0 +1,174 @@
+"""Session fixtures for the ddbguard end-to-end suite.
+
+One dev CA (certs/mkcerts.sh) signs dynalite's and every ddbguard listener's certificate; a second,
+untrusted "rogue" CA signs the certificate of a rogue dynalite. dynalite runs over TLS on a kernel-chosen
+loopback port, tables are created directly on it, and the main ddbguard instance (tests' `guard`) sits in
+front with the policies below. Everything lives in one pytest tmp dir; every process is stopped by PID.
+"""
+import copy
+import subprocess
+from pathlib import Path
+from types import SimpleNamespace
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from guardlib import (ACCOUNT, APP_KEY, MAX_BODY, READER_KEY, REGION, ROOT, SECRET, Dynalite, Guard, free_port,
+                      table_arn)
+
+
+
+
+def policies():
+    item_rw = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+               "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem",
+               "dynamodb:TransactGetItems", "dynamodb:TransactWriteItems"]
+    return {
+        "app-rw": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Sid": "ItemReadWrite", "Effect": "Allow", "Action": item_rw,
+                 "Resource": [table_arn("orders"), table_arn("orders", "index", "*"), table_arn("users")]},
+                {"Sid": "TableAdmin", "Effect": "Allow",
+                 "Action": ["dynamodb:CreateTable", "dynamodb:DescribeTable"],
+                 "Resource": [table_arn("orders"), table_arn("users")]},
+                {"Sid": "StreamsList", "Effect": "Allow", "Action": "dynamodb:ListStreams", "Resource": "*"},
+            ],
+        },
+        "read-only": {
+            "Version": "2012-10-17",
+            "Statement": [
+                # The table only, not its indexes: IAM treats table/orders/index/x as another resource.
+                {"Sid": "ReadOrdersUsers", "Effect": "Allow",
+                 "Action": ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan",
+                            "dynamodb:DescribeTable"],
+                 "Resource": [table_arn("orders"), table_arn("users")]},
+            ],
+        },
+        "guardrails": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Sid": "DenyExport", "Effect": "Deny", "Action": "dynamodb:ExportTableToPointInTime",
+                 "Resource": "*"},
+                {"Sid": "DenyPartiQL", "Effect": "Deny",
+                 "Action": ["dynamodb:ExecuteStatement", "dynamodb:BatchExecuteStatement",
+                            "dynamodb:ExecuteTransaction"],
+                 "Resource": "*"},
+            ],
+        },
+    }
+
+
+def make_config(work, certs, name, upstream_url, **upstream):
+    """A complete ddbguard config for instance `name` (TLS listener on a free loopback port)."""
+    return {
+        "account_id": ACCOUNT,
+        "listeners": [{"name": "main", "address": "127.0.0.1", "port": free_port(),
+                       "tls": {"cert": str(certs.server_crt), "key": str(certs.server_key)}}],
+        "upstream": dict({"dynamodb": upstream_url, "region": REGION, "ca_file": str(certs.ca),
+                          "connect_timeout_ms": 2000, "response_timeout_ms": 5000}, **upstream),
+        "limits": {"max_body_bytes": MAX_BODY},
+        "access_log": {"path": str(Path(work) / name / "access.log")},
+        "policies": policies(),
+        "identities": [
+            {"name": "app", "access_key_ids": [APP_KEY], "policies": ["app-rw", "guardrails"]},
+            {"name": "reader", "access_key_ids": [READER_KEY], "policies": ["read-only", "guardrails"]},
+        ],
+    }
+
+
+@pytest.fixture(scope="session")
+def work(tmp_path_factory):
+    return tmp_path_factory.mktemp("ddbguard-e2e")
+
+
+@pytest.fixture(scope="session")
+def certs(work):
+    mk = str(ROOT / "certs" / "mkcerts.sh")
+    for args in ([str(work / "certs")], ["--rogue", str(work / "rogue")]):
+        subprocess.run([mk, *args], check=True, capture_output=True, timeout=60)
+    return SimpleNamespace(
+        ca=work / "certs" / "ca.crt", server_crt=work / "certs" / "server.crt",
+        server_key=work / "certs" / "server.key",
+        rogue_ca=work / "rogue" / "ca.crt", rogue_crt=work / "rogue" / "server.crt",
+        rogue_key=work / "rogue" / "server.key")
+
+
+@pytest.fixture(scope="session")
+def dynalite(work, certs):
+    d = Dynalite(work, certs.server_crt, certs.server_key).start()
+    yield d
+    d.stop()
+
+
+@pytest.fixture(scope="session")
+def rogue_dynalite(work, certs):
+    """A dynalite whose certificate comes from a CA ddbguard does not trust (SAN localhost all the same)."""
+    d = Dynalite(work, certs.rogue_crt, certs.rogue_key, name="rogue-dynalite").start()
+    yield d
+    d.stop()
+
+
+@pytest.fixture(scope="session")
+def direct(dynalite, certs):
+    """boto3 straight to dynalite (no ddbguard): for setup and for checking what really got written."""
+    return boto3.session.Session().client(
+        "dynamodb", endpoint_url=dynalite.url, region_name=REGION, verify=str(certs.ca),
+        aws_access_key_id="AKIADIRECTSETUP00001", aws_secret_access_key=SECRET,
+        config=Config(retries={"total_max_attempts": 2, "mode": "standard"}))
+
+
+@pytest.fixture(scope="session")
+def tables(direct):
+    s = {"AttributeType": "S"}
+    direct.create_table(
+        TableName="orders", BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[dict(s, AttributeName="pk"), dict(s, AttributeName="sk"),
+                              dict(s, AttributeName="status")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[{
+            "IndexName": "by-status", "Projection": {"ProjectionType": "ALL"},
+            "KeySchema": [{"AttributeName": "status", "KeyType": "HASH"}]}])
+    for name in ("users", "secrets"):
+        direct.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                            AttributeDefinitions=[dict(s, AttributeName="pk")],
+                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    direct.put_item(TableName="users", Item={"pk": {"S": "u1"}, "name": {"S": "Ada"}})
+    direct.put_item(TableName="secrets", Item={"pk": {"S": "s1"}, "v": {"S": "classified"}})
+    return ["orders", "users", "secrets"]
+
+
+@pytest.fixture(scope="session")
+def make_guard(work, certs):
+    """Starts extra ddbguard instances (stopped at the end of the session): make_guard(name, url, **up)."""
+    started = []
+
+    def make(name, upstream_url, mutate=None, **upstream):
+        cfg = make_config(work, certs, name, upstream_url, **upstream)
+        if mutate:
+            mutate(cfg)
+        g = Guard(work, name, cfg, certs.ca)
+        started.append(g)
+        return g.start()
+
+    yield make
+    # Every instance must exit 0 on SIGTERM after the whole suite's traffic; a crash shows up here.
+    bad = [(g.name, rc, g.stderr()[-1500:]) for g in started for rc in [g.stop()] if rc != 0]
+    assert not bad, "ddbguard instances that did not exit 0 on SIGTERM: %r" % bad
+
+
+@pytest.fixture(scope="session")
+def guard(make_guard, dynalite, tables):
+    """The main instance, in front of the real dynalite."""
+    return make_guard("main", dynalite.url)
+
+
+@pytest.fixture
+def log(guard):
+    return guard.log
+
+
+@pytest.fixture
+def config_template(work, certs, dynalite):
+    return lambda name="check": copy.deepcopy(make_config(work, certs, name, dynalite.url))

@@ -1,0 +1,437 @@
+"""Helpers for the ddbguard end-to-end tests: processes, clients, raw HTTP, the access log.
+
+Run by Debian's /usr/bin/python3 (python3-pytest, python3-boto3); see conftest.py for the fixtures.
+"""
+import json
+import os
+import select
+import signal
+import socket
+import ssl
+import subprocess
+import time
+from pathlib import Path
+
+import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+
+ROOT = Path(__file__).resolve().parents[2]
+DDBGUARD_BIN = Path(os.environ.get("DDBGUARD_BIN", ROOT / "build" / "ddbguard"))
+AWS_BIN = "/usr/bin/aws"  # Debian's aws-cli v2; `aws` on PATH may be another one
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+APP_KEY = "AKIAAPP0000000000001"
+READER_KEY = "AKIAREADER0000000001"
+UNKNOWN_KEY = "AKIAUNKNOWN000000001"
+SECRET = "e2e-secret-not-checked-by-anyone"
+JSON_CT = "application/x-amz-json-1.0"
+TARGET = "DynamoDB_20120810."
+MAX_BODY = 65536  # limits.max_body_bytes of the test configs: small keeps the oversized-body test cheap
+
+# Keep every AWS client in this process away from the user's files and instance metadata.
+os.environ.update(AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+                  AWS_EC2_METADATA_DISABLED="true")
+for _v in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+           "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
+    os.environ.pop(_v, None)
+
+
+def table_arn(name, *rest):
+    return "/".join(["arn:aws:dynamodb:%s:%s:table/%s" % (REGION, ACCOUNT, name), *rest])
+
+
+def free_port():
+    """A loopback port that was free a moment ago (the race with other users is accepted)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listening(port):
+    """Whether something listens on TCP `port`, read from /proc/net without connecting: a probe
+    connection would show up in ddbguard's access log as a failed TLS handshake."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        return True
+        except FileNotFoundError:
+            pass
+    return False
+
+
+def stop_process(proc, sig=signal.SIGTERM, timeout=10):
+    """Sends sig, waits up to timeout; kills on expiry. Returns the exit status (None if it was killed)."""
+    if proc.poll() is not None:
+        return proc.returncode
+    proc.send_signal(sig)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+        return None
+
+
+# ---------------------------------------------------------------------------------------------------
+class Dynalite:
+    """deploy/dynalite/serve.js over TLS on a kernel-chosen loopback port."""
+
+    def __init__(self, workdir, cert, key, name="dynalite"):
+        self.log_path = Path(workdir) / (name + ".log")
+        self.cert, self.key, self.name = cert, key, name
+        self.proc = None
+        self.port = None
+
+    def start(self, timeout=15):
+        serve = ROOT / "deploy" / "dynalite" / "serve.js"
+        if not (ROOT / "deploy" / "dynalite" / "node_modules" / "dynalite").is_dir():
+            raise RuntimeError("deploy/dynalite/node_modules is missing: run `npm ci` in deploy/dynalite")
+        self.proc = subprocess.Popen(
+            ["node", str(serve), "--port", "0", "--table-ms", "0",
+             "--tls-key", str(self.key), "--tls-cert", str(self.cert)],
+            stdout=subprocess.PIPE, stderr=open(self.log_path, "wb"), stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        line = b""
+        while time.monotonic() < deadline and b"\n" not in line:
+            r, _, _ = select.select([self.proc.stdout], [], [], 0.2)
+            if r:
+                chunk = os.read(self.proc.stdout.fileno(), 4096)
+                if not chunk:
+                    break
+                line += chunk
+        text = line.decode(errors="replace")
+        if not text.startswith("listening on "):
+            self.stop()
+            raise RuntimeError("%s did not start: %r %s" % (self.name, text, self.log_path.read_text()))
+        self.port = int(text.split()[2].rsplit(":", 1)[1])
+        return self
+
+    @property
+    def url(self):
+        return "https://localhost:%d" % self.port
+
+    def stop(self):
+        if self.proc is not None:
+            rc = stop_process(self.proc, timeout=5)
+            self.proc.stdout.close()
+            return rc
+        return None
+
+
+# ---------------------------------------------------------------------------------------------------
+class AccessLog:
+    """The JSON-lines access log. Tests take mark() before a call and look only at later records."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def _lines(self):
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return []
+        # Only complete lines: a record being written has no newline yet.
+        return data.split(b"\n")[:-1]
+
+    def mark(self):
+        return len(self._lines())
+
+    def records(self, since=0):
+        return [json.loads(line) for line in self._lines()[since:]]
+
+    def wait(self, since, n=1, timeout=5, **match):
+        """Waits until at least n records after `since` match (eventName=..., decision=... for guard),
+        returns all the matching ones in order. Fails with what was seen on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            recs = [r for r in self.records(since) if _matches(r, match)]
+            if len(recs) >= n or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        assert len(recs) >= n, "expected %d access-log record(s) matching %r after line %d, got: %s" % (
+            n, match, since, json.dumps(self.records(since), indent=1)[:4000])
+        return recs
+
+    def one(self, since, **match):
+        """Exactly one matching record after `since` (after a short grace period for late writes)."""
+        recs = self.wait(since, **match)
+        time.sleep(0.05)
+        recs = [r for r in self.records(since) if _matches(r, match)]
+        assert len(recs) == 1, "expected one record matching %r, got %d: %s" % (match, len(recs), recs)
+        return recs[0]
+
+
+def _matches(rec, match):
+    for k, v in match.items():
+        if k == "decision":
+            got = (rec.get("guard") or {}).get("decision")
+        else:
+            got = rec.get(k)
+        if got != v:
+            return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------------------
+class Response:
+    def __init__(self, status, reason, headers, body):
+        self.status, self.reason, self.headers, self.body = status, reason, headers, body
+
+    def header(self, name):
+        vals = [v for k, v in self.headers if k.lower() == name.lower()]
+        return vals[0] if vals else None
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return "<Response %s %r %r>" % (self.status, self.headers, self.body[:300])
+
+
+class Guard:
+    """One ddbguard process with its own config file, stderr file and access log."""
+
+    def __init__(self, workdir, name, config, ca):
+        self.dir = Path(workdir) / name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.config = config
+        self.ca = str(ca)
+        self.config_path = self.dir / "ddbguard.json"
+        self.stderr_path = self.dir / "stderr.log"
+        self.log = AccessLog(config["access_log"]["path"])
+        self.port = config["listeners"][0]["port"]
+        self.proc = None
+
+    @property
+    def url(self):
+        return "https://localhost:%d" % self.port
+
+    def start(self, timeout=10):
+        if not DDBGUARD_BIN.exists():
+            raise RuntimeError("%s does not exist; build it (ninja -C build)" % DDBGUARD_BIN)
+        self.config_path.write_text(json.dumps(self.config, indent=2))
+        self.proc = subprocess.Popen([str(DDBGUARD_BIN), "-c", str(self.config_path)],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=open(self.stderr_path, "ab"))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("ddbguard %s exited with %s during start-up: %s" % (
+                    self.name, self.proc.returncode, self.stderr()))
+            if listening(self.port):
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("ddbguard %s did not listen on %d within %ss: %s" % (
+            self.name, self.port, timeout, self.stderr()))
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        return stop_process(self.proc, sig, timeout) if self.proc else None
+
+    def stderr(self):
+        try:
+            return self.stderr_path.read_text(errors="replace")[-4000:]
+        except FileNotFoundError:
+            return ""
+
+    # ---- clients ----
+    def boto(self, key=APP_KEY, service="dynamodb"):
+        return boto3.session.Session().client(
+            service, endpoint_url=self.url, region_name=REGION, verify=self.ca,
+            aws_access_key_id=key, aws_secret_access_key=SECRET,
+            config=Config(retries={"total_max_attempts": 1, "mode": "standard"},
+                          connect_timeout=5, read_timeout=15))
+
+    def cli(self, *args, key=APP_KEY, home=None, timeout=60):
+        """Runs /usr/bin/aws dynamodb ARGS against this gateway; returns CompletedProcess (text)."""
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(home or self.dir),
+            "LANG": "C.UTF-8",
+            "AWS_CA_BUNDLE": self.ca,
+            "AWS_ACCESS_KEY_ID": key,
+            "AWS_SECRET_ACCESS_KEY": SECRET,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+            "AWS_PAGER": "",
+            "AWS_MAX_ATTEMPTS": "1",
+            "AWS_RETRY_MODE": "standard",
+        }
+        return subprocess.run(
+            [AWS_BIN, "dynamodb", *args, "--endpoint-url", self.url, "--region", REGION,
+             "--output", "json", "--cli-connect-timeout", "5", "--cli-read-timeout", "15"],
+            env=env, capture_output=True, text=True, timeout=timeout)
+
+    def signed_headers(self, op, body, key=APP_KEY, prefix=TARGET):
+        """Real SigV4 headers for a POST of `body` (bytes) with X-Amz-Target prefix+op."""
+        req = AWSRequest(method="POST", url=self.url + "/", data=body,
+                         headers={"Content-Type": JSON_CT, "X-Amz-Target": prefix + op})
+        SigV4Auth(Credentials(key, SECRET), "dynamodb", REGION).add_auth(req)
+        return [("Host", "localhost:%d" % self.port)] + [(k, v) for k, v in req.headers.items()]
+
+    def request_bytes(self, op, body, key=APP_KEY, prefix=TARGET, extra=(), drop=(), length=True):
+        """A complete signed request as bytes; `extra` headers are appended, `drop` names removed."""
+        headers = [(k, v) for k, v in self.signed_headers(op, body, key, prefix) if k.lower() not in drop]
+        headers += list(extra)
+        if length:
+            headers.append(("Content-Length", str(len(body))))
+        head = "POST / HTTP/1.1\r\n" + "".join("%s: %s\r\n" % kv for kv in headers) + "\r\n"
+        return head.encode(), body
+
+    def raw(self, head, body=b"", timeout=5):
+        """Sends head+body over a fresh TLS connection (verifying the test CA), reads one response."""
+        ctx = ssl.create_default_context(cafile=self.ca)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as tcp:
+            with ctx.wrap_socket(tcp, server_hostname="localhost") as s:
+                early = b""
+                try:
+                    s.sendall(head)
+                    # The gateway may answer (400) and close before the body is all sent, e.g. when
+                    # Content-Length is over the limit: stop sending as soon as an answer is there.
+                    for off in range(0, len(body), 16384):
+                        early = _poll_read(s)
+                        if early:
+                            break
+                        s.sendall(body[off:off + 16384])
+                except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+                    pass
+                return read_response(s, early)
+
+
+def _poll_read(s):
+    """Application data already sent by the peer, without blocking (TLS 1.3 session tickets make the
+    socket readable with no data for us)."""
+    if not select.select([s], [], [], 0)[0]:
+        return b""
+    s.setblocking(False)
+    try:
+        return s.recv(65536)
+    except (ssl.SSLWantReadError, BlockingIOError):
+        return b""
+    finally:
+        s.settimeout(5)
+
+
+def read_response(s, buf=b""):
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(65536)
+        if not chunk:
+            raise AssertionError("connection closed before a complete response head: %r" % buf)
+        buf += chunk
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    version, status, reason = (lines[0].split(" ", 2) + [""])[:3]
+    assert version == "HTTP/1.1", lines[0]
+    headers = [tuple(x.strip() for x in line.split(":", 1)) for line in lines[1:]]
+    resp = Response(int(status), reason, headers, b"")
+    cl = resp.header("Content-Length")
+    if cl is not None:
+        n = int(cl)
+        while len(rest) < n:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            rest += chunk
+        resp.body = rest[:n]
+    else:
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except (ssl.SSLError, ConnectionResetError):
+                break
+            if not chunk:
+                break
+            rest += chunk
+        resp.body = rest
+    return resp
+
+
+# ---------------------------------------------------------------------------------------------------
+class FakeUpstream:
+    """A misbehaving TLS upstream on a loopback port, for failure scenarios. For every connection it
+    reads one request (head and Content-Length body), then acts by `mode`:
+      "truncate": 200 with Content-Length 100 and only part of the body, then closes
+      "garbage":  a response line that is not HTTP, then closes
+      "close":    closes without answering
+      "silent":   never answers (keeps the connection open until stop())
+    """
+
+    def __init__(self, cert, key, mode):
+        import threading
+        self.mode = mode
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(str(cert), str(key))
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.requests = 0
+        self.held = []
+        self.stopping = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self):
+        return "https://localhost:%d" % self.port
+
+    def _serve(self):
+        import threading
+        while not self.stopping:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(c,), daemon=True).start()
+
+    def _handle(self, c):
+        try:
+            c.settimeout(10)
+            s = self.ctx.wrap_socket(c, server_side=True)
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return
+                buf += chunk
+            head, _, body = buf.partition(b"\r\n\r\n")
+            n = 0
+            for line in head.split(b"\r\n")[1:]:
+                k, _, v = line.partition(b":")
+                if k.strip().lower() == b"content-length":
+                    n = int(v)
+            while len(body) < n:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return
+                body += chunk
+            self.requests += 1
+            if self.mode == "truncate":
+                s.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\n"
+                          b"x-amzn-RequestId: FAKE\r\nContent-Length: 100\r\n\r\n{\"Item\": {\"pk\"")
+            elif self.mode == "garbage":
+                s.sendall(b"SPDY/9 700 What\r\n\r\n")
+            elif self.mode == "silent":
+                self.held.append(s)
+                return
+            s.close()
+        except (OSError, ssl.SSLError):
+            pass
+
+    def stop(self):
+        self.stopping = True
+        self.sock.close()
+        for s in self.held:
+            try:
+                s.close()
+            except OSError:
+                pass

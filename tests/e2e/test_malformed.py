@@ -1,0 +1,97 @@
+"""Malformed requests, sent raw over TLS: each gets HTTP 400 with a DynamoDB-shaped JSON error, a
+"reject" access-log record, and the gateway goes on serving."""
+import json
+
+import pytest
+
+from guardlib import JSON_CT, MAX_BODY
+
+GET_USER = json.dumps({"TableName": "users", "Key": {"pk": {"S": "u1"}}}).encode()
+TYPES = {
+    "com.amazon.coral.service#SerializationException",
+    "com.amazon.coral.service#UnknownOperationException",
+    "com.amazon.coral.validate#ValidationException",
+    "com.amazon.coral.service#IncompleteSignatureException",
+}
+SER = "com.amazon.coral.service#SerializationException"
+UNKNOWN_OP = "com.amazon.coral.service#UnknownOperationException"
+BAD_SIG = "com.amazon.coral.service#IncompleteSignatureException"
+
+
+def chunked(body):
+    return b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+
+
+# name -> (function(guard) -> (head bytes, body bytes), expected __type or None for "any of TYPES")
+CASES = {
+    "duplicate X-Amz-Target": (
+        lambda g: g.request_bytes("GetItem", GET_USER, extra=[("X-Amz-Target", "DynamoDB_20120810.DeleteTable")]),
+        None),
+    "Content-Length and Transfer-Encoding": (
+        lambda g: (g.request_bytes("GetItem", GET_USER, extra=[("Transfer-Encoding", "chunked")])[0],
+                   chunked(GET_USER)),
+        SER),
+    "bad chunk size": (
+        lambda g: (g.request_bytes("GetItem", GET_USER, extra=[("Transfer-Encoding", "chunked")], length=False)[0],
+                   b"zz\r\n" + GET_USER + b"\r\n0\r\n\r\n"),
+        SER),
+    "two different Content-Length": (
+        lambda g: g.request_bytes("GetItem", GET_USER, extra=[("Content-Length", str(len(GET_USER) + 1))]),
+        SER),
+    "space before header colon": (
+        lambda g: (g.request_bytes("GetItem", GET_USER)[0].replace(b"X-Amz-Target:", b"X-Amz-Target :"), GET_USER),
+        SER),
+    "body larger than max_body_bytes": (
+        lambda g: g.request_bytes("PutItem", json.dumps(
+            {"TableName": "users", "Item": {"pk": {"S": "big"}, "v": {"S": "x" * (MAX_BODY + 100)}}}).encode()),
+        None),
+    "unknown operation": (lambda g: g.request_bytes("FrobnicateTable", GET_USER), UNKNOWN_OP),
+    "legacy DynamoDB_20111205 prefix": (
+        lambda g: g.request_bytes("GetItem", GET_USER, prefix="DynamoDB_20111205."), UNKNOWN_OP),
+    "invalid JSON": (lambda g: g.request_bytes("GetItem", b'{"TableName": "users", "Key": '), SER),
+    "duplicate JSON key": (
+        lambda g: g.request_bytes(
+            "GetItem", b'{"TableName":"users","TableName":"secrets","Key":{"pk":{"S":"s1"}}}'),
+        SER),
+    "garbage Authorization": (
+        lambda g: g.request_bytes("GetItem", GET_USER, drop=("authorization",),
+                                  extra=[("Authorization", "AWS4-HMAC-SHA256 garbage")]),
+        BAD_SIG),
+    "no Authorization": (lambda g: g.request_bytes("GetItem", GET_USER, drop=("authorization",)), None),
+}
+
+
+def test_raw_client_control(guard, log):
+    """The raw client itself is sound: a correctly signed request gets the item."""
+    mark = log.mark()
+    r = guard.raw(*guard.request_bytes("GetItem", GET_USER))
+    assert r.status == 200, r
+    assert r.json()["Item"]["name"] == {"S": "Ada"}
+    assert log.one(mark, eventName="GetItem")["guard"]["decision"] == "allow"
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_malformed_request_is_rejected(guard, log, case):
+    build, want_type = CASES[case]
+    head, body = build(guard)
+    mark = log.mark()
+    r = guard.raw(head, body)
+    assert r.status == 400, r
+    assert r.header("Content-Type") == JSON_CT, r
+    err = r.json()
+    assert err["__type"] in TYPES, err
+    if want_type:
+        assert err["__type"] == want_type, err
+    assert err.get("message"), err
+
+    recs = log.wait(mark)
+    assert len(recs) == 1, recs
+    rec = recs[0]
+    assert rec["guard"]["decision"] == "reject", rec
+    assert rec["guard"]["status"] == 400
+    assert rec["errorCode"] == err["__type"].split("#", 1)[1]
+    assert "upstream" not in rec["guard"] or "status" not in rec["guard"]["upstream"], "rejected call went upstream"
+
+    # ... and the gateway keeps serving.
+    item = guard.boto().get_item(TableName="users", Key={"pk": {"S": "u1"}})["Item"]
+    assert item["name"] == {"S": "Ada"}
