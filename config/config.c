@@ -844,7 +844,8 @@ config_from_json(struct cfg_ctx *ctx, const char *name, const cJSON *root)
 	cfg_object_load(ctx, root, top_keys, NKEYS(top_keys), c);
 	cfg_finish_listeners(ctx, c);
 	cfg_finish_upstream(ctx, c);
-	if (c->policies != NULL && cJSON_IsObject(root)) {
+	/* Identities are checked even when policies failed, so --check lists every error at once. */
+	if (cJSON_IsObject(root)) {
 		const cJSON *ids = cJSON_GetObjectItemCaseSensitive(root, "identities");
 
 		if (ids != NULL) {

@@ -43,6 +43,7 @@ struct conn {
 	bool read_paused; /* CONN_OUTPUT_HIGH_WATER reached */
 	const struct route *route; /* NULL until an egress tunnel is set up */
 	SSL *ssl;		   /* the client side's TLS, owned by bev; NULL on plain HTTP */
+	struct bufferevent *tunnel_plain; /* egress: the plain connection under the TLS filter, owned by bev */
 	bool handshake_pending;	   /* TLS accepted but not finished: a failure is worth a log record */
 
 	size_t head_scan;
@@ -60,12 +61,34 @@ struct conn {
 
 static void conn_process(struct conn *c);
 
+/*
+ * A TLS filter's write callback fires once its bytes are encrypted into the
+ * plain bufferevent below it, not once they are on the wire, and freeing the
+ * filter frees that bufferevent with whatever it still holds: the last
+ * response before a close, or the alert of a failed handshake. Push what the
+ * socket takes now. XXX: a large last response to a slow reader can still be
+ * cut; the full fix lingers on the plain bufferevent until it drains.
+ */
+static void
+conn_flush_tunnel(struct bufferevent *plain)
+{
+	struct evbuffer *out = bufferevent_get_output(plain);
+	evutil_socket_t fd = bufferevent_getfd(plain);
+
+	/* The socket bufferevent keeps the front of its output frozen except inside its own write callback. */
+	evbuffer_unfreeze(out, 1);
+	while (fd >= 0 && evbuffer_get_length(out) > 0 && evbuffer_write(out, fd) > 0)
+		;
+}
+
 static void
 conn_free(struct conn *c)
 {
 	log_debug("client %s: closing in state %d", c->client_ip, (int)c->state);
 	if (c->call != NULL)
 		upstream_call_abort(c->call);
+	if (c->tunnel_plain != NULL)
+		conn_flush_tunnel(c->tunnel_plain);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	if (c->upstream_request != NULL)
@@ -254,6 +277,32 @@ conn_upstream_head(void *arg, const struct http_message *resp)
 	c->req.bytes_out += evbuffer_get_length(out) - before;
 }
 
+/*
+ * errorCode for an error DynamoDB answered: the "__type" of its body, after
+ * the '#'. Only the type: messages can quote request values, which the log
+ * never carries.
+ */
+static void
+conn_note_upstream_error(struct request *r, const struct upstream_report *rep)
+{
+	static const struct json_opts opts = { .max_depth = 4 };
+	struct json_error jerr;
+	const cJSON *type;
+	const char *hash;
+	cJSON *body;
+
+	snprintf(r->error_code, sizeof(r->error_code), "HTTP%d", rep->status);
+	if (rep->error_body_len == 0 ||
+	    (body = json_parse_strict(rep->error_body, rep->error_body_len, &opts, &jerr)) == NULL)
+		return;
+	type = cJSON_GetObjectItemCaseSensitive(body, "__type");
+	if (cJSON_IsString(type) && type->valuestring[0] != '\0') {
+		hash = strrchr(type->valuestring, '#');
+		snprintf(r->error_code, sizeof(r->error_code), "%s", hash ? hash + 1 : type->valuestring);
+	}
+	cJSON_Delete(body);
+}
+
 static void
 conn_upstream_done(void *arg, const struct upstream_report *rep)
 {
@@ -267,6 +316,8 @@ conn_upstream_done(void *arg, const struct upstream_report *rep)
 	if (rep->request_id[0] != '\0')
 		snprintf(r->request_id, sizeof(r->request_id), "%s", rep->request_id);
 	r->bytes_out += rep->body_bytes;
+	if (rep->result == UPSTREAM_OK && rep->status >= 400)
+		conn_note_upstream_error(r, rep);
 	if (rep->result == UPSTREAM_OK) {
 		conn_log(c);
 		conn_next_call(c);
@@ -293,7 +344,7 @@ conn_begin_call(struct conn *c)
 {
 	request_begin(&c->req, c->lc, c->client_ip, c->route);
 	json_arena_reset(c->arena);
-	if (c->ssl != NULL) {
+	if (c->ssl != NULL && SSL_is_init_finished(c->ssl)) {
 		c->req.tls_version = SSL_get_version(c->ssl);
 		c->req.tls_cipher = SSL_get_cipher_name(c->ssl);
 	}
@@ -377,6 +428,7 @@ conn_open_tunnel(struct conn *c, const struct route *route)
 		SSL_free(ssl);
 		return false;
 	}
+	c->tunnel_plain = c->bev;
 	c->bev = tls;
 	c->ssl = ssl;
 	c->route = route;
@@ -413,6 +465,17 @@ conn_read_connect(struct conn *c, struct evbuffer *in)
 	if (http_parse_connect(c->head, (size_t)n, &c->rt->request_limits, &c->msg, &err) != HTTP_OK) {
 		/* A proxy request for anything else (GET http://..., CONNECT elsewhere) is a way out we do not offer. */
 		bool not_connect = (size_t)n < 8 || memcmp(c->head, "CONNECT ", 8) != 0;
+		const char *end = c->head + n, *t = memchr(c->head, ' ', (size_t)n), *te;
+
+		/* The log says what was asked for: the request-target as sent (the log writer escapes it). */
+		if (t != NULL) {
+			for (te = ++t; te < end && *te != ' ' && *te != '\r' && *te != '\n'; te++)
+				;
+			if (te > t) {
+				c->req.connect_target = t;
+				c->req.connect_target_len = (size_t)(te - t);
+			}
+		}
 
 		request_refuse(&c->req, not_connect ? REFUSE_TUNNEL_DENIED : REFUSE_BAD_HTTP, "%s%s%s",
 		    not_connect ? "this gateway only tunnels CONNECT to DynamoDB endpoints" : err.reason,
@@ -547,7 +610,8 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 		char tmp[160];
 
 		ERR_clear_error();
-		if (e == 0) {
+		/* Nothing but a close (a port probe) is not a call: like HAProxy's dontlognull. */
+		if (e == 0 || ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
 			conn_free(c);
 			return;
 		}

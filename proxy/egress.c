@@ -383,8 +383,14 @@ egress_resolve(struct egress *e, const char *host, size_t host_len, uint16_t por
 		snprintf(why, why_len, "CONNECT target is not a host name");
 		return EGRESS_REFUSED;
 	}
-	for (i = 0; i < host_len; i++)
+	for (i = 0; i < host_len; i++) {
 		name[i] = (char)tolower((unsigned char)host[i]);
+		/* Only LDH and dots: a NUL would end the name early for the checks below, but not for the log. */
+		if (!is_label_char((unsigned char)name[i]) && name[i] != '.') {
+			snprintf(why, why_len, "CONNECT target is not a host name");
+			return EGRESS_REFUSED;
+		}
+	}
 	name[host_len] = '\0';
 	if (port != 443) {
 		snprintf(why, why_len, "CONNECT to %s port %u refused: only port 443 is tunnelled", name, port);

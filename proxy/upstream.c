@@ -520,6 +520,11 @@ uc_read_length_body(struct upstream_call *uc, struct evbuffer *in)
 	size_t avail = evbuffer_get_length(in);
 	size_t take = avail < uc->remaining ? avail : (size_t)uc->remaining;
 
+	/* A whole small error body: keep a copy for the log before it moves on (never for successes). */
+	if (uc->resp.status >= 400 && uc->report.body_bytes == 0 && take == uc->remaining &&
+	    take <= sizeof(uc->report.error_body))
+		uc->report.error_body_len = evbuffer_copyout(in, uc->report.error_body, take) == (ev_ssize_t)take ? take : 0;
+
 	if (take > 0) {
 		evbuffer_remove_buffer(in, uc->client_out, take);
 		uc->remaining -= take;

@@ -30,6 +30,8 @@ struct evbuffer;
 struct upstream_pool;
 struct upstream_call;
 
+#define UPSTREAM_ERROR_BODY_MAX 2048
+
 enum upstream_result {
 	UPSTREAM_OK,		 /* the whole response was relayed */
 	UPSTREAM_CONNECT_FAILED, /* DNS or TCP */
@@ -47,6 +49,9 @@ struct upstream_report {
 	char detail[160];	 /* for logs only, e.g. "certificate verification failed: ..." */
 	char peer[64];		 /* address:port actually used */
 	uint64_t body_bytes;
+	/* For 4xx/5xx answers with a small body: a copy of it, so the log can name the error type. */
+	char error_body[UPSTREAM_ERROR_BODY_MAX];
+	size_t error_body_len;
 };
 
 struct upstream_callbacks {
