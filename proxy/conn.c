@@ -42,6 +42,7 @@ struct conn {
 	enum conn_state state;
 	bool read_paused; /* CONN_OUTPUT_HIGH_WATER reached */
 	const struct route *route; /* NULL until an egress tunnel is set up */
+	bool route_held;	   /* egress: the route is held until egress_release() in conn_free */
 	SSL *ssl;		   /* the client side's TLS, owned by bev; NULL on plain HTTP */
 	struct bufferevent *tunnel_plain; /* egress: the plain connection under the TLS filter, owned by bev */
 	bool handshake_pending;	   /* TLS accepted but not finished: a failure is worth a log record */
@@ -87,6 +88,8 @@ conn_free(struct conn *c)
 	log_debug("client %s: closing in state %d", c->client_ip, (int)c->state);
 	if (c->call != NULL)
 		upstream_call_abort(c->call);
+	if (c->route_held)
+		egress_release(c->rt->egress, c->route);
 	if (c->tunnel_plain != NULL)
 		conn_flush_tunnel(c->tunnel_plain);
 	if (c->bev != NULL)
@@ -497,6 +500,8 @@ conn_read_connect(struct conn *c, struct evbuffer *in)
 		conn_answer_refusal(c, true);
 		return false;
 	case EGRESS_ALLOWED:
+		c->route = route; /* held from here: conn_free releases it */
+		c->route_held = true;
 		break;
 	}
 	if (!conn_open_tunnel(c, route)) {

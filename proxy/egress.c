@@ -36,8 +36,10 @@ struct egress_entry {
 	char upstream_addr[300];
 	struct upstream_url url;
 	struct route route;
-	SSL_CTX *tls;	     /* server context with the minted certificate; NULL until first tunnel */
-	time_t tls_renew_at;
+	X509 *cert;	     /* minted certificate; NULL until the first tunnel */
+	time_t cert_renew_at;
+	unsigned refs;	     /* tunnels using the route: an entry is evicted only at 0 */
+	uint64_t last_used;  /* egress.use_clock when last resolved, for LRU eviction */
 };
 
 struct egress {
@@ -48,8 +50,11 @@ struct egress {
 	X509 *ca;
 	EVP_PKEY *ca_key;
 	EVP_PKEY *leaf_key; /* one key for every minted certificate: minting stays a signature, not a keygen */
+	SSL_CTX *tls;	    /* one server context; each tunnel's SSL gets its name's certificate */
+	int sni_index;	    /* SSL ex_data slot holding the name a tunnel was opened to */
 	struct egress_entry **entries;
 	size_t nentries;
+	uint64_t use_clock;
 };
 
 /* --- CA and minting -------------------------------------------------- */
@@ -139,51 +144,59 @@ fail:
 static int
 egress_sni_cb(SSL *ssl, int *alert, void *arg)
 {
-	const char *want = arg;
+	const struct egress *e = arg;
+	const char *want = SSL_get_ex_data(ssl, e->sni_index);
 	const char *got = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
 
-	if (got != NULL && strcasecmp(got, want) == 0)
+	if (want != NULL && got != NULL && strcasecmp(got, want) == 0)
 		return SSL_TLSEXT_ERR_OK;
 	*alert = SSL_AD_UNRECOGNIZED_NAME;
 	return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
-static SSL_CTX *
-egress_entry_tls(struct egress *e, struct egress_entry *en)
+static X509 *
+egress_entry_cert(struct egress *e, struct egress_entry *en)
 {
 	time_t now = time(NULL);
 	X509 *cert;
-	SSL_CTX *ctx;
 
-	if (en->tls != NULL && now < en->tls_renew_at)
-		return en->tls;
+	if (en->cert != NULL && now < en->cert_renew_at)
+		return en->cert;
 	if ((cert = egress_mint(e, en->host)) == NULL) {
 		log_warnx("egress: cannot mint a certificate for %s", en->host);
 		ERR_clear_error();
 		return NULL;
 	}
-	ctx = tls_server_ctx_from(cert, e->leaf_key);
-	X509_free(cert);
-	if (ctx == NULL)
-		return NULL;
-	SSL_CTX_set_tlsext_servername_callback(ctx, egress_sni_cb);
-	SSL_CTX_set_tlsext_servername_arg(ctx, en->host);
-	/* Tunnels already open keep a reference to the old context. */
-	SSL_CTX_free(en->tls);
-	en->tls = ctx;
-	en->tls_renew_at =
+	X509_free(en->cert); /* tunnels already open hold their own reference */
+	en->cert = cert;
+	en->cert_renew_at =
 	    now + (time_t)(e->cfg->cert_validity_s - e->cfg->cert_validity_s / EGRESS_RENEW_DIVISOR);
 	log_debug("egress: minted a certificate for %s", en->host);
-	return ctx;
+	return cert;
+}
+
+static struct egress_entry *
+entry_of(const struct route *route)
+{
+	return (struct egress_entry *)((char *)route - offsetof(struct egress_entry, route));
 }
 
 SSL *
 egress_tunnel_ssl(struct egress *e, const struct route *route)
 {
-	struct egress_entry *en = (struct egress_entry *)((char *)route - offsetof(struct egress_entry, route));
-	SSL_CTX *ctx = egress_entry_tls(e, en);
+	struct egress_entry *en = entry_of(route);
+	X509 *cert = egress_entry_cert(e, en);
+	SSL *ssl;
 
-	return ctx ? SSL_new(ctx) : NULL;
+	if (cert == NULL || (ssl = SSL_new(e->tls)) == NULL)
+		return NULL;
+	if (SSL_use_certificate(ssl, cert) != 1 || SSL_use_PrivateKey(ssl, e->leaf_key) != 1 ||
+	    SSL_set_ex_data(ssl, e->sni_index, en->host) != 1) {
+		ERR_clear_error();
+		SSL_free(ssl);
+		return NULL;
+	}
+	return ssl;
 }
 
 /* --- which names are DynamoDB endpoints ------------------------------ */
@@ -321,7 +334,7 @@ egress_entry_free(struct egress_entry *en)
 		return;
 	upstream_pool_free(en->route.dynamodb);
 	upstream_pool_free(en->route.streams);
-	SSL_CTX_free(en->tls);
+	X509_free(en->cert);
 	free(en->url.host);
 	free(en->url.tls_name);
 	free(en->url.text);
@@ -370,6 +383,38 @@ fail:
 	return NULL;
 }
 
+static enum egress_verdict
+egress_hold(struct egress *e, struct egress_entry *en, const struct route **out)
+{
+	en->refs++;
+	en->last_used = ++e->use_clock;
+	*out = &en->route;
+	return EGRESS_ALLOWED;
+}
+
+/*
+ * Frees the least recently used entry no tunnel holds. Without this, anyone
+ * who can reach the listener could fill the cache with made-up VPC endpoint
+ * names and lock out every name not yet seen. An entry at refs 0 has no
+ * call in flight (a call belongs to a tunnel), so its pool can go.
+ */
+static bool
+egress_evict(struct egress *e)
+{
+	size_t i, victim = e->nentries;
+
+	for (i = 0; i < e->nentries; i++)
+		if (e->entries[i]->refs == 0 &&
+		    (victim == e->nentries || e->entries[i]->last_used < e->entries[victim]->last_used))
+			victim = i;
+	if (victim == e->nentries)
+		return false;
+	log_debug("egress: evicting %s", e->entries[victim]->host);
+	egress_entry_free(e->entries[victim]);
+	e->entries[victim] = e->entries[--e->nentries];
+	return true;
+}
+
 enum egress_verdict
 egress_resolve(struct egress *e, const char *host, size_t host_len, uint16_t port, const struct route **out,
     char *why, size_t why_len)
@@ -397,10 +442,8 @@ egress_resolve(struct egress *e, const char *host, size_t host_len, uint16_t por
 		return EGRESS_REFUSED;
 	}
 	for (i = 0; i < e->nentries; i++)
-		if (strcmp(e->entries[i]->host, name) == 0) {
-			*out = &e->entries[i]->route;
-			return EGRESS_ALLOWED;
-		}
+		if (strcmp(e->entries[i]->host, name) == 0)
+			return egress_hold(e, e->entries[i], out);
 	if (!egress_classify(name, &t, why, why_len))
 		return EGRESS_REFUSED;
 	if (!in_list(e->cfg->regions, e->cfg->nregions, t.region)) {
@@ -412,8 +455,9 @@ egress_resolve(struct egress *e, const char *host, size_t host_len, uint16_t por
 		    t.account);
 		return EGRESS_REFUSED;
 	}
-	if (e->nentries >= e->cfg->max_cached_certs) {
-		snprintf(why, why_len, "egress.max_cached_certs (%u) endpoint names are in use", e->cfg->max_cached_certs);
+	if (e->nentries >= e->cfg->max_cached_certs && !egress_evict(e)) {
+		snprintf(why, why_len, "all egress.max_cached_certs (%u) endpoint names have open tunnels",
+		    e->cfg->max_cached_certs);
 		return EGRESS_FAILED;
 	}
 	if ((en = egress_entry_new(e, name, &t)) == NULL ||
@@ -424,8 +468,16 @@ egress_resolve(struct egress *e, const char *host, size_t host_len, uint16_t por
 	}
 	e->entries = grown;
 	e->entries[e->nentries++] = en;
-	*out = &en->route;
-	return EGRESS_ALLOWED;
+	return egress_hold(e, en, out);
+}
+
+void
+egress_release(struct egress *e, const struct route *route)
+{
+	struct egress_entry *en = entry_of(route);
+
+	if (en->refs > 0)
+		en->refs--;
 }
 
 /* --- lifecycle ------------------------------------------------------- */
@@ -455,6 +507,12 @@ egress_new(struct runtime *rt, const struct config *cfg, SSL_CTX *upstream_tls)
 		log_warnx("egress: cannot generate the certificate key");
 		goto fail;
 	}
+	/* No certificate on the context: every tunnel's SSL carries the one minted for its name. */
+	if ((e->tls = tls_server_ctx_bare()) == NULL ||
+	    (e->sni_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL)) < 0)
+		goto fail;
+	SSL_CTX_set_tlsext_servername_callback(e->tls, egress_sni_cb);
+	SSL_CTX_set_tlsext_servername_arg(e->tls, e);
 	return e;
 fail:
 	ERR_clear_error();
@@ -472,6 +530,7 @@ egress_free(struct egress *e)
 	for (i = 0; i < e->nentries; i++)
 		egress_entry_free(e->entries[i]);
 	free(e->entries);
+	SSL_CTX_free(e->tls);
 	X509_free(e->ca);
 	EVP_PKEY_free(e->ca_key);
 	EVP_PKEY_free(e->leaf_key);

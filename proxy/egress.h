@@ -42,10 +42,14 @@ enum egress_verdict {
 
 /*
  * Decides a CONNECT target and returns its route (created on first use,
- * owned by `e`, valid until egress_free). `why` (>= 160 bytes) says why not.
+ * owned by `e`). An allowed route is held for the caller until it calls
+ * egress_release(); routes nobody holds are evicted, least recently used
+ * first, when egress.max_cached_certs names are in use. `why` (>= 160 bytes)
+ * says why not.
  */
 enum egress_verdict egress_resolve(struct egress *e, const char *host, size_t host_len, uint16_t port,
     const struct route **out, char *why, size_t why_len);
+void egress_release(struct egress *e, const struct route *route);
 
 /* A server-side SSL for the tunnel of `route`: minted certificate for its name, SNI checked. NULL on failure. */
 SSL *egress_tunnel_ssl(struct egress *e, const struct route *route);

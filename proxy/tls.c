@@ -63,6 +63,12 @@ tls_server_ctx_base(void)
 }
 
 SSL_CTX *
+tls_server_ctx_bare(void)
+{
+	return tls_server_ctx_base();
+}
+
+SSL_CTX *
 tls_server_ctx_from(X509 *cert, EVP_PKEY *key)
 {
 	SSL_CTX *ctx = tls_server_ctx_base();

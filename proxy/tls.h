@@ -20,7 +20,9 @@ void tls_init(void);
 /* NULL on failure, with the OpenSSL reason logged. */
 SSL_CTX *tls_server_ctx_new(const char *cert_file, const char *key_file);
 SSL_CTX *tls_client_ctx_new(const char *ca_file);
-/* A server context for a certificate and key already in memory (egress minting); takes references. */
+/* A server context with no certificate: each SSL gets its own (egress tunnels). */
+SSL_CTX *tls_server_ctx_bare(void);
+/* A server context for a certificate and key already in memory; takes references. */
 SSL_CTX *tls_server_ctx_from(X509 *cert, EVP_PKEY *key);
 
 /* A new client SSL for `host` (DNS name or IP literal): SNI (names only) and identity check set. */

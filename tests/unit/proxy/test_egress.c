@@ -464,17 +464,29 @@ static void
 test_max_cached_certs(void **state)
 {
 	struct fixture *f = fixture_new(ca_crt_path, ca_key_path, "\"regions\":[\"us-east-1\"],\"max_cached_certs\":2");
-	const struct route *r = NULL;
+	const struct route *ddb = NULL, *v1 = NULL, *r = NULL;
 	char why[200];
 
 	assert_non_null(f->e);
-	assert_int_equal(resolve(f, "dynamodb.us-east-1.amazonaws.com", &r, why), EGRESS_ALLOWED);
-	assert_int_equal(resolve(f, "vpce-1.dynamodb.us-east-1.vpce.amazonaws.com", &r, why), EGRESS_ALLOWED);
+	assert_int_equal(resolve(f, "dynamodb.us-east-1.amazonaws.com", &ddb, why), EGRESS_ALLOWED);
+	assert_int_equal(resolve(f, "vpce-1.dynamodb.us-east-1.vpce.amazonaws.com", &v1, why), EGRESS_ALLOWED);
+	/* both names are held by open tunnels: a third cannot evict them */
 	assert_int_equal(resolve(f, "vpce-2.dynamodb.us-east-1.vpce.amazonaws.com", &r, why), EGRESS_FAILED);
 	assert_non_null(strstr(why, "max_cached_certs"));
 	/* names already in use keep working; a refused name is still refused, not FAILED */
 	assert_int_equal(resolve(f, "dynamodb.us-east-1.amazonaws.com", &r, why), EGRESS_ALLOWED);
+	assert_ptr_equal(r, ddb);
+	egress_release(f->e, r);
 	assert_int_equal(resolve(f, "example.com", &r, why), EGRESS_REFUSED);
+	/* once vpce-1's tunnel closes it is the least recently used free entry, and makes room */
+	egress_release(f->e, v1);
+	assert_int_equal(resolve(f, "vpce-2.dynamodb.us-east-1.vpce.amazonaws.com", &r, why), EGRESS_ALLOWED);
+	egress_release(f->e, r);
+	egress_release(f->e, ddb);
+	/* both free now: the least recently used (dynamodb, resolved before vpce-2) goes first */
+	assert_int_equal(resolve(f, "vpce-3.dynamodb.us-east-1.vpce.amazonaws.com", &r, why), EGRESS_ALLOWED);
+	assert_int_equal(resolve(f, "vpce-2.dynamodb.us-east-1.vpce.amazonaws.com", &v1, why), EGRESS_ALLOWED);
+	assert_ptr_not_equal(v1, NULL);
 	fixture_free(f);
 }
 
@@ -623,9 +635,11 @@ test_minted_certificate_is_cached_per_name(void **state)
 	X509 *cb = tunnel_cert(f, "DYNAMODB.US-EAST-1.AMAZONAWS.COM", &b);
 	X509 *cc = tunnel_cert(f, "dynamodb-fips.us-east-1.amazonaws.com", &c);
 
-	assert_ptr_equal(SSL_get_SSL_CTX(a), SSL_get_SSL_CTX(b));
+	/* one shared server context; the cached certificate object itself is reused per name */
+	assert_ptr_equal(SSL_get_SSL_CTX(a), SSL_get_SSL_CTX(c));
+	assert_ptr_equal(ca_, cb);
 	assert_int_equal(X509_cmp(ca_, cb), 0);
-	assert_ptr_not_equal(SSL_get_SSL_CTX(a), SSL_get_SSL_CTX(c));
+	assert_ptr_not_equal(ca_, cc);
 	assert_int_not_equal(X509_cmp(ca_, cc), 0);
 	/* distinct random serials */
 	assert_int_not_equal(ASN1_INTEGER_cmp(X509_get0_serialNumber(ca_), X509_get0_serialNumber(cc)), 0);
