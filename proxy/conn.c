@@ -25,6 +25,8 @@
 /* Pipelined responses waiting for a slow reader beyond this stop further reading. */
 #define CONN_OUTPUT_HIGH_WATER (1u << 20)
 #define CONN_ARENA_BYTES (64u << 10)
+/* Encrypted bytes allowed to wait under an egress tunnel's TLS filter. */
+#define CONN_TUNNEL_WIRE_HIGH_WATER (256u << 10)
 
 enum conn_state {
 	CS_CONNECT,  /* egress listener: waiting for the CONNECT request */
@@ -436,6 +438,12 @@ conn_open_tunnel(struct conn *c, const struct route *route)
 		SSL_free(ssl);
 		return false;
 	}
+	/*
+	 * The filter stops encrypting into the plain connection once this much
+	 * waits there (libevent's BIO honours the high-water mark), so a slow
+	 * tunnel client pushes back on the relay instead of growing a buffer.
+	 */
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, CONN_TUNNEL_WIRE_HIGH_WATER);
 	c->tunnel_plain = c->bev;
 	c->bev = tls;
 	c->ssl = ssl;
