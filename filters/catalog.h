@@ -35,6 +35,7 @@ enum catalog_res {
 	CATALOG_RES_IMPORT_ARN,
 	CATALOG_RES_GLOBAL_TABLE, /* global table name */
 	CATALOG_RES_BULK_OP_ARN,  /* BulkOperationArn */
+	CATALOG_RES_PARTIQL,	  /* a PartiQL statement: the table (or index) it names */
 };
 
 enum catalog_step_kind {

@@ -2,6 +2,14 @@
 
 #include "filters/catalog.h"
 
+static const struct catalog_location loc_ddb_BatchExecuteStatement[] = {
+	{ .path = "Statements[].Statement", .res = CATALOG_RES_PARTIQL, .nsteps = 3, .steps = {
+		{ CATALOG_STEP_MEMBER, "Statements" },
+		{ CATALOG_STEP_EACH, NULL },
+		{ CATALOG_STEP_MEMBER, "Statement" },
+	} },
+};
+
 static const struct catalog_location loc_ddb_BatchGetItem[] = {
 	{ .path = "RequestItems{}", .res = CATALOG_RES_TABLE, .nsteps = 2, .steps = {
 		{ CATALOG_STEP_MEMBER, "RequestItems" },
@@ -151,6 +159,20 @@ static const struct catalog_location loc_ddb_DisableKinesisStreamingDestination[
 static const struct catalog_location loc_ddb_EnableKinesisStreamingDestination[] = {
 	{ .path = "TableName", .res = CATALOG_RES_TABLE, .nsteps = 1, .steps = {
 		{ CATALOG_STEP_MEMBER, "TableName" },
+	} },
+};
+
+static const struct catalog_location loc_ddb_ExecuteStatement[] = {
+	{ .path = "Statement", .res = CATALOG_RES_PARTIQL, .nsteps = 1, .steps = {
+		{ CATALOG_STEP_MEMBER, "Statement" },
+	} },
+};
+
+static const struct catalog_location loc_ddb_ExecuteTransaction[] = {
+	{ .path = "TransactStatements[].Statement", .res = CATALOG_RES_PARTIQL, .nsteps = 3, .steps = {
+		{ CATALOG_STEP_MEMBER, "TransactStatements" },
+		{ CATALOG_STEP_EACH, NULL },
+		{ CATALOG_STEP_MEMBER, "Statement" },
 	} },
 };
 
@@ -407,7 +429,7 @@ static const struct catalog_location loc_streams_ListStreams[] = {
 /* Sorted by (service, name): catalog_lookup_target() bisects it. */
 static const struct catalog_action actions[] = {
 	{ .id = 0, .service = CATALOG_SVC_DYNAMODB, .name = "BatchExecuteStatement", .iam_action = "dynamodb:BatchExecuteStatement",
-	    .class_ = CATALOG_CLASS_PARTIQL, .read_only = false, .nlocations = 0, .locations = NULL },
+	    .class_ = CATALOG_CLASS_PARTIQL, .read_only = false, .nlocations = 1, .locations = loc_ddb_BatchExecuteStatement },
 	{ .id = 1, .service = CATALOG_SVC_DYNAMODB, .name = "BatchGetItem", .iam_action = "dynamodb:BatchGetItem",
 	    .class_ = CATALOG_CLASS_READ, .read_only = true, .nlocations = 1, .locations = loc_ddb_BatchGetItem },
 	{ .id = 2, .service = CATALOG_SVC_DYNAMODB, .name = "BatchWriteItem", .iam_action = "dynamodb:BatchWriteItem",
@@ -461,9 +483,9 @@ static const struct catalog_action actions[] = {
 	{ .id = 26, .service = CATALOG_SVC_DYNAMODB, .name = "EnableKinesisStreamingDestination", .iam_action = "dynamodb:EnableKinesisStreamingDestination",
 	    .class_ = CATALOG_CLASS_ADMIN, .read_only = false, .nlocations = 1, .locations = loc_ddb_EnableKinesisStreamingDestination },
 	{ .id = 27, .service = CATALOG_SVC_DYNAMODB, .name = "ExecuteStatement", .iam_action = "dynamodb:ExecuteStatement",
-	    .class_ = CATALOG_CLASS_PARTIQL, .read_only = false, .nlocations = 0, .locations = NULL },
+	    .class_ = CATALOG_CLASS_PARTIQL, .read_only = false, .nlocations = 1, .locations = loc_ddb_ExecuteStatement },
 	{ .id = 28, .service = CATALOG_SVC_DYNAMODB, .name = "ExecuteTransaction", .iam_action = "dynamodb:ExecuteTransaction",
-	    .class_ = CATALOG_CLASS_PARTIQL, .read_only = false, .nlocations = 0, .locations = NULL },
+	    .class_ = CATALOG_CLASS_PARTIQL, .read_only = false, .nlocations = 1, .locations = loc_ddb_ExecuteTransaction },
 	{ .id = 29, .service = CATALOG_SVC_DYNAMODB, .name = "ExportTableToPointInTime", .iam_action = "dynamodb:ExportTableToPointInTime",
 	    .class_ = CATALOG_CLASS_ADMIN, .read_only = false, .nlocations = 1, .locations = loc_ddb_ExportTableToPointInTime },
 	{ .id = 30, .service = CATALOG_SVC_DYNAMODB, .name = "GetItem", .iam_action = "dynamodb:GetItem",

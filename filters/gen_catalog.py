@@ -167,6 +167,9 @@ RESOURCE_MEMBERS = {
     "ImportArn": "CATALOG_RES_IMPORT_ARN",
     "GlobalTableName": "CATALOG_RES_GLOBAL_TABLE",
     "BulkOperationArn": "CATALOG_RES_BULK_OP_ARN",
+    # ExecuteStatement, BatchExecuteStatement, ExecuteTransaction: the tables a
+    # PartiQL statement reads or writes are its resources, as IAM authorizes them.
+    "Statement": "CATALOG_RES_PARTIQL",
 }
 
 # Maps whose keys are resource names: the catalog gets a STEP_KEYS location.

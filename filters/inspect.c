@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "filters/arn.h"
+#include "filters/partiql.h"
 #include "filters/inspect.h"
 
 /* Concrete paths in `why` ("TransactItems[3].Put.TableName"), cut if longer. */
@@ -402,6 +403,41 @@ on_bulk_op_arn(struct walk *w, const struct catalog_location *loc, const char *s
 	return on_arn_of(w, loc, s, len, ARN_BULK_OPERATION, "not a DynamoDB bulk operation ARN");
 }
 
+/*
+ * A PartiQL statement names the table (or "t"."i" index) it works on; that
+ * is the resource IAM authorizes it against. A statement the reader cannot
+ * read with certainty is refused: guessing its table would be guessing in
+ * the caller's favour.
+ */
+static enum inspect_status
+on_partiql(struct walk *w, const struct catalog_location *loc, const char *s, size_t len,
+    const cJSON *parent)
+{
+	struct partiql_statement st;
+	char why[PARTIQL_WHY_MAX];
+	struct arn a;
+	char *redacted;
+
+	if (partiql_read(s, len, &st, why, sizeof(why)) != PARTIQL_OK) {
+		char msg[PARTIQL_WHY_MAX + 32];
+
+		snprintf(msg, sizeof(msg), "PartiQL statement refused: %s", why);
+		return bad(w, msg);
+	}
+	arn_of_name(w, ARN_TABLE, st.table, strlen(st.table), &a);
+	if (st.index[0] != '\0') {
+		a.kind = ARN_INDEX;
+		a.sub = slice_of(st.index);
+	}
+	w->out->partiql_verbs |= 1u << st.verb;
+	w->out->partiql_full_table_scan |= st.full_table_scan;
+	if (w->out->partiql_statement == NULL && (redacted = json_arena_alloc(w->arena, len + 1)) != NULL) {
+		partiql_redact(s, len, redacted, len + 1);
+		w->out->partiql_statement = redacted;
+	}
+	return add_resource(w, loc, &a);
+}
+
 typedef enum inspect_status (*value_fn)(struct walk *w, const struct catalog_location *loc,
     const char *s, size_t len, const cJSON *parent);
 
@@ -418,6 +454,7 @@ static const value_fn value_handlers[] = {
 	[CATALOG_RES_IMPORT_ARN] = on_import_arn,
 	[CATALOG_RES_GLOBAL_TABLE] = on_global_table,
 	[CATALOG_RES_BULK_OP_ARN] = on_bulk_op_arn,
+	[CATALOG_RES_PARTIQL] = on_partiql,
 };
 
 static enum inspect_status
@@ -548,6 +585,9 @@ inspect_request(const struct catalog_action *action, const cJSON *body,
 
 	out->n = 0;
 	out->primary_table = NULL;
+	out->partiql_verbs = 0;
+	out->partiql_full_table_scan = false;
+	out->partiql_statement = NULL;
 	memset(&w, 0, sizeof(w));
 	w.action = action;
 	w.scope = scope;

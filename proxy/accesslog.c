@@ -85,6 +85,8 @@ write_resources(struct jsonw *w, const struct runtime *rt, const struct request 
 	if (in->primary_table != NULL) {
 		jsonw_object_begin(w, "requestParameters");
 		jsonw_string(w, "tableName", in->primary_table);
+		if (in->partiql_statement != NULL) /* literals redacted, as CloudTrail logs PartiQL */
+			jsonw_string(w, "statement", in->partiql_statement);
 		jsonw_object_end(w);
 	} else {
 		jsonw_null(w, "requestParameters");

@@ -399,7 +399,11 @@ test_locations(void **state)
 	expect_location(STREAMS_PREFIX "GetShardIterator", "StreamArn", CATALOG_RES_STREAM_ARN);
 	expect_location(STREAMS_PREFIX "DescribeStream", "StreamArn", CATALOG_RES_STREAM_ARN);
 	expect_no_location(STREAMS_PREFIX "ListStreams", "ExclusiveStartStreamArn");
-	assert_int_equal(lookup_ok(DDB_PREFIX "ExecuteStatement")->nlocations, 0);
+	/* PartiQL: each statement names the table it works on. */
+	expect_location(DDB_PREFIX "ExecuteStatement", "Statement", CATALOG_RES_PARTIQL);
+	expect_location(DDB_PREFIX "BatchExecuteStatement", "Statements[].Statement", CATALOG_RES_PARTIQL);
+	expect_location(DDB_PREFIX "ExecuteTransaction", "TransactStatements[].Statement", CATALOG_RES_PARTIQL);
+	assert_int_equal(lookup_ok(DDB_PREFIX "ExecuteStatement")->nlocations, 1);
 	assert_int_equal(lookup_ok(DDB_PREFIX "ListTables")->nlocations, 0);
 }
 

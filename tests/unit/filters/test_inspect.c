@@ -12,6 +12,7 @@
 #include "filters/catalog.h"
 #include "filters/inspect.h"
 #include "filters/json.h"
+#include "filters/partiql.h"
 
 #define ACCT "111122223333"
 #define OURS "arn:aws:dynamodb:us-east-1:" ACCT ":"
@@ -53,6 +54,30 @@ static const struct inspect_case cases[] = {
 	{ "GetItem nothing named", DDB("GetItem"), "{}", INSPECT_OK, NULL, NULL, 0, { { 0 } } },
 	{ "DescribeLimits no locations", DDB("DescribeLimits"), "{}", INSPECT_OK, NULL, NULL, 0,
 	    { { 0 } } },
+	/* PartiQL: the statement's table (or "t"."i" index) is the resource. */
+	{ "ExecuteStatement select", DDB("ExecuteStatement"),
+	    "{\"Statement\":\"SELECT * FROM \\\"Music\\\" WHERE Artist = ?\",\"Parameters\":[{\"S\":\"x\"}]}",
+	    INSPECT_OK, NULL, "Music", 1, { { INSPECT_TABLE, OURS "table/Music", "Music", NULL } } },
+	{ "ExecuteStatement index", DDB("ExecuteStatement"),
+	    "{\"Statement\":\"SELECT a FROM \\\"Music\\\".\\\"ByArtist\\\"\"}", INSPECT_OK, NULL, "Music", 1,
+	    { { INSPECT_INDEX, OURS "table/Music/index/ByArtist", "Music", "ByArtist" } } },
+	{ "BatchExecuteStatement two tables", DDB("BatchExecuteStatement"),
+	    "{\"Statements\":[{\"Statement\":\"UPDATE Music SET a = 1 WHERE pk = 'x'\"},"
+	    "{\"Statement\":\"DELETE FROM Secrets WHERE pk = 'y'\"}]}",
+	    INSPECT_OK, NULL, "Music", 2,
+	    { { INSPECT_TABLE, OURS "table/Music", "Music", NULL },
+		{ INSPECT_TABLE, OURS "table/Secrets", "Secrets", NULL } } },
+	{ "ExecuteTransaction exists", DDB("ExecuteTransaction"),
+	    "{\"TransactStatements\":[{\"Statement\":\"INSERT INTO Music VALUE {'pk':'a'}\"},"
+	    "{\"Statement\":\"EXISTS(SELECT * FROM Other WHERE pk = 'b')\"}]}",
+	    INSPECT_OK, NULL, "Music", 2,
+	    { { INSPECT_TABLE, OURS "table/Music", "Music", NULL },
+		{ INSPECT_TABLE, OURS "table/Other", "Other", NULL } } },
+	{ "ExecuteStatement unreadable", DDB("ExecuteStatement"),
+	    "{\"Statement\":\"SELECT * FROM Music; DELETE FROM Music\"}", INSPECT_BAD_REQUEST, NULL, NULL, 0,
+	    { { 0 } } },
+	{ "ExecuteStatement not a string", DDB("ExecuteStatement"), "{\"Statement\":5}",
+	    INSPECT_BAD_REQUEST, "Statement: expected a string", NULL, 0, { { 0 } } },
 	/* A top-level IndexName turns the table into the index it reads. */
 	{ "Query index", DDB("Query"), "{\"TableName\":\"Music\",\"IndexName\":\"ByArtist\"}",
 	    INSPECT_OK, NULL, "Music", 1,
@@ -472,6 +497,36 @@ test_through_strict_parser(void **state)
 	json_arena_free(arena);
 }
 
+/* PartiQL calls also carry what the statements do, and a redacted copy for the log. */
+static void
+test_partiql_facts(void **state)
+{
+	static const char body[] =
+	    "{\"Statements\":[{\"Statement\":\"SELECT * FROM Music WHERE Year > 1990 AND Title = 'secret'\"},"
+	    "{\"Statement\":\"DELETE FROM Music WHERE pk = 'x'\"}]}";
+	const struct catalog_action *a = NULL;
+	struct json_arena *arena = json_arena_new(4096);
+	struct inspect_result *out = calloc(1, sizeof(*out));
+	struct json_error jerr;
+	char why[200] = "";
+	cJSON *root;
+
+	assert_int_equal(catalog_lookup_target(DDB("BatchExecuteStatement"), strlen(DDB("BatchExecuteStatement")), &a),
+	    CATALOG_FOUND);
+	root = json_arena_parse(arena, body, strlen(body), NULL, &jerr);
+	assert_non_null(root);
+	assert_int_equal(inspect_request(a, root, &scope, arena, out, why, sizeof(why)), INSPECT_OK);
+	assert_int_equal(out->n, 1);
+	assert_int_equal(out->partiql_verbs, (1u << PARTIQL_SELECT) | (1u << PARTIQL_DELETE));
+	assert_false(out->partiql_full_table_scan); /* Title = '...' may be the key: see partiql.h */
+	assert_non_null(out->partiql_statement);
+	assert_null(strstr(out->partiql_statement, "secret"));
+	assert_null(strstr(out->partiql_statement, "1990"));
+	assert_non_null(strstr(out->partiql_statement, "Music"));
+	free(out);
+	json_arena_free(arena);
+}
+
 static void
 test_type_names(void **state)
 {
@@ -497,6 +552,7 @@ main(void)
 		cmocka_unit_test(test_short_why),
 		cmocka_unit_test(test_through_strict_parser),
 		cmocka_unit_test(test_type_names),
+		cmocka_unit_test(test_partiql_facts),
 	};
 
 	json_init();
