@@ -82,24 +82,6 @@ cfg_resolve_path(const struct cfg_ctx *ctx, const char *p)
 	return out;
 }
 
-static const char *
-cfg_json_type_name(const cJSON *v)
-{
-	if (cJSON_IsString(v))
-		return "a string";
-	if (cJSON_IsNumber(v))
-		return "a number";
-	if (cJSON_IsBool(v))
-		return "a boolean";
-	if (cJSON_IsNull(v))
-		return "null";
-	if (cJSON_IsArray(v))
-		return "an array";
-	if (cJSON_IsObject(v))
-		return "an object";
-	return "something else";
-}
-
 static bool
 cfg_get_uint(struct cfg_ctx *ctx, const cJSON *v, const struct cfg_key *k, uint64_t *out)
 {
@@ -107,7 +89,7 @@ cfg_get_uint(struct cfg_ctx *ctx, const cJSON *v, const struct cfg_key *k, uint6
 
 	if (!cJSON_IsNumber(v)) {
 		diag_error(ctx->d, ctx->path.text, "expected an integer %llu..%llu, got %s",
-		    (unsigned long long)k->min, (unsigned long long)k->max, cfg_json_type_name(v));
+		    (unsigned long long)k->min, (unsigned long long)k->max, json_type_name(v));
 		return false;
 	}
 	x = v->valuedouble;
@@ -127,7 +109,7 @@ cfg_get_string(struct cfg_ctx *ctx, const cJSON *v, const struct cfg_key *k, con
 	const char *why;
 
 	if (!cJSON_IsString(v)) {
-		diag_error(ctx->d, ctx->path.text, "expected a string, got %s", cfg_json_type_name(v));
+		diag_error(ctx->d, ctx->path.text, "expected a string, got %s", json_type_name(v));
 		return false;
 	}
 	n = strlen(v->valuestring);
@@ -217,7 +199,7 @@ cfg_object_load(struct cfg_ctx *ctx, const cJSON *obj, const struct cfg_key *key
 	size_t i, mark;
 
 	if (!cJSON_IsObject(obj)) {
-		diag_error(ctx->d, ctx->path.text, "expected an object, got %s", cfg_json_type_name(obj));
+		diag_error(ctx->d, ctx->path.text, "expected an object, got %s", json_type_name(obj));
 		return false;
 	}
 	cJSON_ArrayForEach(child, obj) {
@@ -319,7 +301,7 @@ cfg_parse_url(struct cfg_ctx *ctx, const cJSON *v, struct upstream_url *u)
 	char *ep;
 
 	if (!cJSON_IsString(v)) {
-		diag_error(ctx->d, ctx->path.text, "expected a URL string, got %s", cfg_json_type_name(v));
+		diag_error(ctx->d, ctx->path.text, "expected a URL string, got %s", json_type_name(v));
 		return false;
 	}
 	s = v->valuestring;
@@ -521,7 +503,7 @@ cfg_string_array(struct cfg_ctx *ctx, const cJSON *v, size_t max, cfg_check_fn c
 	cJSON_ArrayForEach(e, v) {
 		mark = diag_path_index(&ctx->path, i);
 		if (!cJSON_IsString(e)) {
-			diag_error(ctx->d, ctx->path.text, "expected a string, got %s", cfg_json_type_name(e));
+			diag_error(ctx->d, ctx->path.text, "expected a string, got %s", json_type_name(e));
 			ok = false;
 		} else if (check != NULL && (why = check(e->valuestring)) != NULL) {
 			diag_error(ctx->d, ctx->path.text, "expected %s", why);

@@ -18,6 +18,7 @@
  * The choices IAM leaves open are listed in condition.h.
  */
 #include "filters/condition.h"
+#include "filters/json.h"
 
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -287,26 +288,6 @@ cond_error(struct cond_compiler *cc, const char *fmt, ...)
 	va_end(ap);
 	cc->errors++;
 	diag_error(cc->d, cc->path->text, "%s", msg);
-}
-
-static const char *
-cond_json_type(const cJSON *v)
-{
-	if (v == NULL)
-		return "nothing";
-	if (cJSON_IsString(v))
-		return "a string";
-	if (cJSON_IsNumber(v))
-		return "a number";
-	if (cJSON_IsBool(v))
-		return "a boolean";
-	if (cJSON_IsNull(v))
-		return "null";
-	if (cJSON_IsArray(v))
-		return "an array";
-	if (cJSON_IsObject(v))
-		return "an object";
-	return "an invalid value";
 }
 
 /* ---- text helpers (shared by compile and evaluate; none allocates) ---- */
@@ -921,11 +902,11 @@ cond_value_text(struct cond_compiler *cc, const struct cond_clause *c, const cJS
 	if (cJSON_IsBool(e) && (f == COND_F_BOOL || f == COND_F_NULL))
 		return cJSON_IsTrue(e) ? "true" : "false";
 	if (f == COND_F_NUMERIC || f == COND_F_DATE)
-		cond_error(cc, "expected a string or a number, got %s", cond_json_type(e));
+		cond_error(cc, "expected a string or a number, got %s", json_type_name(e));
 	else if (f == COND_F_BOOL || f == COND_F_NULL)
-		cond_error(cc, "expected \"true\" or \"false\", got %s", cond_json_type(e));
+		cond_error(cc, "expected \"true\" or \"false\", got %s", json_type_name(e));
 	else
-		cond_error(cc, "expected a string, got %s", cond_json_type(e));
+		cond_error(cc, "expected a string, got %s", json_type_name(e));
 	return NULL;
 }
 
@@ -1077,7 +1058,7 @@ cond_compile_values(struct cond_compiler *cc, struct cond_clause *c, const cJSON
 	} else if (cJSON_IsString(v) || cJSON_IsNumber(v) || cJSON_IsBool(v)) {
 		n = 1;
 	} else {
-		cond_error(cc, "expected a value or an array of values, got %s", cond_json_type(v));
+		cond_error(cc, "expected a value or an array of values, got %s", json_type_name(v));
 		return;
 	}
 	if (!cond_reserve(cc->b, c, n)) {
@@ -1162,7 +1143,7 @@ cond_compile_operator(struct cond_compiler *cc, const cJSON *cond, const cJSON *
 	if (!cond_compile_opname(cc, name, &on))
 		return;
 	if (!cJSON_IsObject(opm)) {
-		cond_error(cc, "expected an object of condition keys, got %s", cond_json_type(opm));
+		cond_error(cc, "expected an object of condition keys, got %s", json_type_name(opm));
 		return;
 	}
 	if (opm->child == NULL) {
@@ -1194,7 +1175,7 @@ condition_compile(const cJSON *cond, const struct condition_key_def *keys, size_
 	size_t nclauses = 0;
 
 	if (!cJSON_IsObject(cond)) {
-		cond_error(&cc, "expected an object of condition operators, got %s", cond_json_type(cond));
+		cond_error(&cc, "expected an object of condition operators, got %s", json_type_name(cond));
 		return NULL;
 	}
 	cJSON_ArrayForEach(opm, cond) {

@@ -13,6 +13,7 @@
  * any header two readers could split differently is refused.
  */
 #include "filters/identity.h"
+#include "filters/json.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -316,24 +317,6 @@ identity_error(struct identity_compiler *ic, const char *fmt, ...)
 	diag_error(ic->d, ic->path->text, "%s", msg);
 }
 
-static const char *
-identity_json_type(const cJSON *v)
-{
-	if (cJSON_IsString(v))
-		return "a string";
-	if (cJSON_IsNumber(v))
-		return "a number";
-	if (cJSON_IsBool(v))
-		return "a boolean";
-	if (cJSON_IsNull(v))
-		return "null";
-	if (cJSON_IsArray(v))
-		return "an array";
-	if (cJSON_IsObject(v))
-		return "an object";
-	return "an invalid value";
-}
-
 static bool
 identity_name_char(char c)
 {
@@ -388,7 +371,7 @@ identity_compile_name(struct identity_compiler *ic, const cJSON *js, struct iden
 	}
 	mark = diag_path_member(ic->path, "name");
 	if (!cJSON_IsString(v)) {
-		identity_error(ic, "expected a string, got %s", identity_json_type(v));
+		identity_error(ic, "expected a string, got %s", json_type_name(v));
 	} else if (!identity_name_valid(v->valuestring)) {
 		identity_error(ic, "expected 1-%d characters of [A-Za-z0-9_.@-], got \"%.*s\"",
 		    IDENTITY_NAME_MAX, IDENTITY_SHOW_MAX, v->valuestring);
@@ -411,7 +394,7 @@ static size_t
 identity_nonempty_array(struct identity_compiler *ic, const cJSON *v)
 {
 	if (!cJSON_IsArray(v)) {
-		identity_error(ic, "expected an array of strings, got %s", identity_json_type(v));
+		identity_error(ic, "expected an array of strings, got %s", json_type_name(v));
 		return 0;
 	}
 	if (cJSON_GetArraySize(v) == 0)
@@ -425,7 +408,7 @@ identity_compile_key(struct identity_compiler *ic, const cJSON *e, struct identi
 	struct sigv4_span s;
 
 	if (!cJSON_IsString(e)) {
-		identity_error(ic, "expected a string, got %s", identity_json_type(e));
+		identity_error(ic, "expected a string, got %s", json_type_name(e));
 		return;
 	}
 	/* The same rule as the parser: a key it would refuse could never match. */
@@ -478,7 +461,7 @@ identity_compile_policy(struct identity_compiler *ic, const cJSON *e, struct ide
 	const struct policy *p;
 
 	if (!cJSON_IsString(e)) {
-		identity_error(ic, "expected a policy name, got %s", identity_json_type(e));
+		identity_error(ic, "expected a policy name, got %s", json_type_name(e));
 		return;
 	}
 	if (ic->policies == NULL)
@@ -530,7 +513,7 @@ identity_compile_one(struct identity_compiler *ic, const cJSON *js, struct ident
 	struct identity *id = &s->ids[s->n];
 
 	if (!cJSON_IsObject(js)) {
-		identity_error(ic, "expected an identity object, got %s", identity_json_type(js));
+		identity_error(ic, "expected an identity object, got %s", json_type_name(js));
 		return;
 	}
 	identity_check_keys(ic, js);
@@ -618,7 +601,7 @@ identity_set_compile(const cJSON *identities, const struct policy_set *policies,
 
 	if (identities != NULL && !cJSON_IsArray(identities)) {
 		identity_error(&ic, "expected an array of identities, got %s",
-		    identity_json_type(identities));
+		    json_type_name(identities));
 		return NULL;
 	}
 	s = calloc(1, sizeof(*s));

@@ -538,6 +538,26 @@ dup_walk_value(struct dup_walk *w, const cJSON *v, const char *member)
 	return ok;
 }
 
+const char *
+json_type_name(const cJSON *v)
+{
+	if (v == NULL)
+		return "nothing";
+	if (cJSON_IsString(v))
+		return "a string";
+	if (cJSON_IsNumber(v))
+		return "a number";
+	if (cJSON_IsBool(v))
+		return "a boolean";
+	if (cJSON_IsNull(v))
+		return "null";
+	if (cJSON_IsArray(v))
+		return "an array";
+	if (cJSON_IsObject(v))
+		return "an object";
+	return "an invalid value";
+}
+
 /* --- parsing --------------------------------------------------------- */
 
 static unsigned

@@ -53,6 +53,9 @@ struct json_opts {
 	size_t n_data_map_members;
 };
 
+/* "a string", "a number", ..., "nothing" for NULL: for messages that say what was found. */
+const char *json_type_name(const cJSON *v);
+
 /*
  * Call once at startup before any parse: installs cJSON allocation hooks that
  * honour json_arena_parse(). Not thread-safe; call before starting threads.

@@ -12,6 +12,7 @@
  * Condition, for example, would grant more than the policy says.
  */
 #include "filters/policy.h"
+#include "filters/json.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -121,26 +122,6 @@ policy_error_at(struct policy_compiler *pc, const char *member, const char *fmt,
 	diag_path_pop(pc->path, mark);
 }
 
-static const char *
-policy_json_type(const cJSON *v)
-{
-	if (v == NULL)
-		return "nothing";
-	if (cJSON_IsString(v))
-		return "a string";
-	if (cJSON_IsNumber(v))
-		return "a number";
-	if (cJSON_IsBool(v))
-		return "a boolean";
-	if (cJSON_IsNull(v))
-		return "null";
-	if (cJSON_IsArray(v))
-		return "an array";
-	if (cJSON_IsObject(v))
-		return "an object";
-	return "an invalid value";
-}
-
 static unsigned char
 policy_fold(unsigned char c, bool ignore_case)
 {
@@ -247,7 +228,7 @@ policy_each_string(struct policy_compiler *pc, const cJSON *v, policy_string_fn 
 		return;
 	}
 	if (!cJSON_IsArray(v)) {
-		policy_error(pc, "expected a string or an array of strings, got %s", policy_json_type(v));
+		policy_error(pc, "expected a string or an array of strings, got %s", json_type_name(v));
 		return;
 	}
 	if (cJSON_GetArraySize(v) == 0) {
@@ -260,7 +241,7 @@ policy_each_string(struct policy_compiler *pc, const cJSON *v, policy_string_fn 
 		if (cJSON_IsString(e))
 			fn(pc, e->valuestring, arg);
 		else
-			policy_error(pc, "expected a string, got %s", policy_json_type(e));
+			policy_error(pc, "expected a string, got %s", json_type_name(e));
 		diag_path_pop(pc->path, mark);
 	}
 }
@@ -390,7 +371,7 @@ policy_compile_sid(struct policy_compiler *pc, const cJSON *js, struct policy *p
 		return;
 	mark = diag_path_member(pc->path, "Sid");
 	if (!cJSON_IsString(v)) {
-		policy_error(pc, "expected a string, got %s", policy_json_type(v));
+		policy_error(pc, "expected a string, got %s", json_type_name(v));
 	} else if (v->valuestring[0] == '\0' || !policy_charset(v->valuestring, NULL)) {
 		/*
 		 * IAM Sid element: "supports ASCII uppercase letters (A-Z),
@@ -434,7 +415,7 @@ policy_compile_effect(struct policy_compiler *pc, const cJSON *js, struct statem
 		policy_error_at(pc, "Effect", "expected \"Allow\" or \"Deny\", got \"%.*s\"", POLICY_SHOW_MAX,
 		    v->valuestring);
 	else
-		policy_error_at(pc, "Effect", "expected \"Allow\" or \"Deny\", got %s", policy_json_type(v));
+		policy_error_at(pc, "Effect", "expected \"Allow\" or \"Deny\", got %s", json_type_name(v));
 }
 
 /*
@@ -521,7 +502,7 @@ policy_compile_statement(struct policy_compiler *pc, const cJSON *js, struct pol
 	st->policy = p->name;
 	st->index = (unsigned)i;
 	if (!cJSON_IsObject(js)) {
-		policy_error(pc, "expected a statement object, got %s", policy_json_type(js));
+		policy_error(pc, "expected a statement object, got %s", json_type_name(js));
 		return;
 	}
 	policy_check_keys(pc, js, statement_keys, POLICY_NKEYS(statement_keys),
@@ -545,7 +526,7 @@ policy_compile_statements(struct policy_compiler *pc, const cJSON *js, struct po
 	}
 	mark = diag_path_member(pc->path, "Statement");
 	if (!cJSON_IsArray(v) && !cJSON_IsObject(v)) {
-		policy_error(pc, "expected an array of statements, got %s", policy_json_type(v));
+		policy_error(pc, "expected an array of statements, got %s", json_type_name(v));
 	} else if (n == 0) {
 		policy_error(pc, "expected at least one statement, got an empty array");
 	} else if ((p->statements = calloc(n, sizeof(*p->statements))) == NULL) {
@@ -582,7 +563,7 @@ policy_compile_version(struct policy_compiler *pc, const cJSON *js)
 		    v->valuestring);
 	else
 		policy_error_at(pc, "Version", "expected \"" POLICY_VERSION "\" (or no Version), got %s",
-		    policy_json_type(v));
+		    json_type_name(v));
 }
 
 static void
@@ -591,7 +572,7 @@ policy_compile_id(struct policy_compiler *pc, const cJSON *js)
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(js, "Id");
 
 	if (v != NULL && !cJSON_IsString(v))
-		policy_error_at(pc, "Id", "expected a string, got %s", policy_json_type(v));
+		policy_error_at(pc, "Id", "expected a string, got %s", json_type_name(v));
 }
 
 static void
@@ -609,7 +590,7 @@ policy_compile_one(struct policy_compiler *pc, const cJSON *js, struct policy *p
 	if (name[0] == '\0' || strlen(name) > POLICY_NAME_MAX || !policy_charset(name, "+=,.@_-"))
 		policy_error(pc, "policy names are 1-%d characters of [A-Za-z0-9+=,.@_-]", POLICY_NAME_MAX);
 	if (!cJSON_IsObject(js)) {
-		policy_error(pc, "expected a policy object, got %s", policy_json_type(js));
+		policy_error(pc, "expected a policy object, got %s", json_type_name(js));
 		return;
 	}
 	policy_check_keys(pc, js, policy_keys, POLICY_NKEYS(policy_keys), "Version, Id, Statement");
@@ -651,7 +632,7 @@ policy_set_compile(const cJSON *policies, struct diag *d, struct diag_path *path
 	pc.nbits = catalog_count();
 	pc.nwords = pc.nbits / POLICY_WORD_BITS + 1;
 	if (!cJSON_IsObject(policies)) {
-		policy_error(&pc, "expected an object of named policies, got %s", policy_json_type(policies));
+		policy_error(&pc, "expected an object of named policies, got %s", json_type_name(policies));
 		return NULL;
 	}
 	s = calloc(1, sizeof(*s));
