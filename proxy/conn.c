@@ -37,6 +37,7 @@ enum conn_state {
 };
 
 struct conn {
+	TAILQ_ENTRY(conn) link; /* in rt->conns */
 	struct runtime *rt;
 	const struct listener_config *lc;
 	struct bufferevent *bev;
@@ -102,7 +103,9 @@ conn_free(struct conn *c)
 	json_arena_free(c->arena);
 	free(c->head);
 	free(c->fwd_head);
-	c->rt->nconns--;
+	TAILQ_REMOVE(&c->rt->conns, c, link);
+	if (--c->rt->nconns == 0 && c->rt->draining)
+		event_base_loopexit(c->rt->base, NULL);
 	free(c);
 }
 
@@ -129,7 +132,7 @@ conn_close_after_flush(struct conn *c)
 static void
 conn_next_call(struct conn *c)
 {
-	if (c->close_after) {
+	if (c->close_after || c->rt->draining) {
 		conn_close_after_flush(c);
 		return;
 	}
@@ -725,6 +728,7 @@ conn_accept(struct runtime *rt, const struct listener_config *lc, SSL_CTX *tls, 
 	if (c == NULL)
 		goto fail;
 	rt->nconns++;
+	TAILQ_INSERT_TAIL(&rt->conns, c, link);
 	c->rt = rt;
 	c->lc = lc;
 	c->req.inspect = &c->inspect;
@@ -761,4 +765,25 @@ fail_conn:
 fail:
 	close(fd);
 	log_warnx("out of memory accepting a connection");
+}
+
+void
+conn_drain_all(struct runtime *rt)
+{
+	struct conn *c, *next;
+
+	rt->draining = true;
+	if (rt->nconns == 0) {
+		event_base_loopexit(rt->base, NULL);
+		return;
+	}
+	for (c = TAILQ_FIRST(&rt->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		/* Between calls with nothing buffered: nothing is lost by closing now. */
+		if ((c->state == CS_HEAD || c->state == CS_CONNECT) &&
+		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 && !c->handshake_pending)
+			conn_free(c);
+		else
+			c->close_after = true; /* conn_next_call closes it after the call in flight */
+	}
 }

@@ -26,4 +26,10 @@ struct runtime;
 void conn_accept(struct runtime *rt, const struct listener_config *lc, SSL_CTX *tls, evutil_socket_t fd,
     const struct sockaddr *sa, socklen_t salen);
 
+/*
+ * Starts a graceful stop: idle connections close now, busy ones after the
+ * call in flight; the event loop is asked to exit when the last one is gone.
+ */
+void conn_drain_all(struct runtime *rt);
+
 #endif

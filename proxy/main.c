@@ -18,6 +18,7 @@
 #include "filters/catalog.h"
 #include "filters/json.h"
 #include "proxy/accesslog.h"
+#include "proxy/conn.h"
 #include "proxy/egress.h"
 #include "proxy/listener.h"
 #include "proxy/log.h"
@@ -95,13 +96,41 @@ dns_new(struct event_base *base)
 	return dns;
 }
 
+/* The longest a graceful stop waits for calls in flight. */
+#define DRAIN_GRACE_MS 5000
+
+static void
+close_listeners(struct daemon *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->nlisteners; i++)
+		listener_free(d->listeners[i]);
+	d->nlisteners = 0;
+}
+
+/*
+ * First SIGTERM/SIGINT: stop accepting and let calls in flight finish (up to
+ * the upstream response timeout plus a grace period), so a rolling restart
+ * loses nothing. A second signal stops at once.
+ */
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
+	uint32_t wait_ms = d->rt.cfg->upstream.response_timeout_ms + DRAIN_GRACE_MS;
+	struct timeval tv = { .tv_sec = wait_ms / 1000, .tv_usec = (wait_ms % 1000) * 1000 };
 
-	log_info("signal %d: stopping", (int)sig);
-	event_base_loopexit(d->rt.base, NULL);
+	if (d->rt.draining) {
+		log_info("signal %d again: stopping now", (int)sig);
+		event_base_loopbreak(d->rt.base);
+		return;
+	}
+	log_info("signal %d: draining %u connection%s (at most %u ms)", (int)sig, d->rt.nconns,
+	    d->rt.nconns == 1 ? "" : "s", wait_ms);
+	close_listeners(d);
+	event_base_loopexit(d->rt.base, &tv);
+	conn_drain_all(&d->rt);
 }
 
 static void
@@ -112,6 +141,7 @@ daemon_start(struct daemon *d, const struct config *cfg)
 	size_t i;
 
 	runtime_prepare(rt, cfg);
+	TAILQ_INIT(&rt->conns);
 	if ((rt->base = event_base_new()) == NULL || (rt->dns = dns_new(rt->base)) == NULL)
 		fatalx("cannot initialise libevent");
 	if ((d->upstream_tls = tls_client_ctx_new(u->ca_file)) == NULL)
@@ -147,14 +177,11 @@ daemon_start(struct daemon *d, const struct config *cfg)
 static void
 daemon_stop(struct daemon *d)
 {
-	size_t i;
-
-	for (i = 0; i < d->nlisteners; i++)
-		listener_free(d->listeners[i]);
+	close_listeners(d);
 	free(d->listeners);
 	event_free(d->sigterm);
 	event_free(d->sigint);
-	/* XXX: connections still open at exit are closed by the kernel, not drained. */
+	/* Connections still open after the drain deadline are closed by the kernel at exit. */
 	upstream_pool_free(d->rt.reverse.dynamodb);
 	upstream_pool_free(d->rt.reverse.streams);
 	egress_free(d->rt.egress);

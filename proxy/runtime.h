@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "config/config.h"
 #include "filters/inspect.h"
@@ -22,6 +23,8 @@ struct evdns_base;
 struct upstream_pool;
 struct accesslog;
 struct egress;
+struct conn;
+TAILQ_HEAD(conn_list, conn);
 
 /*
  * Where a connection's calls go and whose names they use. The reverse
@@ -50,8 +53,10 @@ struct runtime {
 	struct http_limits request_limits;
 	struct http_limits response_limits;
 
+	struct conn_list conns; /* every open client connection, for draining */
 	uint32_t nconns;
 	uint64_t nrequests;
+	bool draining;		/* SIGTERM: no new calls; exit when the last connection closes */
 };
 
 #endif

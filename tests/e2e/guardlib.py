@@ -363,11 +363,13 @@ class FakeUpstream:
       "garbage":  a response line that is not HTTP, then closes
       "close":    closes without answering
       "silent":   never answers (keeps the connection open until stop())
+      "slow":     answers 200 with a small JSON body after `delay` seconds
     """
 
-    def __init__(self, cert, key, mode):
+    def __init__(self, cert, key, mode, delay=1.5):
         import threading
         self.mode = mode
+        self.delay = delay
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(str(cert), str(key))
         self.sock = socket.socket()
@@ -423,6 +425,10 @@ class FakeUpstream:
             elif self.mode == "silent":
                 self.held.append(s)
                 return
+            elif self.mode == "slow":
+                time.sleep(self.delay)
+                s.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\n"
+                          b"x-amzn-RequestId: SLOW\r\nContent-Length: 2\r\n\r\n{}")
             s.close()
         except (OSError, ssl.SSLError):
             pass

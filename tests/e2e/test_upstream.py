@@ -1,5 +1,6 @@
 """Upstream failures: the client gets 502/504 ServiceUnavailableException quickly (never a hang, never a
 pass-through of an unverified upstream), and the access log records an "error"."""
+import signal
 import socket
 import subprocess
 import time
@@ -124,3 +125,34 @@ def test_truncated_upstream_response_never_looks_complete(make_guard, fake_upstr
         assert r.status == 200 and len(r.body) < int(r.header("Content-Length")), r
     rec = g.log.one(mark, eventName="GetItem")
     assert rec["guard"]["decision"] == "error", rec
+
+
+def test_sigterm_lets_the_call_in_flight_finish(make_guard, fake_upstream):
+    # A rolling restart must not cut calls: after SIGTERM the listener closes at once, the call
+    # already forwarded still gets its answer, then the process exits 0 on its own.
+    import threading
+    up = fake_upstream("slow")
+    g = make_guard("drain", up.url)
+    mark = g.log.mark()
+    result = {}
+
+    def call():
+        result["r"] = g.raw(*g.request_bytes("GetItem", b'{"TableName":"users","Key":{"pk":{"S":"u1"}}}'),
+                            timeout=10)
+
+    t = threading.Thread(target=call)
+    t.start()
+    deadline = time.monotonic() + 5
+    while up.requests == 0 and time.monotonic() < deadline:  # the call has reached the upstream
+        time.sleep(0.02)
+    assert up.requests == 1
+    g.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.2)
+    with pytest.raises(OSError):  # no new connections while draining
+        socket.create_connection(("127.0.0.1", g.port), timeout=1).close()
+    t.join(10)
+    assert result["r"].status == 200 and result["r"].body == b"{}", result
+    assert g.proc.wait(10) == 0
+    rec = g.log.one(mark, eventName="GetItem")
+    assert rec["guard"]["decision"] == "allow" and rec["guard"]["status"] == 200, rec
+    assert "draining" in g.stderr()
