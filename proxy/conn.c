@@ -779,10 +779,10 @@ conn_drain_all(struct runtime *rt)
 	}
 	for (c = TAILQ_FIRST(&rt->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, link);
-		/* Between calls with nothing buffered: nothing is lost by closing now. */
+		/* Between calls with no request started: close once the last response is out. */
 		if ((c->state == CS_HEAD || c->state == CS_CONNECT) &&
 		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 && !c->handshake_pending)
-			conn_free(c);
+			conn_close_after_flush(c);
 		else
 			c->close_after = true; /* conn_next_call closes it after the call in flight */
 	}
