@@ -3,15 +3,19 @@
  *
  * Compilation turns each statement into what evaluation needs and nothing
  * else: the effect, a bitset of catalog action ids (NotAction already
- * complemented) and the resource patterns as owned strings. Evaluation then
- * only tests bits and runs globs over the request's ARNs; it never allocates.
+ * complemented), the resource patterns as owned strings and the compiled
+ * Condition (filters/condition.c, over the keys of filters/condkeys.c).
+ * Evaluation then only tests bits, runs globs over the request's ARNs and
+ * evaluates conditions through the caller's lookup; it never allocates.
  *
  * The grammar is a strict subset of IAM's (IAM JSON policy element
  * reference, https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements.html).
  * Anything we do not implement is refused, never ignored: ignoring a
- * Condition, for example, would grant more than the policy says.
+ * Principal, for example, would grant more than the policy says.
  */
 #include "filters/policy.h"
+#include "filters/condition.h"
+#include "filters/condkeys.h"
 #include "filters/json.h"
 
 #include <stdarg.h>
@@ -37,6 +41,7 @@ struct statement {
 	uint64_t *actions; /* bit id set: catalog action id is covered (NotAction already complemented) */
 	char **resources;  /* case-sensitive globs */
 	size_t nresources;
+	struct condition_block *cond; /* NULL: no Condition (always holds) */
 };
 
 struct policy {
@@ -78,10 +83,8 @@ static const struct policy_key statement_keys[] = {
 	{ "NotAction", NULL },
 	{ "Resource", NULL },
 	{ "NotResource", NULL },
-	/* XXX: condition keys (dynamodb:LeadingKeys, aws:SourceIp ...) are not evaluated yet. */
-	{ "Condition",
-	    "is not supported yet: ddbguard cannot evaluate condition keys, and ignoring "
-	    "them would grant more than the policy says" },
+	/* Keys: filters/condkeys.c (XXX: dynamodb:LeadingKeys, dynamodb:Attributes not yet). */
+	{ "Condition", NULL },
 	{ "Principal", "is not supported yet: \"identities\" say who a policy applies to" },
 	{ "NotPrincipal", "is not supported yet: \"identities\" say who a policy applies to" },
 };
@@ -495,6 +498,23 @@ policy_compile_resources(struct policy_compiler *pc, const cJSON *js, struct sta
 }
 
 static void
+policy_compile_condition(struct policy_compiler *pc, const cJSON *js, struct statement *st)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(js, "Condition");
+	const struct condition_key_def *keys;
+	size_t nkeys, mark;
+
+	if (v == NULL)
+		return;
+	keys = condkeys_registry(&nkeys);
+	mark = diag_path_member(pc->path, "Condition");
+	st->cond = condition_compile(v, keys, nkeys, pc->d, pc->path);
+	if (st->cond == NULL)
+		pc->errors++; /* condition_compile() reported why */
+	diag_path_pop(pc->path, mark);
+}
+
+static void
 policy_compile_statement(struct policy_compiler *pc, const cJSON *js, struct policy *p, size_t i)
 {
 	struct statement *st = &p->statements[i];
@@ -506,11 +526,12 @@ policy_compile_statement(struct policy_compiler *pc, const cJSON *js, struct pol
 		return;
 	}
 	policy_check_keys(pc, js, statement_keys, POLICY_NKEYS(statement_keys),
-	    "Sid, Effect, Action, NotAction, Resource, NotResource");
+	    "Sid, Effect, Action, NotAction, Resource, NotResource, Condition");
 	policy_compile_sid(pc, js, p, i);
 	policy_compile_effect(pc, js, st);
 	policy_compile_actions(pc, js, st);
 	policy_compile_resources(pc, js, st);
+	policy_compile_condition(pc, js, st);
 }
 
 static void
@@ -663,6 +684,7 @@ policy_statement_free(struct statement *st)
 		free(st->resources[i]);
 	free(st->resources);
 	free(st->actions);
+	condition_free(st->cond);
 	free(st->sid);
 }
 
@@ -728,10 +750,24 @@ policy_statement_has_resource(const struct statement *st, const char *resource)
 	return listed != st->not_resource;
 }
 
-/* The first statement of the given effect, in policy then statement order, that covers the pair. */
+/* The lookup for "no request context": every key is absent. */
+static void
+policy_no_keys(void *ctx, int key_id, const char *tag, struct condition_request_values *out)
+{
+	(void)ctx;
+	(void)key_id;
+	(void)tag;
+	(void)out;
+}
+
+/*
+ * The first statement of the given effect, in policy then statement order,
+ * that covers the pair and whose Condition holds (IAM: a statement whose
+ * conditions are not met does not apply, whatever its effect).
+ */
 static const struct statement *
 policy_first_match(const struct policy *const *policies, size_t n, bool deny, uint16_t action,
-    const char *resource)
+    const char *resource, condition_lookup_fn lookup, void *ctx)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct policy *p = policies[i];
@@ -742,7 +778,8 @@ policy_first_match(const struct policy *const *policies, size_t n, bool deny, ui
 			const struct statement *st = &p->statements[j];
 
 			if (st->deny == deny && policy_statement_has_action(p, st, action) &&
-			    policy_statement_has_resource(st, resource))
+			    policy_statement_has_resource(st, resource) &&
+			    (st->cond == NULL || condition_evaluate(st->cond, lookup, ctx)))
 				return st;
 		}
 	}
@@ -769,7 +806,7 @@ policy_decide(struct policy_decision *out, enum policy_effect e, const struct st
  */
 void
 policy_evaluate(const struct policy *const *policies, size_t n, const struct catalog_action *action,
-    const struct inspect_result *res, struct policy_decision *out)
+    const struct inspect_result *res, condition_lookup_fn lookup, void *ctx, struct policy_decision *out)
 {
 	/* IAM authorizes actions without resource-level permissions against Resource "*". */
 	static const char any[] = "*";
@@ -777,6 +814,8 @@ policy_evaluate(const struct policy *const *policies, size_t n, const struct cat
 	const struct statement *first_allow = NULL;
 	const char *unallowed = NULL;
 
+	if (lookup == NULL)
+		lookup = policy_no_keys;
 	policy_decide(out, POLICY_DENY_IMPLICIT, NULL, (res == NULL || res->n == 0) ? any : res->res[0].arn);
 	if (action == NULL || nres > INSPECT_MAX_RESOURCES)
 		return; /* not a well-formed call: nothing can allow it */
@@ -789,13 +828,13 @@ policy_evaluate(const struct policy *const *policies, size_t n, const struct cat
 			unallowed = unallowed != NULL ? unallowed : "";
 			continue;
 		}
-		if ((st = policy_first_match(policies, n, true, action->id, r)) != NULL) {
+		if ((st = policy_first_match(policies, n, true, action->id, r, lookup, ctx)) != NULL) {
 			policy_decide(out, POLICY_DENY_EXPLICIT, st, r);
 			return;
 		}
 		if (unallowed != NULL)
 			continue; /* already denied: only an explicit Deny can still change the answer */
-		st = policy_first_match(policies, n, false, action->id, r);
+		st = policy_first_match(policies, n, false, action->id, r, lookup, ctx);
 		if (st == NULL)
 			unallowed = r;
 		else if (first_allow == NULL)

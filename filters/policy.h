@@ -10,7 +10,8 @@
  *         "Sid": "ReadOrders",                  (optional, unique in the policy)
  *         "Effect": "Allow" | "Deny",
  *         "Action" | "NotAction": "dynamodb:GetItem" | ["dynamodb:Get*", ...],
- *         "Resource" | "NotResource": "arn:aws:dynamodb:*:*:table/orders" | [...]
+ *         "Resource" | "NotResource": "arn:aws:dynamodb:*:*:table/orders" | [...],
+ *         "Condition": { "StringEquals": { "ddbguard:S3Bucket": "exports" } }   (optional)
  *       } ]
  *     }
  *   }
@@ -20,13 +21,16 @@
  * An Action pattern that matches no catalog action is a config error (a typo
  * would otherwise silently grant or deny nothing). Resource patterns are
  * case-sensitive globs over ARNs; "${...}" policy variables are refused (XXX:
- * not supported yet). "Condition" and "Principal" are refused for now:
- * unknown keys are errors, never ignored.
+ * not supported yet). "Condition" is compiled by filters/condition.c (its
+ * header states the operator semantics) over the keys filters/condkeys.c
+ * defines; an unknown operator or key is an error. "Principal" is refused for
+ * now: unknown keys are errors, never ignored.
  *
  * Evaluation, per call: the request's resources are the inspector's ARNs, or
  * the single resource "*" for an action that names none (ListTables). For
  * each resource, a matching Deny statement is an explicit deny; otherwise a
- * matching Allow allows it. The call is allowed only if every resource is
+ * matching Allow allows it. A statement matches only if its Condition holds
+ * (IAM: a statement whose conditions are false does not apply, Allow or Deny). The call is allowed only if every resource is
  * allowed and none is explicitly denied (explicit deny wins over everything).
  */
 #ifndef DDBGUARD_FILTERS_POLICY_H
@@ -39,6 +43,7 @@
 
 #include "config/diag.h"
 #include "filters/catalog.h"
+#include "filters/condition.h"
 #include "filters/inspect.h"
 
 struct policy_set; /* all named policies of a config; immutable once compiled */
@@ -76,11 +81,15 @@ struct policy_decision {
 /*
  * Evaluates `action` against the union of `policies[0..n)` (an identity's
  * policies). `res` may be NULL or empty for resource-less actions.
+ * Conditions get their request values from `lookup(ctx, ...)` (for ddbguard,
+ * condkeys_lookup with a struct condkeys_request); a NULL `lookup` means no
+ * request context: every key is absent, so e.g. a StringEquals condition is
+ * false and a StringNotEquals one true, as for any call that lacks the key.
  * Never allocates; strings in `out` point into the set or into `res`.
  */
 void policy_evaluate(const struct policy *const *policies, size_t n,
     const struct catalog_action *action, const struct inspect_result *res,
-    struct policy_decision *out);
+    condition_lookup_fn lookup, void *ctx, struct policy_decision *out);
 
 const char *policy_effect_name(enum policy_effect e); /* "allow", "explicit-deny", "implicit-deny" */
 

@@ -18,7 +18,9 @@
 
 #include "config/diag.h"
 #include "filters/catalog.h"
+#include "filters/condkeys.h"
 #include "filters/inspect.h"
+#include "filters/partiql.h"
 #include "filters/policy.h"
 
 #define ACCOUNT "123456789012"
@@ -201,106 +203,164 @@ struct error_case {
 #define S0 "$.policies.app.Statement[0]"
 
 static const struct error_case error_cases[] = {
-	{ "policies not an object", "[]", 1,
-	    { { "$.policies", "expected an object of named policies, got an array" } } },
-	{ "policy not an object", "{'app':1}", 1,
-	    { { "$.policies.app", "expected a policy object, got a number" } } },
-	{ "policy name with a space", "{'bad name':{'Statement':{" OK_BODY "}}}", 1,
-	    { { "$.policies[\"bad name\"]", "policy names are 1-128 characters" } } },
-	{ "unknown policy key", "{'app':{'Statement':{" OK_BODY "},'Extra':1}}", 1,
-	    { { "$.policies.app.Extra", "unknown key \"Extra\" (expected Version, Id, Statement)" } } },
-	{ "version 2008", "{'app':{'Version':'2008-10-17','Statement':{" OK_BODY "}}}", 1,
-	    { { "$.policies.app.Version", "expected \"2012-10-17\" (or no Version), got \"2008-10-17\"" } } },
-	{ "version not a string", "{'app':{'Version':20121017,'Statement':{" OK_BODY "}}}", 1,
-	    { { "$.policies.app.Version", "got a number" } } },
-	{ "id not a string", "{'app':{'Id':[],'Statement':{" OK_BODY "}}}", 1,
-	    { { "$.policies.app.Id", "expected a string, got an array" } } },
-	{ "statement missing", "{'app':{'Version':'2012-10-17'}}", 1,
-	    { { "$.policies.app", "missing \"Statement\"" } } },
-	{ "statement empty", "{'app':{'Statement':[]}}", 1,
-	    { { "$.policies.app.Statement", "expected at least one statement, got an empty array" } } },
-	{ "statement a string", "{'app':{'Statement':'Allow'}}", 1,
-	    { { "$.policies.app.Statement", "expected an array of statements, got a string" } } },
-	{ "statement entry not an object", "{'app':{'Statement':[7]}}", 1,
-	    { { S0, "expected a statement object, got a number" } } },
-	{ "condition", ONE(OK_BODY ",'Condition':{}"), 1,
-	    { { S0 ".Condition", "\"Condition\" is not supported yet" } } },
-	{ "principal", ONE(OK_BODY ",'Principal':'*'"), 1,
-	    { { S0 ".Principal", "\"Principal\" is not supported yet" } } },
-	{ "not principal", ONE(OK_BODY ",'NotPrincipal':'*'"), 1,
-	    { { S0 ".NotPrincipal", "\"NotPrincipal\" is not supported yet" } } },
-	{ "unknown statement key", ONE(OK_BODY ",'effect':'Deny'"), 1,
-	    { { S0 ".effect",
-	        "unknown key \"effect\" (expected Sid, Effect, Action, NotAction, Resource, "
-	        "NotResource)" } } },
-	{ "effect missing", ONE(OK_ACTION "," OK_RESOURCE), 1,
-	    { { S0, "missing \"Effect\" (\"Allow\" or \"Deny\")" } } },
-	{ "effect lower case", ONE("'Effect':'allow'," OK_ACTION "," OK_RESOURCE), 1,
-	    { { S0 ".Effect", "expected \"Allow\" or \"Deny\", got \"allow\"" } } },
-	{ "effect not a string", ONE("'Effect':true," OK_ACTION "," OK_RESOURCE), 1,
-	    { { S0 ".Effect", "expected \"Allow\" or \"Deny\", got a boolean" } } },
-	{ "action and notaction", ONE(OK_BODY ",'NotAction':'dynamodb:Scan'"), 1,
-	    { { S0, "has both \"Action\" and \"NotAction\"" } } },
-	{ "neither action", ONE("'Effect':'Allow'," OK_RESOURCE), 1,
-	    { { S0, "missing \"Action\" (or \"NotAction\")" } } },
-	{ "resource and notresource", ONE(OK_BODY ",'NotResource':'*'"), 1,
-	    { { S0, "has both \"Resource\" and \"NotResource\"" } } },
-	{ "neither resource", ONE("'Effect':'Allow'," OK_ACTION), 1,
-	    { { S0, "missing \"Resource\" (or \"NotResource\")" } } },
-	{ "empty action list", ONE("'Effect':'Allow','Action':[]," OK_RESOURCE), 1,
-	    { { S0 ".Action", "expected at least one entry, got an empty array" } } },
-	{ "empty resource list", ONE("'Effect':'Allow'," OK_ACTION ",'NotResource':[]"), 1,
-	    { { S0 ".NotResource", "expected at least one entry, got an empty array" } } },
-	{ "action object", ONE("'Effect':'Allow','Action':{}," OK_RESOURCE), 1,
-	    { { S0 ".Action", "expected a string or an array of strings, got an object" } } },
-	{ "non-string action entry",
-	    ONE("'Effect':'Allow','Action':['dynamodb:GetItem',3,null]," OK_RESOURCE), 2,
-	    { { S0 ".Action[1]", "expected a string, got a number" },
-	        { S0 ".Action[2]", "expected a string, got null" } } },
-	{ "non-string resource entry", ONE("'Effect':'Allow'," OK_ACTION ",'Resource':['*',['*']]"), 1,
-	    { { S0 ".Resource[1]", "expected a string, got an array" } } },
-	{ "other service", ONE("'Effect':'Allow','Action':['dynamodb:GetItem','s3:*']," OK_RESOURCE), 1,
-	    { { S0 ".Action[1]", "\"s3:*\" is not a DynamoDB action" } } },
-	{ "no service prefix", ONE("'Effect':'Allow','Action':'GetItem'," OK_RESOURCE), 1,
-	    { { S0 ".Action", "expected \"dynamodb:<Action>\" or \"*\", got \"GetItem\"" } } },
-	{ "action typo", ONE("'Effect':'Deny','Action':'dynamodb:GetItems'," OK_RESOURCE), 1,
-	    { { S0 ".Action", "\"dynamodb:GetItems\" matches no DynamoDB action" } } },
-	{ "notaction typo",
-	    ONE("'Effect':'Allow','NotAction':['dynamodb:Scan','dynamodb:DeleteTabel']," OK_RESOURCE), 1,
-	    { { S0 ".NotAction[1]", "\"dynamodb:DeleteTabel\" matches no DynamoDB action" } } },
-	{ "empty action name", ONE("'Effect':'Allow','Action':'dynamodb:'," OK_RESOURCE), 1,
-	    { { S0 ".Action", "matches no DynamoDB action" } } },
-	{ "resource not an arn", ONE("'Effect':'Allow'," OK_ACTION ",'Resource':'orders'"), 1,
-	    { { S0 ".Resource", "expected \"*\" or an ARN pattern (\"arn:...\"), got \"orders\"" } } },
-	{ "resource empty", ONE("'Effect':'Allow'," OK_ACTION ",'Resource':['']"), 1,
-	    { { S0 ".Resource[0]", "expected \"*\" or an ARN pattern" } } },
-	{ "policy variable",
-	    ONE("'Effect':'Allow'," OK_ACTION ",'Resource':'arn:aws:dynamodb:*:*:table/${aws:username}'"), 1,
-	    { { S0 ".Resource", "policy variables (\"${...}\") are not supported yet" } } },
-	{ "s3 arn", ONE("'Effect':'Deny'," OK_ACTION ",'Resource':'arn:aws:s3:::orders/*'"), 1,
-	    { { S0 ".Resource", "\"arn:aws:s3:::orders/*\" is not a DynamoDB ARN" } } },
-	{ "sid with dash", ONE("'Sid':'Read-Orders'," OK_BODY), 1,
-	    { { S0 ".Sid",
-	        "expected letters and digits only ([A-Za-z0-9]+, as IAM requires), got \"Read-Orders\"" } } },
-	{ "sid empty", ONE("'Sid':''," OK_BODY), 1, { { S0 ".Sid", "expected letters and digits only" } } },
-	{ "sid not a string", ONE("'Sid':1," OK_BODY), 1,
-	    { { S0 ".Sid", "expected a string, got a number" } } },
-	{ "duplicate sid",
-	    "{'app':{'Statement':[{'Sid':'A'," OK_BODY "},{'Sid':'B'," OK_BODY "},{'Sid':'A'," OK_BODY "}]}}",
-	    1, { { "$.policies.app.Statement[2].Sid", "duplicate Sid \"A\" (also Statement[0])" } } },
-	{ "duplicate statement key", ONE(OK_BODY ",'Effect':'Deny'"), 1,
-	    { { S0 ".Effect", "duplicate key \"Effect\"" } } },
-	{ "policy defined twice", "{'app':{'Statement':{" OK_BODY "}},'app':{'Statement':{" OK_BODY "}}}", 1,
-	    { { "$.policies.app", "policy defined twice" } } },
-	{ "all errors reported, across policies",
-	    "{'a':{'Version':'1','Statement':[{'Effect':'Permit','Action':'s3:GetObject','Resource':'x'}]},"
-	    "'b':{'Statement':[{" OK_BODY "},{'Effect':'Deny','NotAction':'dynamodb:Nope'," OK_RESOURCE
-	    "}]}}",
-	    5,
-	    { { "$.policies.a.Version", "expected \"2012-10-17\"" },
-	        { "$.policies.a.Statement[0].Effect", "got \"Permit\"" },
-	        { "$.policies.a.Statement[0].Action", "is not a DynamoDB action" },
-	        { "$.policies.a.Statement[0].Resource", "expected \"*\" or an ARN pattern" } } },
+    {"policies not an object", "[]", 1, {{"$.policies", "expected an object of named policies, got an array"}}},
+    {"policy not an object", "{'app':1}", 1, {{"$.policies.app", "expected a policy object, got a number"}}},
+    {"policy name with a space",
+     "{'bad name':{'Statement':{" OK_BODY "}}}",
+     1,
+     {{"$.policies[\"bad name\"]", "policy names are 1-128 characters"}}},
+    {"unknown policy key",
+     "{'app':{'Statement':{" OK_BODY "},'Extra':1}}",
+     1,
+     {{"$.policies.app.Extra", "unknown key \"Extra\" (expected Version, Id, Statement)"}}},
+    {"version 2008",
+     "{'app':{'Version':'2008-10-17','Statement':{" OK_BODY "}}}",
+     1,
+     {{"$.policies.app.Version", "expected \"2012-10-17\" (or no Version), got \"2008-10-17\""}}},
+    {"version not a string",
+     "{'app':{'Version':20121017,'Statement':{" OK_BODY "}}}",
+     1,
+     {{"$.policies.app.Version", "got a number"}}},
+    {"id not a string",
+     "{'app':{'Id':[],'Statement':{" OK_BODY "}}}",
+     1,
+     {{"$.policies.app.Id", "expected a string, got an array"}}},
+    {"statement missing", "{'app':{'Version':'2012-10-17'}}", 1, {{"$.policies.app", "missing \"Statement\""}}},
+    {"statement empty",
+     "{'app':{'Statement':[]}}",
+     1,
+     {{"$.policies.app.Statement", "expected at least one statement, got an empty array"}}},
+    {"statement a string",
+     "{'app':{'Statement':'Allow'}}",
+     1,
+     {{"$.policies.app.Statement", "expected an array of statements, got a string"}}},
+    {"statement entry not an object",
+     "{'app':{'Statement':[7]}}",
+     1,
+     {{S0, "expected a statement object, got a number"}}},
+    {"condition unknown key",
+     ONE(OK_BODY ",'Condition':{'StringEquals':{'ddbguard:S3Buckets':'x'}}"),
+     1,
+     {{S0 ".Condition.StringEquals[\"ddbguard:S3Buckets\"]", "unknown condition key \"ddbguard:S3Buckets\""}}},
+    {"condition unknown key in second statement",
+     "{'app':{'Statement':[{" OK_BODY "},{" OK_BODY ",'Condition':{'Bool':{'aws:SecureTransport':true},"
+     "'StringLike':{'dynamodb:LeadingKeys':'x'}}}]}}",
+     1,
+     {{"$.policies.app.Statement[1].Condition.StringLike[\"dynamodb:LeadingKeys\"]",
+       "unknown condition key \"dynamodb:LeadingKeys\""}}},
+    {"condition operator does not fit the key",
+     ONE(OK_BODY ",'Condition':{'Bool':{'ddbguard:S3Bucket':true}}"),
+     1,
+     {{S0 ".Condition.Bool[\"ddbguard:S3Bucket\"]", "\"Bool\" does not apply to \"ddbguard:S3Bucket\""}}},
+    {"condition not an object", ONE(OK_BODY ",'Condition':[]"), 1, {{S0 ".Condition", ""}}},
+    {"principal", ONE(OK_BODY ",'Principal':'*'"), 1, {{S0 ".Principal", "\"Principal\" is not supported yet"}}},
+    {"not principal",
+     ONE(OK_BODY ",'NotPrincipal':'*'"),
+     1,
+     {{S0 ".NotPrincipal", "\"NotPrincipal\" is not supported yet"}}},
+    {"unknown statement key",
+     ONE(OK_BODY ",'effect':'Deny'"),
+     1,
+     {{S0 ".effect", "unknown key \"effect\" (expected Sid, Effect, Action, NotAction, Resource, "
+                     "NotResource, Condition)"}}},
+    {"effect missing", ONE(OK_ACTION "," OK_RESOURCE), 1, {{S0, "missing \"Effect\" (\"Allow\" or \"Deny\")"}}},
+    {"effect lower case",
+     ONE("'Effect':'allow'," OK_ACTION "," OK_RESOURCE),
+     1,
+     {{S0 ".Effect", "expected \"Allow\" or \"Deny\", got \"allow\""}}},
+    {"effect not a string",
+     ONE("'Effect':true," OK_ACTION "," OK_RESOURCE),
+     1,
+     {{S0 ".Effect", "expected \"Allow\" or \"Deny\", got a boolean"}}},
+    {"action and notaction",
+     ONE(OK_BODY ",'NotAction':'dynamodb:Scan'"),
+     1,
+     {{S0, "has both \"Action\" and \"NotAction\""}}},
+    {"neither action", ONE("'Effect':'Allow'," OK_RESOURCE), 1, {{S0, "missing \"Action\" (or \"NotAction\")"}}},
+    {"resource and notresource",
+     ONE(OK_BODY ",'NotResource':'*'"),
+     1,
+     {{S0, "has both \"Resource\" and \"NotResource\""}}},
+    {"neither resource", ONE("'Effect':'Allow'," OK_ACTION), 1, {{S0, "missing \"Resource\" (or \"NotResource\")"}}},
+    {"empty action list",
+     ONE("'Effect':'Allow','Action':[]," OK_RESOURCE),
+     1,
+     {{S0 ".Action", "expected at least one entry, got an empty array"}}},
+    {"empty resource list",
+     ONE("'Effect':'Allow'," OK_ACTION ",'NotResource':[]"),
+     1,
+     {{S0 ".NotResource", "expected at least one entry, got an empty array"}}},
+    {"action object",
+     ONE("'Effect':'Allow','Action':{}," OK_RESOURCE),
+     1,
+     {{S0 ".Action", "expected a string or an array of strings, got an object"}}},
+    {"non-string action entry",
+     ONE("'Effect':'Allow','Action':['dynamodb:GetItem',3,null]," OK_RESOURCE),
+     2,
+     {{S0 ".Action[1]", "expected a string, got a number"}, {S0 ".Action[2]", "expected a string, got null"}}},
+    {"non-string resource entry",
+     ONE("'Effect':'Allow'," OK_ACTION ",'Resource':['*',['*']]"),
+     1,
+     {{S0 ".Resource[1]", "expected a string, got an array"}}},
+    {"other service",
+     ONE("'Effect':'Allow','Action':['dynamodb:GetItem','s3:*']," OK_RESOURCE),
+     1,
+     {{S0 ".Action[1]", "\"s3:*\" is not a DynamoDB action"}}},
+    {"no service prefix",
+     ONE("'Effect':'Allow','Action':'GetItem'," OK_RESOURCE),
+     1,
+     {{S0 ".Action", "expected \"dynamodb:<Action>\" or \"*\", got \"GetItem\""}}},
+    {"action typo",
+     ONE("'Effect':'Deny','Action':'dynamodb:GetItems'," OK_RESOURCE),
+     1,
+     {{S0 ".Action", "\"dynamodb:GetItems\" matches no DynamoDB action"}}},
+    {"notaction typo",
+     ONE("'Effect':'Allow','NotAction':['dynamodb:Scan','dynamodb:DeleteTabel']," OK_RESOURCE),
+     1,
+     {{S0 ".NotAction[1]", "\"dynamodb:DeleteTabel\" matches no DynamoDB action"}}},
+    {"empty action name",
+     ONE("'Effect':'Allow','Action':'dynamodb:'," OK_RESOURCE),
+     1,
+     {{S0 ".Action", "matches no DynamoDB action"}}},
+    {"resource not an arn",
+     ONE("'Effect':'Allow'," OK_ACTION ",'Resource':'orders'"),
+     1,
+     {{S0 ".Resource", "expected \"*\" or an ARN pattern (\"arn:...\"), got \"orders\""}}},
+    {"resource empty",
+     ONE("'Effect':'Allow'," OK_ACTION ",'Resource':['']"),
+     1,
+     {{S0 ".Resource[0]", "expected \"*\" or an ARN pattern"}}},
+    {"policy variable",
+     ONE("'Effect':'Allow'," OK_ACTION ",'Resource':'arn:aws:dynamodb:*:*:table/${aws:username}'"),
+     1,
+     {{S0 ".Resource", "policy variables (\"${...}\") are not supported yet"}}},
+    {"s3 arn",
+     ONE("'Effect':'Deny'," OK_ACTION ",'Resource':'arn:aws:s3:::orders/*'"),
+     1,
+     {{S0 ".Resource", "\"arn:aws:s3:::orders/*\" is not a DynamoDB ARN"}}},
+    {"sid with dash",
+     ONE("'Sid':'Read-Orders'," OK_BODY),
+     1,
+     {{S0 ".Sid", "expected letters and digits only ([A-Za-z0-9]+, as IAM requires), got \"Read-Orders\""}}},
+    {"sid empty", ONE("'Sid':''," OK_BODY), 1, {{S0 ".Sid", "expected letters and digits only"}}},
+    {"sid not a string", ONE("'Sid':1," OK_BODY), 1, {{S0 ".Sid", "expected a string, got a number"}}},
+    {"duplicate sid",
+     "{'app':{'Statement':[{'Sid':'A'," OK_BODY "},{'Sid':'B'," OK_BODY "},{'Sid':'A'," OK_BODY "}]}}",
+     1,
+     {{"$.policies.app.Statement[2].Sid", "duplicate Sid \"A\" (also Statement[0])"}}},
+    {"duplicate statement key", ONE(OK_BODY ",'Effect':'Deny'"), 1, {{S0 ".Effect", "duplicate key \"Effect\""}}},
+    {"policy defined twice",
+     "{'app':{'Statement':{" OK_BODY "}},'app':{'Statement':{" OK_BODY "}}}",
+     1,
+     {{"$.policies.app", "policy defined twice"}}},
+    {"all errors reported, across policies",
+     "{'a':{'Version':'1','Statement':[{'Effect':'Permit','Action':'s3:GetObject','Resource':'x'}]},"
+     "'b':{'Statement':[{" OK_BODY "},{'Effect':'Deny','NotAction':'dynamodb:Nope'," OK_RESOURCE "}]}}",
+     5,
+     {{"$.policies.a.Version", "expected \"2012-10-17\""},
+      {"$.policies.a.Statement[0].Effect", "got \"Permit\""},
+      {"$.policies.a.Statement[0].Action", "is not a DynamoDB action"},
+      {"$.policies.a.Statement[0].Resource", "expected \"*\" or an ARN pattern"}}},
 };
 
 static void
@@ -394,7 +454,7 @@ test_set_owns_strings(void **state)
 	cJSON_Delete(js);
 	assert_non_null(s);
 	p = policy_set_find(s, "app");
-	policy_evaluate(&p, 1, catalog_find_iam("dynamodb:GetItem"), &res, &out);
+	policy_evaluate(&p, 1, catalog_find_iam("dynamodb:GetItem"), &res, NULL, NULL, &out);
 	assert_int_equal(out.effect, POLICY_ALLOW);
 	assert_string_equal(out.policy, "app");
 	assert_string_equal(out.sid, "S1");
@@ -436,7 +496,7 @@ env_eval(struct eval_env *e, const char *iam_action, const char *const *arns)
 	for (; arns != NULL && *arns != NULL; arns++)
 		e->res.res[e->res.n++] = (struct inspect_resource){ .type = INSPECT_TABLE, .arn = *arns };
 	memset(&out, 0xa5, sizeof(out)); /* every field must be written */
-	policy_evaluate(e->p, e->n, a, &e->res, &out);
+	policy_evaluate(e->p, e->n, a, &e->res, NULL, NULL, &out);
 	return out;
 }
 
@@ -481,7 +541,7 @@ check_expansion(const char *action_json, const char *const *want)
 
 		for (size_t j = 0; j < nwant; j++)
 			listed = listed || strcmp(want[j], a->iam_action) == 0;
-		policy_evaluate(e.p, e.n, a, NULL, &out);
+		policy_evaluate(e.p, e.n, a, NULL, NULL, NULL, &out);
 		if ((out.effect == POLICY_ALLOW) != listed)
 			fail_msg("%s: %s is %s", action_json, a->iam_action, policy_effect_name(out.effect));
 		nallowed += out.effect == POLICY_ALLOW;
@@ -743,25 +803,242 @@ test_degenerate_calls(void **state)
 	struct policy_decision d;
 
 	env_init(&e, "{'p':{'Statement':{'Effect':'Allow','Action':'*','Resource':'*'}}}", use);
-	policy_evaluate(e.p, e.n, NULL, NULL, &d);
+	policy_evaluate(e.p, e.n, NULL, NULL, NULL, NULL, &d);
 	expect(&d, POLICY_DENY_IMPLICIT, NULL, NULL, 0, "*");
 	/* A count past the array (an inspector bug) is refused before anything is read past it. */
 	for (size_t i = 0; i < INSPECT_MAX_RESOURCES; i++)
 		e.res.res[i].arn = TABLE("t");
 	e.res.n = SIZE_MAX / 2;
-	policy_evaluate(e.p, e.n, catalog_find_iam("dynamodb:GetItem"), &e.res, &d);
+	policy_evaluate(e.p, e.n, catalog_find_iam("dynamodb:GetItem"), &e.res, NULL, NULL, &d);
 	assert_int_equal(d.effect, POLICY_DENY_IMPLICIT);
 	e.res.n = INSPECT_MAX_RESOURCES;
-	policy_evaluate(e.p, e.n, catalog_find_iam("dynamodb:GetItem"), &e.res, &d);
+	policy_evaluate(e.p, e.n, catalog_find_iam("dynamodb:GetItem"), &e.res, NULL, NULL, &d);
 	assert_int_equal(d.effect, POLICY_ALLOW);
 	/* A resource without an ARN can never be allowed, even by "*". */
 	e.res.res[1].arn = NULL;
-	policy_evaluate(e.p, e.n, catalog_find_iam("dynamodb:GetItem"), &e.res, &d);
+	policy_evaluate(e.p, e.n, catalog_find_iam("dynamodb:GetItem"), &e.res, NULL, NULL, &d);
 	expect(&d, POLICY_DENY_IMPLICIT, NULL, NULL, 0, "");
 	/* No policies at all: default deny. */
-	policy_evaluate(NULL, 0, catalog_find_iam("dynamodb:ListTables"), NULL, &d);
+	policy_evaluate(NULL, 0, catalog_find_iam("dynamodb:ListTables"), NULL, NULL, NULL, &d);
 	expect(&d, POLICY_DENY_IMPLICIT, NULL, NULL, 0, "*");
 	policy_set_free(e.set);
+}
+
+/* ---- conditions (values from filters/condkeys.c) ---- */
+
+/* The request side of a conditional evaluation; unset members are absent. */
+struct cond_call {
+	const char *iam_action;
+	const char *body; /* quoted JSON, NULL: no body */
+	const char *ip;
+	bool tls;
+	unsigned verbs; /* 1 << enum partiql_verb */
+};
+
+/* Evaluates `c` on table "orders" against policy "p" of `policies`. */
+static struct policy_decision
+cond_eval(const char *policies, const struct cond_call *c)
+{
+	static const char *const use[] = {"p", NULL};
+	static const struct timespec now = {.tv_sec = 1767225600};
+	struct eval_env e;
+	struct condkeys_request keys;
+	struct policy_decision out;
+	cJSON *body = c->body != NULL ? json_of(c->body) : NULL;
+	const struct catalog_action *a = catalog_find_iam(c->iam_action);
+
+	assert_non_null(a);
+	env_init(&e, policies, use);
+	e.res.n = 1;
+	e.res.res[0] = (struct inspect_resource){.type = INSPECT_TABLE, .arn = T_ORDERS};
+	e.res.partiql_verbs = c->verbs;
+	condkeys_request_init(&keys, a, body, &e.res, c->ip, c->tls, &now, "app");
+	memset(&out, 0xa5, sizeof(out));
+	policy_evaluate(e.p, e.n, a, &e.res, condkeys_lookup, &keys, &out);
+	assert_false(keys.overflow);
+	/* Strings in `out` point into the set: copy what callers check before freeing it. */
+	policy_set_free(e.set);
+	cJSON_Delete(body);
+	out.policy = out.policy != NULL ? "p" : NULL;
+	out.sid = NULL;
+	out.resource = NULL;
+	return out;
+}
+
+static void
+expect_cond(const char *policies, const struct cond_call *c, enum policy_effect effect, unsigned index)
+{
+	struct policy_decision d = cond_eval(policies, c);
+
+	if (d.effect != effect || d.statement_index != index)
+		fail_msg("%s %s: got %s (statement %u), want %s (statement %u)", c->iam_action,
+		         c->body != NULL ? c->body : "(no body)", policy_effect_name(d.effect), d.statement_index,
+		         policy_effect_name(effect), index);
+}
+
+#define EXPORT "dynamodb:ExportTableToPointInTime"
+
+static void
+test_condition_allow_string_equals(void **state)
+{
+	static const char pol[] = "{'p':{'Statement':{'Effect':'Allow','Action':'" EXPORT "','Resource':'*',"
+	                          "'Condition':{'StringEquals':{'ddbguard:S3Bucket':['exports','backups']}}}}}";
+
+	expect_cond(pol, &(struct cond_call){.iam_action = EXPORT, .body = "{'S3Bucket':'exports'}"}, POLICY_ALLOW, 0);
+	expect_cond(pol, &(struct cond_call){.iam_action = EXPORT, .body = "{'S3Bucket':'backups','S3Prefix':'x/'}"},
+	            POLICY_ALLOW, 0);
+	expect_cond(pol, &(struct cond_call){.iam_action = EXPORT, .body = "{'S3Bucket':'elsewhere'}"},
+	            POLICY_DENY_IMPLICIT, 0);
+	expect_cond(pol, &(struct cond_call){.iam_action = EXPORT, .body = "{'S3Bucket':'Exports'}"},
+	            POLICY_DENY_IMPLICIT, 0);
+	expect_cond(pol, &(struct cond_call){.iam_action = EXPORT, .body = "{}"}, POLICY_DENY_IMPLICIT, 0);
+	expect_cond(pol, &(struct cond_call){.iam_action = EXPORT, .body = "{'S3Bucket':['exports']}"},
+	            POLICY_DENY_IMPLICIT, 0);
+	expect_cond(pol, &(struct cond_call){.iam_action = EXPORT, .body = NULL}, POLICY_DENY_IMPLICIT, 0);
+}
+
+static void
+test_condition_deny_string_not_equals(void **state)
+{
+	static const char pol[] = "{'p':{'Statement':["
+	                          "{'Sid':'OnlyOurBuckets','Effect':'Deny','Action':'" EXPORT "','Resource':'*',"
+	                          "'Condition':{'StringNotEquals':{'ddbguard:S3Bucket':['exports','backups']}}},"
+	                          "{'Effect':'Allow','Action':'*','Resource':'*'}]}}";
+
+	expect_cond(pol, &(struct cond_call){.iam_action = EXPORT, .body = "{'S3Bucket':'attacker'}"},
+	            POLICY_DENY_EXPLICIT, 0);
+	expect_cond(pol, &(struct cond_call){.iam_action = EXPORT, .body = "{'S3Bucket':'backups'}"}, POLICY_ALLOW, 1);
+	/* Negated operators hold for an absent key, and for a value of the wrong type (fail closed). */
+	expect_cond(pol, &(struct cond_call){.iam_action = EXPORT, .body = "{}"}, POLICY_DENY_EXPLICIT, 0);
+	expect_cond(pol, &(struct cond_call){.iam_action = EXPORT, .body = "{'S3Bucket':7}"}, POLICY_DENY_EXPLICIT, 0);
+	/* The statement covers only the export action. */
+	expect_cond(pol, &(struct cond_call){.iam_action = "dynamodb:GetItem", .body = "{}"}, POLICY_ALLOW, 1);
+	/* No request context at all (NULL lookup): every key absent, the Deny applies. */
+	{
+		static const char *const use[] = {"p", NULL};
+		struct eval_env e;
+		struct policy_decision d;
+
+		env_init(&e, pol, use);
+		policy_evaluate(e.p, e.n, catalog_find_iam(EXPORT), NULL, NULL, NULL, &d);
+		expect(&d, POLICY_DENY_EXPLICIT, "p", "OnlyOurBuckets", 0, "*");
+		policy_set_free(e.set);
+	}
+}
+
+static void
+test_condition_if_exists(void **state)
+{
+	static const char pol[] = "{'p':{'Statement':{'Effect':'Allow','Action':'dynamodb:UpdateTable','Resource':'*',"
+	                          "'Condition':{'StringEqualsIfExists':{'ddbguard:SSEType':'KMS'}}}}}";
+	static const char plain[] =
+	    "{'p':{'Statement':{'Effect':'Allow','Action':'dynamodb:UpdateTable','Resource':'*',"
+	    "'Condition':{'StringEquals':{'ddbguard:SSEType':'KMS'}}}}}";
+	static const char null_check[] =
+	    "{'p':{'Statement':[{'Effect':'Allow','Action':'*','Resource':'*'},"
+	    "{'Effect':'Deny','Action':'*','Resource':'*','Condition':{'Null':{'ddbguard:KMSMasterKeyId':'false'}}}]}}";
+
+	expect_cond(pol, &(struct cond_call){.iam_action = "dynamodb:UpdateTable", .body = "{'TableName':'orders'}"},
+	            POLICY_ALLOW, 0);
+	expect_cond(
+	    pol,
+	    &(struct cond_call){.iam_action = "dynamodb:UpdateTable", .body = "{'SSESpecification':{'SSEType':'KMS'}}"},
+	    POLICY_ALLOW, 0);
+	expect_cond(pol,
+	            &(struct cond_call){.iam_action = "dynamodb:UpdateTable",
+	                                .body = "{'SSESpecification':{'Enabled':true,'SSEType':'AES256'}}"},
+	            POLICY_DENY_IMPLICIT, 0);
+	expect_cond(plain, &(struct cond_call){.iam_action = "dynamodb:UpdateTable", .body = "{'TableName':'orders'}"},
+	            POLICY_DENY_IMPLICIT, 0);
+	expect_cond(null_check,
+	            &(struct cond_call){.iam_action = "dynamodb:UpdateTable", .body = "{'TableName':'orders'}"},
+	            POLICY_ALLOW, 0);
+	expect_cond(null_check,
+	            &(struct cond_call){.iam_action = "dynamodb:UpdateTable",
+	                                .body = "{'SSESpecification':{'KMSMasterKeyId':'alias/x'}}"},
+	            POLICY_DENY_EXPLICIT, 1);
+}
+
+static void
+test_condition_secure_transport(void **state)
+{
+	static const char pol[] = "{'p':{'Statement':[{'Effect':'Allow','Action':'*','Resource':'*'},"
+	                          "{'Effect':'Deny','Action':'*','Resource':'*',"
+	                          "'Condition':{'Bool':{'aws:SecureTransport':'false'}}}]}}";
+
+	expect_cond(pol, &(struct cond_call){.iam_action = "dynamodb:GetItem", .body = "{}", .ip = NULL, .tls = false},
+	            POLICY_DENY_EXPLICIT, 1);
+	expect_cond(pol, &(struct cond_call){.iam_action = "dynamodb:GetItem", .body = "{}", .ip = NULL, .tls = true},
+	            POLICY_ALLOW, 0);
+}
+
+static void
+test_condition_source_ip(void **state)
+{
+	static const char pol[] = "{'p':{'Statement':[{'Effect':'Allow','Action':'*','Resource':'*',"
+	                          "'Condition':{'IpAddress':{'aws:SourceIp':['10.0.0.0/8','2001:db8::/32']}}},"
+	                          "{'Effect':'Deny','Action':'*','Resource':'*',"
+	                          "'Condition':{'IpAddress':{'AWS:SOURCEIP':'10.9.9.9/32'}}}]}}";
+
+	expect_cond(pol, &(struct cond_call){.iam_action = "dynamodb:GetItem", .body = "{}", .ip = "10.1.2.3"},
+	            POLICY_ALLOW, 0);
+	expect_cond(pol, &(struct cond_call){.iam_action = "dynamodb:GetItem", .body = "{}", .ip = "2001:db8::5"},
+	            POLICY_ALLOW, 0);
+	expect_cond(pol, &(struct cond_call){.iam_action = "dynamodb:GetItem", .body = "{}", .ip = "192.168.1.1"},
+	            POLICY_DENY_IMPLICIT, 0);
+	expect_cond(pol, &(struct cond_call){.iam_action = "dynamodb:GetItem", .body = "{}", .ip = "10.9.9.9"},
+	            POLICY_DENY_EXPLICIT, 1);
+	expect_cond(pol, &(struct cond_call){.iam_action = "dynamodb:GetItem", .body = "{}", .ip = NULL},
+	            POLICY_DENY_IMPLICIT, 0);
+}
+
+static void
+test_condition_partiql_verbs(void **state)
+{
+	static const char pol[] =
+	    "{'p':{'Statement':[{'Effect':'Allow','Action':'*','Resource':'*'},"
+	    "{'Sid':'NoWrites','Effect':'Deny','Action':'*','Resource':'*',"
+	    "'Condition':{'ForAnyValue:StringEquals':{'ddbguard:PartiQLVerb':['DELETE','UPDATE']}}}]}}";
+	static const char only_select[] =
+	    "{'p':{'Statement':{'Effect':'Allow','Action':'dynamodb:*Statement','Resource':'*',"
+	    "'Condition':{'ForAllValues:StringEquals':{'ddbguard:PartiQLVerb':'SELECT'}}}}}";
+	const unsigned sel = 1u << PARTIQL_SELECT, del = 1u << PARTIQL_DELETE, ins = 1u << PARTIQL_INSERT;
+
+	expect_cond(
+	    pol,
+	    &(struct cond_call){
+	        .iam_action = "dynamodb:ExecuteStatement", .body = "{}", .ip = NULL, .tls = false, .verbs = sel | del},
+	    POLICY_DENY_EXPLICIT, 1);
+	expect_cond(
+	    pol,
+	    &(struct cond_call){
+	        .iam_action = "dynamodb:ExecuteStatement", .body = "{}", .ip = NULL, .tls = false, .verbs = sel | ins},
+	    POLICY_ALLOW, 0);
+	expect_cond(pol, &(struct cond_call){.iam_action = "dynamodb:GetItem", .body = "{}"}, POLICY_ALLOW, 0);
+	expect_cond(
+	    only_select,
+	    &(struct cond_call){
+	        .iam_action = "dynamodb:ExecuteStatement", .body = "{}", .ip = NULL, .tls = false, .verbs = sel},
+	    POLICY_ALLOW, 0);
+	expect_cond(
+	    only_select,
+	    &(struct cond_call){
+	        .iam_action = "dynamodb:ExecuteStatement", .body = "{}", .ip = NULL, .tls = false, .verbs = sel | ins},
+	    POLICY_DENY_IMPLICIT, 0);
+}
+
+/* A statement whose Condition is false does not apply; the next matching one decides. */
+static void
+test_condition_falls_through(void **state)
+{
+	static const char pol[] =
+	    "{'p':{'Statement':["
+	    "{'Effect':'Allow','Action':'*','Resource':'*','Condition':{'Bool':{'dynamodb:FullTableScan':true}}},"
+	    "{'Effect':'Allow','Action':'dynamodb:Scan','Resource':'*'},"
+	    "{'Effect':'Allow','Action':'*','Resource':'*','Condition':{}}]}}";
+
+	expect_cond(pol, &(struct cond_call){.iam_action = "dynamodb:Scan", .body = "{}"}, POLICY_ALLOW, 0);
+	expect_cond(pol, &(struct cond_call){.iam_action = "dynamodb:Query", .body = "{}"}, POLICY_ALLOW, 2);
 }
 
 static void
@@ -794,6 +1071,13 @@ main(void)
 		cmocka_unit_test(test_resource_case),
 		cmocka_unit_test(test_degenerate_calls),
 		cmocka_unit_test(test_effect_names),
+		cmocka_unit_test(test_condition_allow_string_equals),
+		cmocka_unit_test(test_condition_deny_string_not_equals),
+		cmocka_unit_test(test_condition_if_exists),
+		cmocka_unit_test(test_condition_secure_transport),
+		cmocka_unit_test(test_condition_source_ip),
+		cmocka_unit_test(test_condition_partiql_verbs),
+		cmocka_unit_test(test_condition_falls_through),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,110 @@
+/*
+ * condkeys: the condition keys policies can test, and their values for one
+ * call, for filters/condition.c.
+ *
+ * The registry (condkeys_registry()) is what condition_compile() accepts;
+ * condkeys_lookup() is the condition_lookup_fn that answers for one call from
+ * a struct condkeys_request the caller fills once per call. Values are
+ * computed on first use per key and kept for the rest of the call; they are
+ * strings of the request's JSON tree, literals, or text in the struct's own
+ * buffers: nothing is allocated.
+ *
+ * Body values are read with exact (case-sensitive) member names, as DynamoDB
+ * does. A member that is absent (or whose enclosing object is absent) makes
+ * the key absent, so Null and ...IfExists work. A member, or an enclosing
+ * member, of the wrong JSON type makes the key present with one NULL value,
+ * which matches no policy value (condition.h): positive operators are false,
+ * negated ones true, so an allow-list Deny (StringNotEquals) applies and an
+ * Allow on the key does not. That is the fail-closed reading of a body
+ * DynamoDB would refuse anyway.
+ */
+#ifndef DDBGUARD_FILTERS_CONDKEYS_H
+#define DDBGUARD_FILTERS_CONDKEYS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "filters/catalog.h"
+#include "filters/condition.h"
+#include "filters/inspect.h"
+
+enum condkeys_id {
+	CONDKEY_SOURCE_IP,
+	CONDKEY_SECURE_TRANSPORT,
+	CONDKEY_CURRENT_TIME,
+	CONDKEY_EPOCH_TIME,
+	CONDKEY_IDENTITY,
+	CONDKEY_SELECT,
+	CONDKEY_RETURN_VALUES,
+	CONDKEY_RETURN_CONSUMED_CAPACITY,
+	CONDKEY_FULL_TABLE_SCAN,
+	CONDKEY_PARTIQL_VERB,
+	CONDKEY_S3_BUCKET,
+	CONDKEY_S3_BUCKET_OWNER,
+	CONDKEY_S3_PREFIX,
+	CONDKEY_S3_SSE_ALGORITHM,
+	CONDKEY_REPLICA_REGIONS,
+	CONDKEY_SSE_ENABLED,
+	CONDKEY_SSE_TYPE,
+	CONDKEY_KMS_MASTER_KEY_ID,
+	CONDKEY_PITR_ENABLED,
+	CONDKEY_DELETION_PROTECTION_ENABLED,
+	CONDKEY_KINESIS_STREAM_ARN,
+	CONDKEY_KINESIS_STREAM_ACCOUNT,
+	CONDKEY__COUNT
+};
+
+/*
+ * Most values one multivalued key takes in one call (ddbguard:ReplicaRegions;
+ * AWS has fewer regions). A call with more sets `overflow`, and the caller
+ * must refuse it: a value left out could hide a match.
+ */
+#define CONDKEYS_MAX_VALUES    64
+#define CONDKEYS_PARTIQL_VERBS 4
+
+/* The supported keys; static, never freed. */
+const struct condition_key_def *condkeys_registry(size_t *n);
+
+/* One computed key. */
+struct condkeys_slot {
+	bool done, present;
+	size_t n;
+	const char *const *values;
+};
+
+/*
+ * One call's context. The inputs are set by condkeys_request_init(); the
+ * rest is scratch. Lives on the caller's stack for one policy evaluation;
+ * strings it hands out point into `body`, the inspect result and the struct
+ * itself, so all three must outlive the evaluation.
+ */
+struct condkeys_request {
+	const struct catalog_action *action;
+	const cJSON *body;                    /* NULL: no body members */
+	const struct inspect_result *inspect; /* NULL: no PartiQL facts */
+	const char *client_ip;                /* textual address; NULL: aws:SourceIp absent */
+	bool tls;                             /* listener TLS or egress tunnel */
+	struct timespec now;                  /* CLOCK_REALTIME, captured once per call */
+	const char *identity;                 /* NULL: ddbguard:Identity absent */
+	bool overflow;                        /* a key had more than CONDKEYS_MAX_VALUES values */
+
+	struct condkeys_slot slot[CONDKEY__COUNT];
+	const char *one[CONDKEY__COUNT]; /* the value of single-valued keys */
+	const char *verbs[CONDKEYS_PARTIQL_VERBS];
+	const char *regions[CONDKEYS_MAX_VALUES];
+	char current_time[32]; /* "2026-01-01T00:00:00Z" */
+	char epoch_time[24];   /* "1767225600" */
+	char account[64];      /* account field of the Kinesis stream ARN */
+};
+
+void condkeys_request_init(struct condkeys_request *cr, const struct catalog_action *action, const cJSON *body,
+                           const struct inspect_result *inspect, const char *client_ip, bool tls,
+                           const struct timespec *now, const char *identity);
+
+/* A condition_lookup_fn; `ctx` is a struct condkeys_request. */
+void condkeys_lookup(void *ctx, int key_id, const char *tag, struct condition_request_values *out);
+
+#endif
