@@ -665,6 +665,8 @@ static const struct cfg_key limits_keys[] = {
 	    .offset = offsetof(struct limits_config, max_connections) },
 	{ .name = "client_timeout_ms", .type = CFG_U32, .min = 100, .max = 3600000, .def = 60000,
 	    .offset = offsetof(struct limits_config, client_timeout_ms) },
+	{ .name = "request_timeout_ms", .type = CFG_U32, .min = 100, .max = 3600000, .def = 30000,
+	    .offset = offsetof(struct limits_config, request_timeout_ms) },
 };
 
 static const struct cfg_key access_log_keys[] = {

@@ -64,6 +64,7 @@ struct limits_config {
 	uint64_t max_response_bytes;
 	uint32_t max_connections;
 	uint32_t client_timeout_ms;
+	uint32_t request_timeout_ms; /* first byte of a request to its last */
 };
 
 /* A CONNECT host sent to another address (a VPC endpoint, a test server), keeping its TLS name. */

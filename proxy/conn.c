@@ -61,9 +61,14 @@ struct conn {
 	struct evbuffer *upstream_request;
 	struct upstream_call *call;
 	bool close_after; /* the client asked for Connection: close */
+	struct event *deadline; /* limits.request_timeout_ms, armed from a request's first byte to its last */
+	bool deadline_armed;
 };
 
 static void conn_process(struct conn *c);
+static void conn_begin_call(struct conn *c);
+static void conn_arm_deadline(struct conn *c);
+static void conn_disarm_deadline(struct conn *c);
 static void conn_set_read_limit(struct conn *c);
 
 /*
@@ -98,6 +103,8 @@ conn_free(struct conn *c)
 		conn_flush_tunnel(c->tunnel_plain);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
+	if (c->deadline != NULL)
+		event_free(c->deadline);
 	if (c->upstream_request != NULL)
 		evbuffer_free(c->upstream_request);
 	json_arena_free(c->arena);
@@ -352,6 +359,47 @@ conn_upstream_done(void *arg, const struct upstream_report *rep)
 
 /* --- reading requests ------------------------------------------------ */
 
+/*
+ * client_timeout_ms bounds the gap between reads; this bounds the whole
+ * request, so a client that trickles a byte at a time cannot hold a
+ * connection (and its buffers) for ever. A timer, not a syscall, per request.
+ */
+static void
+conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	c->deadline_armed = false;
+	if (c->state != CS_HEAD && c->state != CS_BODY && c->state != CS_CONNECT)
+		return;
+	if (c->state != CS_BODY)
+		conn_begin_call(c);
+	request_refuse(&c->req, REFUSE_TOO_SLOW, "the request did not arrive whole within %u ms",
+	    c->rt->cfg->limits.request_timeout_ms);
+	conn_answer_refusal(c, true);
+}
+
+static void
+conn_arm_deadline(struct conn *c)
+{
+	uint32_t ms = c->rt->cfg->limits.request_timeout_ms;
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	if (c->deadline == NULL && (c->deadline = evtimer_new(c->rt->base, conn_deadline_cb, c)) == NULL)
+		return; /* out of memory: client_timeout_ms still bounds each read */
+	if (evtimer_add(c->deadline, &tv) == 0)
+		c->deadline_armed = true;
+}
+
+static void
+conn_disarm_deadline(struct conn *c)
+{
+	if (c->deadline_armed) {
+		evtimer_del(c->deadline);
+		c->deadline_armed = false;
+	}
+}
+
 static void
 conn_begin_call(struct conn *c)
 {
@@ -502,6 +550,7 @@ conn_read_connect(struct conn *c, struct evbuffer *in)
 		conn_answer_refusal(c, true);
 		return false;
 	}
+	conn_disarm_deadline(c);
 	c->req.http = &c->msg;
 	c->req.connect_target = c->msg.connect_host;
 	c->req.connect_target_len = c->msg.connect_host_len;
@@ -547,6 +596,7 @@ conn_read_body(struct conn *c, struct evbuffer *in)
 
 	if (evbuffer_get_length(in) < len)
 		return false;
+	conn_disarm_deadline(c); /* the whole request is here */
 	if (len > 0 && (body = (const char *)evbuffer_pullup(in, (ev_ssize_t)len)) == NULL) {
 		request_refuse(&c->req, REFUSE_BAD_HTTP, "out of memory reading the body");
 		conn_answer_refusal(c, true);
@@ -568,6 +618,8 @@ conn_process(struct conn *c)
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 
 	if (c->state == CS_CONNECT) {
+		if (!c->deadline_armed && evbuffer_get_length(in) > 0)
+			conn_arm_deadline(c);
 		conn_read_connect(c, in);
 		return;
 	}
@@ -577,6 +629,8 @@ conn_process(struct conn *c)
 			bufferevent_disable(c->bev, EV_READ);
 			return;
 		}
+		if (c->state == CS_HEAD && !c->deadline_armed && evbuffer_get_length(in) > 0)
+			conn_arm_deadline(c);
 		if (c->state == CS_HEAD && !conn_read_head(c, in))
 			return;
 		if (c->state != CS_BODY || !conn_read_body(c, in))

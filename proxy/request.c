@@ -50,6 +50,8 @@ static const struct refusal_info {
 	    GUARD_ERROR },
 	[REFUSE_TUNNEL_DENIED] = { 403, "Forbidden", "com.amazon.coral.service#AccessDeniedException",
 	    "AccessDeniedException", GUARD_DENY },
+	[REFUSE_TOO_SLOW] = { 408, "Request Timeout", "com.amazon.coral.service#RequestTimeoutException",
+	    "RequestTimeoutException", GUARD_REJECT },
 };
 
 uint64_t

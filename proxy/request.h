@@ -55,6 +55,7 @@ enum guard_refusal {
 	REFUSE_UPSTREAM_FAILED,	 /* connect, TLS, bad or truncated response */
 	REFUSE_UPSTREAM_TIMEOUT,
 	REFUSE_TUNNEL_DENIED,	 /* egress: CONNECT to something that is not an allowed endpoint */
+	REFUSE_TOO_SLOW,	 /* the request did not arrive whole within limits.request_timeout_ms */
 	REFUSE__COUNT
 };
 

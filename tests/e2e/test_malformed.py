@@ -95,3 +95,50 @@ def test_malformed_request_is_rejected(guard, log, case):
     # ... and the gateway keeps serving.
     item = guard.boto().get_item(TableName="users", Key={"pk": {"S": "u1"}})["Item"]
     assert item["name"] == {"S": "Ada"}
+
+
+def test_trickled_request_gets_408_and_a_record(make_guard, dynalite):
+    # client_timeout_ms bounds each gap between reads; request_timeout_ms bounds the whole request, so a
+    # client sending one byte at a time (well within the per-read timeout) is still cut off.
+    import socket
+    import ssl
+    import time
+
+    def limits(cfg):
+        cfg["limits"]["request_timeout_ms"] = 800
+    g = make_guard("slowloris", dynalite.url, mutate=limits)
+    mark = g.log.mark()
+    head, body = g.request_bytes("GetItem", b'{"TableName":"users","Key":{"pk":{"S":"u1"}}}')
+    ctx = ssl.create_default_context(cafile=g.ca)
+    with socket.create_connection(("127.0.0.1", g.port), timeout=5) as tcp:
+        with ctx.wrap_socket(tcp, server_hostname="localhost") as s:
+            t0 = time.monotonic()
+            got = b""
+            for b in head[:60]:  # 60 bytes, 50 ms apart: 3 s in all, each gap far below client_timeout_ms
+                try:
+                    s.sendall(bytes([b]))
+                except OSError:
+                    break
+                time.sleep(0.05)
+                s.setblocking(False)
+                try:
+                    got += s.recv(4096)
+                except (BlockingIOError, ssl.SSLWantReadError):
+                    pass
+                s.setblocking(True)
+                if got:
+                    break
+            s.settimeout(3)
+            while b"\r\n\r\n" not in got:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+            elapsed = time.monotonic() - t0
+    assert got.startswith(b"HTTP/1.1 408 "), got[:200]
+    assert b"RequestTimeoutException" in got or b"Connection: close" in got
+    assert elapsed < 2.5, elapsed
+    rec = g.log.one(mark)
+    assert rec["guard"]["decision"] == "reject", rec
+    assert rec["errorCode"] == "RequestTimeoutException", rec
+    assert rec["guard"]["status"] == 408
