@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/diag_expect.h"
+
 #include "config/diag.h"
 #include "filters/condition.h"
 
@@ -987,10 +989,7 @@ struct error_case {
 	const char *what;
 	const char *cond;
 	size_t count; /* exact number of errors */
-	struct {
-		const char *path;   /* the message is "test.json: <path>: <text>" */
-		const char *needle; /* ... and <text> contains this */
-	} want[MAX_WANT];
+	struct diag_want want[MAX_WANT]; /* "test.json: <path>: <text>", <text> containing needle */
 };
 
 #define K_SEL "[\"dynamodb:Select\"]"
@@ -1166,24 +1165,8 @@ check_error_case(const struct error_case *c)
 {
 	struct diag *d;
 	struct condition_block *b = compile(c->cond, &d);
-	size_t n = diag_count(d);
 
-	if (b != NULL || n != c->count) {
-		for (size_t i = 0; i < n; i++)
-			print_error("  %s\n", diag_message(d, i));
-		fail_msg("%s: %zu errors, want %zu (block %s)", c->what, n, c->count,
-		    b != NULL ? "returned" : "NULL");
-	}
-	for (size_t i = 0; i < MAX_WANT && c->want[i].path != NULL; i++) {
-		const char *msg = diag_message(d, i);
-		char prefix[512];
-
-		snprintf(prefix, sizeof(prefix), "test.json: %s: ", c->want[i].path);
-		if (msg == NULL || strncmp(msg, prefix, strlen(prefix)) != 0 ||
-		    strstr(msg + strlen(prefix), c->want[i].needle) == NULL)
-			fail_msg("%s: error %zu is\n  %s\nwant\n  %s...%s", c->what, i, msg != NULL ? msg : "(none)",
-			    prefix, c->want[i].needle);
-	}
+	diag_expect(c->what, d, b != NULL, c->count, c->want, MAX_WANT);
 	diag_free(d);
 }
 

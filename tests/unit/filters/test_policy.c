@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/diag_expect.h"
+
 #include "config/diag.h"
 #include "filters/catalog.h"
 #include "filters/condkeys.h"
@@ -189,10 +191,7 @@ struct error_case {
 	const char *what;
 	const char *policies;
 	size_t count; /* exact number of errors */
-	struct {
-		const char *path;   /* the message is "test.json: <path>: <text>" */
-		const char *needle; /* ... and <text> contains this */
-	} want[MAX_WANT];
+	struct diag_want want[MAX_WANT]; /* "test.json: <path>: <text>", <text> containing needle */
 };
 
 /* A statement fragment that is valid, to build cases from. */
@@ -368,24 +367,8 @@ check_error_case(const struct error_case *c)
 {
 	struct diag *d;
 	struct policy_set *s = compile(c->policies, &d);
-	size_t n = diag_count(d);
 
-	if (s != NULL || n != c->count) {
-		for (size_t i = 0; i < n; i++)
-			print_error("  %s\n", diag_message(d, i));
-		fail_msg("%s: %zu errors, want %zu (set %s)", c->what, n, c->count,
-		    s != NULL ? "returned" : "NULL");
-	}
-	for (size_t i = 0; i < MAX_WANT && c->want[i].path != NULL; i++) {
-		const char *msg = diag_message(d, i);
-		char prefix[256];
-
-		snprintf(prefix, sizeof(prefix), "test.json: %s: ", c->want[i].path);
-		if (strncmp(msg, prefix, strlen(prefix)) != 0 ||
-		    strstr(msg + strlen(prefix), c->want[i].needle) == NULL)
-			fail_msg("%s: error %zu is\n  %s\nwant\n  %s...%s", c->what, i, msg, prefix,
-			    c->want[i].needle);
-	}
+	diag_expect(c->what, d, s != NULL, c->count, c->want, MAX_WANT);
 	diag_free(d);
 }
 
