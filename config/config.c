@@ -704,13 +704,295 @@ parse_access_log(struct cfg_ctx *ctx, const cJSON *v, void *dst)
 	    &((struct config *)dst)->access_log);
 }
 
+/* --- tables, geoip, policy files ------------------------------------- */
+
+static const char *
+check_table_name(const char *s)
+{
+	return arn_valid_table_name(s, strlen(s)) ? NULL : "a table name of 3-255 characters of [A-Za-z0-9_.-]";
+}
+
 static bool
-parse_policies(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+parse_tables(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+{
+	struct config *c = dst;
+	const cJSON *t, *pk;
+	size_t n, mark, m2;
+	bool ok = true;
+
+	if (v == NULL)
+		return true;
+	if (!cJSON_IsObject(v) || (n = (size_t)cJSON_GetArraySize(v)) > 10000) {
+		diag_error(ctx->d, ctx->path.text, "expected an object of at most 10000 tables");
+		return false;
+	}
+	if (n > 0 && (c->tables = calloc(n, sizeof(*c->tables))) == NULL)
+		abort();
+	cJSON_ArrayForEach(t, v) {
+		mark = diag_path_member(&ctx->path, t->string);
+		pk = cJSON_GetObjectItemCaseSensitive(t, "partition_key");
+		if (check_table_name(t->string) != NULL) {
+			diag_error(ctx->d, ctx->path.text, "expected %s as the key", check_table_name(t->string));
+			ok = false;
+		} else if (!cJSON_IsObject(t) || cJSON_GetArraySize(t) != 1 || !cJSON_IsString(pk) ||
+			   pk->valuestring[0] == '\0' || strlen(pk->valuestring) > 255) {
+			m2 = diag_path_member(&ctx->path, "partition_key");
+			diag_error(ctx->d, ctx->path.text,
+			    "expected {\"partition_key\": \"<attribute name>\"} and nothing else");
+			diag_path_pop(&ctx->path, m2);
+			ok = false;
+		} else {
+			c->tables[c->ntables].table = xstrdup(t->string);
+			c->tables[c->ntables].partition_key = xstrdup(pk->valuestring);
+			c->ntables++;
+		}
+		diag_path_pop(&ctx->path, mark);
+	}
+	return ok;
+}
+
+static const struct cfg_key geoip_keys[] = {
+	{ .name = "country_database", .type = CFG_PATH, .offset = offsetof(struct geoip_config, country_database) },
+	{ .name = "asn_database", .type = CFG_PATH, .offset = offsetof(struct geoip_config, asn_database) },
+};
+
+static bool
+parse_geoip(struct cfg_ctx *ctx, const cJSON *v, void *dst)
 {
 	struct config *c = dst;
 
-	c->policies = policy_set_compile(v, ctx->d, &ctx->path);
-	return c->policies != NULL;
+	if (!cfg_object_load(ctx, v, geoip_keys, NKEYS(geoip_keys), &c->geoip))
+		return false;
+	if (c->geoip.country_database == NULL && c->geoip.asn_database == NULL) {
+		diag_error(ctx->d, ctx->path.text, "expected country_database, asn_database or both");
+		return false;
+	}
+	return true;
+}
+
+/* Policies are compiled after the walk, once policy_files are merged in. */
+static bool
+parse_policies(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+{
+	if (!cJSON_IsObject(v)) {
+		diag_error(ctx->d, ctx->path.text, "expected an object of named policies, got %s", json_type_name(v));
+		return false;
+	}
+	return true;
+}
+
+static bool
+parse_policy_files(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+{
+	const cJSON *e;
+
+	if (v == NULL)
+		return true;
+	if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > 64) {
+		diag_error(ctx->d, ctx->path.text, "expected an array of at most 64 file names");
+		return false;
+	}
+	cJSON_ArrayForEach(e, v) {
+		if (!cJSON_IsString(e) || e->valuestring[0] == '\0') {
+			diag_error(ctx->d, ctx->path.text, "expected an array of file names");
+			return false;
+		}
+	}
+	return true;
+}
+
+static char *cfg_read_file(const char *path, size_t *len, struct diag *d, const char *where);
+
+/* --- policy parameters ------------------------------------------------ */
+
+#define CFG_PARAM_PREFIX "${param:"
+
+static bool
+parse_policy_parameters(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+{
+	const cJSON *p, *e;
+	size_t mark;
+	bool ok = true;
+
+	if (v == NULL)
+		return true;
+	if (!cJSON_IsObject(v)) {
+		diag_error(ctx->d, ctx->path.text, "expected an object of named parameters");
+		return false;
+	}
+	cJSON_ArrayForEach(p, v) {
+		bool good = cJSON_IsString(p) || (cJSON_IsArray(p) && cJSON_GetArraySize(p) > 0);
+
+		cJSON_ArrayForEach(e, p) good = good && cJSON_IsString(e);
+		for (const char *q = p->string; *q && good; q++)
+			good = isalnum((unsigned char)*q) || *q == '_' || *q == '-';
+		if (!good || p->string[0] == '\0') {
+			mark = diag_path_member(&ctx->path, p->string);
+			diag_error(ctx->d, ctx->path.text,
+			    "expected a [A-Za-z0-9_-] name and a string or a non-empty array of strings");
+			diag_path_pop(&ctx->path, mark);
+			ok = false;
+		}
+	}
+	return ok;
+}
+
+/* The parameter a string names ("${param:NAME}"), NULL if it names none; *unknown if NAME is not defined. */
+static const cJSON *
+cfg_param_of(const cJSON *params, const char *s, bool *unknown)
+{
+	size_t plen = strlen(CFG_PARAM_PREFIX), n = strlen(s);
+	char name[128];
+
+	*unknown = false;
+	if (n <= plen + 1 || strncmp(s, CFG_PARAM_PREFIX, plen) != 0 || s[n - 1] != '}' || n - plen - 1 >= sizeof(name))
+		return NULL;
+	memcpy(name, s + plen, n - plen - 1);
+	name[n - plen - 1] = '\0';
+	{
+		const cJSON *p = params ? cJSON_GetObjectItemCaseSensitive(params, name) : NULL;
+
+		*unknown = p == NULL;
+		return p;
+	}
+}
+
+/* The values of a parameter as a new array (a single string becomes a one-element array). */
+static cJSON *
+cfg_param_values(const cJSON *p)
+{
+	cJSON *arr = cJSON_IsArray(p) ? cJSON_Duplicate(p, true) : cJSON_CreateArray();
+
+	if (arr == NULL || (cJSON_IsString(p) && !cJSON_AddItemToArray(arr, cJSON_CreateString(p->valuestring))))
+		abort();
+	return arr;
+}
+
+/*
+ * Replaces every "${param:NAME}" string in a policy tree: inside an array its
+ * values are spliced in, elsewhere the string becomes the array of them. This
+ * is what lets config/policies/baseline.json be included unchanged.
+ */
+static void cfg_expand_params(struct cfg_ctx *ctx, cJSON *node, const cJSON *params);
+
+/* A reference to report, or false if `c` is not one; *p gets the parameter when it exists. */
+static bool
+cfg_param_ref(struct cfg_ctx *ctx, const cJSON *c, const cJSON *params, const cJSON **p)
+{
+	bool unknown;
+
+	if (!cJSON_IsString(c))
+		return false;
+	*p = cfg_param_of(params, c->valuestring, &unknown);
+	if (unknown)
+		diag_error(ctx->d, ctx->path.text, "unknown policy parameter %s (define it in policy_parameters)",
+		    c->valuestring);
+	return *p != NULL || unknown;
+}
+
+static void
+cfg_expand_array(struct cfg_ctx *ctx, cJSON *arr, const cJSON *params)
+{
+	cJSON *out = cJSON_CreateArray(), *c, *v, *vals;
+	const cJSON *p;
+	size_t i = 0, mark;
+
+	if (out == NULL)
+		abort();
+	while ((c = arr->child) != NULL) {
+		cJSON_DetachItemViaPointer(arr, c);
+		mark = diag_path_index(&ctx->path, i++);
+		if (cfg_param_ref(ctx, c, params, &p)) {
+			if (p != NULL) {
+				vals = cfg_param_values(p);
+				while ((v = vals->child) != NULL) {
+					cJSON_DetachItemViaPointer(vals, v);
+					cJSON_AddItemToArray(out, v);
+				}
+				cJSON_Delete(vals);
+			}
+			cJSON_Delete(c);
+		} else {
+			cfg_expand_params(ctx, c, params);
+			cJSON_AddItemToArray(out, c);
+		}
+		diag_path_pop(&ctx->path, mark);
+	}
+	arr->child = out->child; /* the expanded elements move back, in order */
+	out->child = NULL;
+	cJSON_Delete(out);
+}
+
+static void
+cfg_expand_params(struct cfg_ctx *ctx, cJSON *node, const cJSON *params)
+{
+	const cJSON *p;
+	cJSON *c, *next;
+	size_t mark;
+
+	if (cJSON_IsArray(node)) {
+		cfg_expand_array(ctx, node, params);
+		return;
+	}
+	if (!cJSON_IsObject(node))
+		return;
+	for (c = node->child; c != NULL; c = next) {
+		next = c->next;
+		mark = diag_path_member(&ctx->path, c->string);
+		if (cfg_param_ref(ctx, c, params, &p)) {
+			if (p != NULL)
+				cJSON_ReplaceItemInObjectCaseSensitive(node, c->string, cfg_param_values(p));
+		} else {
+			cfg_expand_params(ctx, c, params);
+		}
+		diag_path_pop(&ctx->path, mark);
+	}
+}
+
+/*
+ * One object of named policies from the inline "policies" and every file of
+ * "policy_files" (each a JSON object of named policies, as config/policies/
+ * ships them). A name defined twice is an error: which one applies would
+ * otherwise depend on order.
+ */
+static cJSON *
+cfg_merge_policies(struct cfg_ctx *ctx, const cJSON *root)
+{
+	const cJSON *inline_p = cJSON_GetObjectItemCaseSensitive(root, "policies");
+	const cJSON *files = cJSON_GetObjectItemCaseSensitive(root, "policy_files");
+	cJSON *merged = cJSON_Duplicate(inline_p, true), *fp, *item;
+	const cJSON *f;
+	struct json_opts opts = { .max_depth = 64 };
+	struct json_error jerr;
+	size_t i = 0, len;
+	char where[96], *path, *buf;
+
+	if (merged == NULL)
+		abort();
+	cJSON_ArrayForEach(f, files) {
+		snprintf(where, sizeof(where), "$.policy_files[%zu]", i++);
+		path = cfg_resolve_path(ctx, f->valuestring);
+		buf = cfg_read_file(path, &len, ctx->d, where);
+		fp = buf ? json_parse_strict(buf, len, &opts, &jerr) : NULL;
+		if (buf != NULL && fp == NULL)
+			diag_error(ctx->d, where, "%s: line %u column %u: %s", path, jerr.line, jerr.column, jerr.msg);
+		else if (fp != NULL && !cJSON_IsObject(fp))
+			diag_error(ctx->d, where, "%s: expected an object of named policies", path);
+		else if (fp != NULL)
+			while ((item = fp->child) != NULL) {
+				cJSON_DetachItemViaPointer(fp, item);
+				if (cJSON_GetObjectItemCaseSensitive(merged, item->string) != NULL) {
+					diag_error(ctx->d, where, "%s: policy \"%s\" is already defined", path, item->string);
+					cJSON_Delete(item);
+				} else {
+					cJSON_AddItemToObject(merged, item->string, item);
+				}
+			}
+		cJSON_Delete(fp);
+		free(buf);
+		free(path);
+	}
+	return merged;
 }
 
 /* Identities refer to policies by name, so they are compiled after the top-level walk. */
@@ -729,6 +1011,10 @@ static const struct cfg_key top_keys[] = {
 	{ .name = "access_log", .type = CFG_CUSTOM, .parse = parse_access_log, .parse_when_absent = true },
 	{ .name = "egress", .type = CFG_CUSTOM, .parse = parse_egress },
 	{ .name = "policies", .type = CFG_CUSTOM, .required = true, .parse = parse_policies },
+	{ .name = "policy_files", .type = CFG_CUSTOM, .parse = parse_policy_files },
+	{ .name = "policy_parameters", .type = CFG_CUSTOM, .parse = parse_policy_parameters },
+	{ .name = "tables", .type = CFG_CUSTOM, .parse = parse_tables },
+	{ .name = "geoip", .type = CFG_CUSTOM, .parse = parse_geoip },
 	{ .name = "identities", .type = CFG_CUSTOM, .required = true, .parse = parse_deferred },
 };
 
@@ -828,6 +1114,15 @@ config_from_json(struct cfg_ctx *ctx, const char *name, const cJSON *root)
 	cfg_object_load(ctx, root, top_keys, NKEYS(top_keys), c);
 	cfg_finish_listeners(ctx, c);
 	cfg_finish_upstream(ctx, c);
+	if (cJSON_IsObject(root) && cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "policies"))) {
+		cJSON *merged = cfg_merge_policies(ctx, root);
+
+		mark = diag_path_member(&ctx->path, "policies");
+		cfg_expand_params(ctx, merged, cJSON_GetObjectItemCaseSensitive(root, "policy_parameters"));
+		c->policies = policy_set_compile(merged, ctx->d, &ctx->path);
+		diag_path_pop(&ctx->path, mark);
+		cJSON_Delete(merged);
+	}
 	/* Identities are checked even when policies failed, so --check lists every error at once. */
 	if (cJSON_IsObject(root)) {
 		const cJSON *ids = cJSON_GetObjectItemCaseSensitive(root, "identities");
@@ -869,7 +1164,7 @@ config_load_buffer(const char *name, const char *buf, size_t len, const char *ba
 }
 
 static char *
-cfg_read_file(const char *path, size_t *len, struct diag *d)
+cfg_read_file(const char *path, size_t *len, struct diag *d, const char *where)
 {
 	struct stat st;
 	char *buf = NULL;
@@ -878,11 +1173,11 @@ cfg_read_file(const char *path, size_t *len, struct diag *d)
 	int fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
-		diag_error(d, "$", "cannot open: %s", strerror(errno));
+		diag_error(d, where, "cannot open %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	if (!S_ISREG(st.st_mode) || st.st_size > (off_t)CONFIG_MAX_FILE_BYTES) {
-		diag_error(d, "$", "not a regular file of at most %u bytes", CONFIG_MAX_FILE_BYTES);
+		diag_error(d, where, "%s: not a regular file of at most %u bytes", path, CONFIG_MAX_FILE_BYTES);
 		goto fail;
 	}
 	if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
@@ -890,7 +1185,7 @@ cfg_read_file(const char *path, size_t *len, struct diag *d)
 	while (got < (size_t)st.st_size && (n = read(fd, buf + got, (size_t)st.st_size - got)) > 0)
 		got += (size_t)n;
 	if (got != (size_t)st.st_size) {
-		diag_error(d, "$", "short read");
+		diag_error(d, where, "%s: short read", path);
 		goto fail;
 	}
 	buf[got] = '\0';
@@ -911,7 +1206,7 @@ config_load(const char *path, struct diag *d)
 	char *buf, *dir, *slash;
 	size_t len;
 
-	if ((buf = cfg_read_file(path, &len, d)) == NULL)
+	if ((buf = cfg_read_file(path, &len, d, "$")) == NULL)
 		return NULL;
 	dir = xstrdup(path);
 	if ((slash = strrchr(dir, '/')) != NULL)
@@ -974,6 +1269,13 @@ config_free(struct config *c)
 	free(c->upstream.host_header);
 	free(c->access_log.path);
 	egress_config_free(&c->egress);
+	for (size_t t = 0; t < c->ntables; t++) {
+		free(c->tables[t].table);
+		free(c->tables[t].partition_key);
+	}
+	free(c->tables);
+	free(c->geoip.country_database);
+	free(c->geoip.asn_database);
 	identity_set_free(c->identities);
 	policy_set_free(c->policies);
 	free(c->account_id);

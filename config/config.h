@@ -88,6 +88,17 @@ struct egress_config {
 	uint32_t max_cached_certs;
 };
 
+/* What DynamoDB's table descriptions would say, for keys IAM derives from them (dynamodb:LeadingKeys). */
+struct table_schema_config {
+	char *table;	     /* table name in our account and region */
+	char *partition_key; /* attribute name of its partition (hash) key */
+};
+
+struct geoip_config {
+	char *country_database; /* MaxMind country (or city) .mmdb; NULL: ddbguard:SourceCountry absent */
+	char *asn_database;	/* MaxMind ASN .mmdb; NULL: ddbguard:SourceASN absent */
+};
+
 struct access_log_config {
 	char *path; /* "-" means stdout */
 };
@@ -101,6 +112,9 @@ struct config {
 	struct limits_config limits;
 	struct access_log_config access_log;
 	struct egress_config egress;
+	struct table_schema_config *tables;
+	size_t ntables;
+	struct geoip_config geoip;
 	bool has_reverse_listener;
 	struct policy_set *policies;	/* owned */
 	struct identity_set *identities; /* owned */

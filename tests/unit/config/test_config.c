@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -244,6 +245,135 @@ test_missing_file(void **state)
 	diag_free(d);
 }
 
+/* "${param:NAME}" is replaced by the parameter's values: spliced into arrays, an array elsewhere. */
+static void
+test_policy_parameters(void **state)
+{
+	static const char text[] =
+	    "{\"account_id\":\"123456789012\"," LISTENERS ",\"upstream\":{\"dynamodb\":\"https://dynamodb.us-east-1.amazonaws.com\"},"
+	    "\"policy_parameters\":{\"tables\":[\"arn:aws:dynamodb:*:*:table/a\",\"arn:aws:dynamodb:*:*:table/b\"],"
+	    "\"bucket\":\"exports\"},"
+	    "\"policies\":{\"p\":{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"dynamodb:GetItem\","
+	    "\"Resource\":[\"${param:tables}\",\"arn:aws:dynamodb:*:*:table/c\"]},"
+	    "{\"Effect\":\"Deny\",\"Action\":\"dynamodb:ExportTableToPointInTime\",\"Resource\":\"*\","
+	    "\"Condition\":{\"StringNotEquals\":{\"ddbguard:S3Bucket\":\"${param:bucket}\"}}}]}},"
+	    "\"identities\":[{\"name\":\"default\",\"policies\":[\"p\"]}]}";
+	struct diag *d;
+	struct config *c = load(text, &d);
+
+	if (c == NULL)
+		has_error(d, "", "<print>");
+	assert_non_null(c);
+	config_free(c);
+	diag_free(d);
+}
+
+static void
+test_policy_parameter_errors(void **state)
+{
+	static const struct {
+		const char *params;
+		const char *resource;
+		const char *path, *words;
+	} cases[] = {
+		{ "{}", "\"${param:nope}\"", "$.policies.p.Statement[0].Resource", "unknown policy parameter ${param:nope}" },
+		{ "{\"x\":[]}", "\"${param:x}\"", "$.policy_parameters.x", "non-empty array" },
+		{ "{\"x\":[1]}", "\"*\"", "$.policy_parameters.x", "array of strings" },
+		{ "{\"a b\":\"v\"}", "\"*\"", "$.policy_parameters", "name" },
+		{ "{}", "[\"*\",\"${param:gone}\"]", "$.policies.p.Statement[0].Resource[1]", "unknown policy parameter" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[2048];
+		struct diag *d;
+		struct config *c;
+
+		snprintf(text, sizeof(text),
+		    "{\"account_id\":\"123456789012\"," LISTENERS
+		    ",\"upstream\":{\"dynamodb\":\"https://dynamodb.us-east-1.amazonaws.com\"},\"policy_parameters\":%s,"
+		    "\"policies\":{\"p\":{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"dynamodb:GetItem\",\"Resource\":%s}]}},"
+		    "\"identities\":[{\"name\":\"default\",\"policies\":[\"p\"]}]}",
+		    cases[i].params, cases[i].resource);
+		c = load(text, &d);
+		assert_null(c);
+		if (!has_error(d, cases[i].path, cases[i].words))
+			fail_msg("case %zu: no error at %s mentioning \"%s\"", i, cases[i].path, cases[i].words);
+		diag_free(d);
+	}
+}
+
+/* policy_files merge named policies from files; a name defined twice is an error naming the file. */
+static void
+test_policy_files(void **state)
+{
+	char dir[] = "/tmp/ddbguard-test-config.XXXXXX", path[256], text[2048];
+	struct diag *d;
+	struct config *c;
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/extra.json", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("{\"extra\":{\"Statement\":{\"Effect\":\"Deny\",\"Action\":\"dynamodb:DeleteTable\",\"Resource\":\"*\"}}}", f);
+	fclose(f);
+	snprintf(text, sizeof(text),
+	    "{\"account_id\":\"123456789012\"," LISTENERS ",\"upstream\":{\"dynamodb\":\"https://dynamodb.us-east-1.amazonaws.com\"},"
+	    "\"policy_files\":[\"extra.json\"],"
+	    "\"policies\":{%s\"p\":{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"dynamodb:GetItem\",\"Resource\":\"*\"}]}},"
+	    "\"identities\":[{\"name\":\"default\",\"policies\":[\"p\",\"extra\"]}]}",
+	    "");
+	d = diag_new("test.json");
+	c = config_load_buffer("test.json", text, strlen(text), dir, d);
+	if (c == NULL)
+		has_error(d, "", "<print>");
+	assert_non_null(c);
+	config_free(c);
+	diag_free(d);
+
+	snprintf(text, sizeof(text),
+	    "{\"account_id\":\"123456789012\"," LISTENERS ",\"upstream\":{\"dynamodb\":\"https://dynamodb.us-east-1.amazonaws.com\"},"
+	    "\"policy_files\":[\"extra.json\",\"missing.json\"],"
+	    "\"policies\":{\"extra\":{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"dynamodb:GetItem\",\"Resource\":\"*\"}]}},"
+	    "\"identities\":[{\"name\":\"default\",\"policies\":[\"extra\"]}]}");
+	d = diag_new("test.json");
+	c = config_load_buffer("test.json", text, strlen(text), dir, d);
+	assert_null(c);
+	assert_true(has_error(d, "$.policy_files[0]", "policy \"extra\" is already defined"));
+	assert_true(has_error(d, "$.policy_files[1]", "cannot open"));
+	diag_free(d);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void
+test_tables_and_geoip(void **state)
+{
+	static const char good_text[] =
+	    "{\"account_id\":\"123456789012\"," LISTENERS ",\"upstream\":{\"dynamodb\":\"https://dynamodb.us-east-1.amazonaws.com\"},"
+	    "\"tables\":{\"orders\":{\"partition_key\":\"pk\"}},\"geoip\":{\"country_database\":\"geo/country.mmdb\"}," POLICIES "}";
+	struct diag *d;
+	struct config *c = load(good_text, &d);
+
+	assert_non_null(c);
+	assert_int_equal(c->ntables, 1);
+	assert_string_equal(c->tables[0].table, "orders");
+	assert_string_equal(c->tables[0].partition_key, "pk");
+	assert_string_equal(c->geoip.country_database, "/etc/ddbguard/geo/country.mmdb");
+	assert_null(c->geoip.asn_database);
+	config_free(c);
+	diag_free(d);
+
+	assert_null(load("{\"account_id\":\"123456789012\"," LISTENERS ",\"upstream\":{\"dynamodb\":\"https://dynamodb.us-east-1.amazonaws.com\"},"
+			 "\"tables\":{\"x\":{\"partition_key\":\"pk\"},\"orders\":{\"pk\":\"pk\"}},\"geoip\":{}," POLICIES "}",
+	    &d));
+	assert_true(has_error(d, "$.tables.x", "table name"));
+	assert_true(has_error(d, "$.tables.orders.partition_key", "expected {\"partition_key\""));
+	assert_true(has_error(d, "$.geoip", "country_database, asn_database or both"));
+	diag_free(d);
+}
+
 int
 main(void)
 {
@@ -255,6 +385,10 @@ main(void)
 		cmocka_unit_test(test_all_errors_reported),
 		cmocka_unit_test(test_message_has_file_name),
 		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_policy_parameters),
+		cmocka_unit_test(test_policy_parameter_errors),
+		cmocka_unit_test(test_policy_files),
+		cmocka_unit_test(test_tables_and_geoip),
 	};
 
 	json_init();
