@@ -4,8 +4,11 @@
  *
  * Databases are opened at start-up and re-opened when their file changes
  * (checked at most once a second, on lookup), so an updated GeoLite2 file
- * takes effect without a restart. A database that cannot be (re)opened keeps
- * the last good one, and the failure is logged once.
+ * takes effect without a restart (replace files by rename, as geoipupdate
+ * does: rewriting a mapped file in place can crash the process). A database
+ * that cannot be reopened keeps the last good one; that file version is not
+ * retried until it changes again. XXX: the reason is kept but not logged
+ * (filters/ has no logger); a getter for the daemon to log would close that.
  */
 #ifndef DDBGUARD_FILTERS_GEOIP_H
 #define DDBGUARD_FILTERS_GEOIP_H
