@@ -43,7 +43,7 @@ catalog_cmp(enum catalog_service service, const char *name, size_t len,
 static const struct catalog_action *
 catalog_bsearch(enum catalog_service service, const char *name, size_t len)
 {
-	size_t lo = 0, hi = catalog_count();
+	size_t lo = 0, hi = catalog_api_count(); /* IAM-only actions follow, unsorted with these */
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -51,7 +51,7 @@ catalog_bsearch(enum catalog_service service, const char *name, size_t len)
 		int c = catalog_cmp(service, name, len, a);
 
 		if (c == 0)
-			return a;
+			return a->iam_only ? NULL : a;
 		if (c < 0)
 			hi = mid;
 		else

@@ -67,6 +67,13 @@ struct catalog_action {
 	const char *iam_action; /* "dynamodb:GetItem" (Streams operations use dynamodb: too) */
 	enum catalog_class class_;
 	bool read_only;		/* CloudTrail readOnly */
+	/*
+	 * An action IAM policies name that no X-Amz-Target carries
+	 * (dynamodb:PartiQLSelect, dynamodb:ConditionCheckItem ...): policies may
+	 * grant or deny it, catalog_lookup_target() never returns it. Its id is
+	 * at or past catalog_api_count().
+	 */
+	bool iam_only;
 	uint8_t nlocations;
 	const struct catalog_location *locations;
 };
@@ -77,11 +84,12 @@ enum catalog_lookup_status {
 	CATALOG_UNKNOWN_OPERATION, /* right prefix, no such operation */
 };
 
-/* Resolves an X-Amz-Target value (exact, case-sensitive, as AWS does). */
+/* Resolves an X-Amz-Target value (exact, case-sensitive, as AWS does); never an iam_only action. */
 enum catalog_lookup_status catalog_lookup_target(const char *target, size_t len,
     const struct catalog_action **out);
 
-size_t catalog_count(void);
+size_t catalog_count(void);	/* every action, IAM-only ones included: ids are 0 .. count-1 */
+size_t catalog_api_count(void); /* the API operations: ids 0 .. api_count-1; the IAM-only ones follow */
 const struct catalog_action *catalog_at(size_t id);
 
 /* Case-insensitive lookup of "dynamodb:GetItem"-style IAM names; NULL if none. */

@@ -7,7 +7,9 @@
  * a struct condkeys_request the caller fills once per call. Values are
  * computed on first use per key and kept for the rest of the call; they are
  * strings of the request's JSON tree, literals, or text in the struct's own
- * buffers: nothing is allocated.
+ * buffers: nothing is allocated, except while a resource policy document is
+ * parsed (ddbguard:ResourcePolicy*): its tree is freed before the lookup
+ * returns, the values kept are copies in `text`.
  *
  * Body values are read with exact (case-sensitive) member names, as DynamoDB
  * does. A member that is absent (or whose enclosing object is absent) makes
@@ -27,8 +29,11 @@
 
 #include <cjson/cJSON.h>
 
+#include "config/config.h"
 #include "filters/catalog.h"
 #include "filters/condition.h"
+#include "filters/geoip.h"
+#include "filters/identity.h"
 #include "filters/inspect.h"
 
 enum condkeys_id {
@@ -54,16 +59,30 @@ enum condkeys_id {
 	CONDKEY_DELETION_PROTECTION_ENABLED,
 	CONDKEY_KINESIS_STREAM_ARN,
 	CONDKEY_KINESIS_STREAM_ACCOUNT,
+	CONDKEY_LEADING_KEYS,
+	CONDKEY_ATTRIBUTES,
+	CONDKEY_RESOURCE_POLICY_ACCOUNTS,
+	CONDKEY_RESOURCE_POLICY_PRINCIPALS,
+	CONDKEY_IDENTITY_TAG, /* prefix key: the lookup's tag names the tag */
+	CONDKEY_SOURCE_COUNTRY,
+	CONDKEY_SOURCE_ASN,
 	CONDKEY__COUNT
 };
 
 /*
  * Most values one multivalued key takes in one call (ddbguard:ReplicaRegions;
- * AWS has fewer regions). A call with more sets `overflow`, and the caller
- * must refuse it: a value left out could hide a match.
+ * AWS has fewer regions; resource policy principals). A call with more, or
+ * with more copied text than CONDKEYS_TEXT_MAX, sets `overflow`, and the
+ * caller must refuse it: a value left out could hide a match.
+ * dynamodb:LeadingKeys takes up to CONDKEYS_MAX_ITEMS distinct values
+ * (BatchGetItem and the transactions name up to 100 items) and
+ * dynamodb:Attributes up to CONDKEYS_MAX_ATTRIBUTES distinct names.
  */
-#define CONDKEYS_MAX_VALUES    64
-#define CONDKEYS_PARTIQL_VERBS 4
+#define CONDKEYS_MAX_VALUES     64
+#define CONDKEYS_MAX_ITEMS      128
+#define CONDKEYS_MAX_ATTRIBUTES 256
+#define CONDKEYS_TEXT_MAX       16384
+#define CONDKEYS_PARTIQL_VERBS  4
 
 /* The supported keys; static, never freed. */
 const struct condition_key_def *condkeys_registry(size_t *n);
@@ -73,6 +92,17 @@ struct condkeys_slot {
 	bool done, present;
 	size_t n;
 	const char *const *values;
+};
+
+/*
+ * What the whole runtime shares: table schemas (for dynamodb:LeadingKeys)
+ * and the GeoIP databases. Borrowed; both must outlive the call. A NULL env
+ * means neither is configured.
+ */
+struct condkeys_env {
+	const struct table_schema_config *tables; /* cfg->tables */
+	size_t ntables;
+	struct geoip *geoip; /* NULL: ddbguard:SourceCountry and ddbguard:SourceASN absent */
 };
 
 /*
@@ -88,8 +118,9 @@ struct condkeys_request {
 	const char *client_ip;                /* textual address; NULL: aws:SourceIp absent */
 	bool tls;                             /* listener TLS or egress tunnel */
 	struct timespec now;                  /* CLOCK_REALTIME, captured once per call */
-	const char *identity;                 /* NULL: ddbguard:Identity absent */
-	bool overflow;                        /* a key had more than CONDKEYS_MAX_VALUES values */
+	const struct identity *identity;      /* NULL: ddbguard:Identity and IdentityTag/ absent */
+	struct condkeys_env env;
+	bool overflow; /* a key had more values than its array holds, or text ran out */
 
 	struct condkeys_slot slot[CONDKEY__COUNT];
 	const char *one[CONDKEY__COUNT]; /* the value of single-valued keys */
@@ -98,11 +129,21 @@ struct condkeys_request {
 	char current_time[32]; /* "2026-01-01T00:00:00Z" */
 	char epoch_time[24];   /* "1767225600" */
 	char account[64];      /* account field of the Kinesis stream ARN */
+	const char *leading[CONDKEYS_MAX_ITEMS];
+	const char *attributes[CONDKEYS_MAX_ATTRIBUTES];
+	const char *rp_accounts[CONDKEYS_MAX_VALUES];
+	const char *rp_principals[CONDKEYS_MAX_VALUES];
+	bool geo_done;
+	char country[3]; /* "" when unknown */
+	char asn[11];
+	size_t text_used;
+	char text[CONDKEYS_TEXT_MAX]; /* copies: names from expressions, principals of a parsed policy */
 };
 
 void condkeys_request_init(struct condkeys_request *cr, const struct catalog_action *action, const cJSON *body,
                            const struct inspect_result *inspect, const char *client_ip, bool tls,
-                           const struct timespec *now, const char *identity);
+                           const struct timespec *now, const struct identity *identity,
+                           const struct condkeys_env *env);
 
 /* A condition_lookup_fn; `ctx` is a struct condkeys_request. */
 void condkeys_lookup(void *ctx, int key_id, const char *tag, struct condition_request_values *out);

@@ -142,6 +142,42 @@ CLASSES = {
     ("CATALOG_SVC_STREAMS", "ListStreams"): ADMIN,
 }
 
+# IAM-only actions: names IAM policies use that no X-Amz-Target carries. They
+# get ids after the API operations (so policy bitsets cover them) and
+# catalog_lookup_target() never returns them. Each is copied by hand from the
+# Service Authorization Reference, "Actions, resources, and condition keys for
+# Amazon DynamoDB" (https://docs.aws.amazon.com/service-authorization/latest/
+# reference/list_amazondynamodb.html); the access level column gives read_only.
+#
+#   action                              class     read-only  authorized for
+#   PartiQLSelect                       partiql   yes        a PartiQL SELECT (ExecuteStatement & co.)
+#   PartiQLInsert                       partiql   no         a PartiQL INSERT
+#   PartiQLUpdate                       partiql   no         a PartiQL UPDATE
+#   PartiQLDelete                       partiql   no         a PartiQL DELETE
+#   ConditionCheckItem                  read      yes        TransactWriteItems ConditionCheck
+#   DescribeReservedCapacity            admin     yes        console / billing
+#   DescribeReservedCapacityOfferings   admin     yes        console / billing
+#   PurchaseReservedCapacityOfferings   admin     no         console / billing
+#   CreateTableReplica                  admin     no         UpdateTable ReplicaUpdates Create (2019.11.21)
+#   DeleteTableReplica                  admin     no         UpdateTable ReplicaUpdates Delete (2019.11.21)
+#
+# XXX ddbguard does not yet authorize TransactWriteItems' ConditionCheck as
+# ConditionCheckItem, nor UpdateTable's ReplicaUpdates as Create/DeleteTableReplica,
+# as IAM does: the names exist so policies written for IAM compile.
+IAM_ONLY = [
+    # (name, class, read_only)
+    ("PartiQLSelect", PARTIQL, True),
+    ("PartiQLInsert", PARTIQL, False),
+    ("PartiQLUpdate", PARTIQL, False),
+    ("PartiQLDelete", PARTIQL, False),
+    ("ConditionCheckItem", READ, True),
+    ("DescribeReservedCapacity", ADMIN, True),
+    ("DescribeReservedCapacityOfferings", ADMIN, True),
+    ("PurchaseReservedCapacityOfferings", ADMIN, False),
+    ("CreateTableReplica", ADMIN, False),
+    ("DeleteTableReplica", ADMIN, False),
+]
+
 # CloudTrail's readOnly flag follows the operation name. PartiQL is never
 # read-only here: whether a statement writes is for the PartiQL filter to say.
 READ_ONLY_RE = re.compile(r"^(Get|BatchGet|Query$|Scan$|TransactGet|Describe|List|SearchVectors$)")
@@ -598,20 +634,31 @@ def render(actions, data_maps):
             out.append("\t} },")
         out.append("};")
         out.append("")
-    out.append("/* Sorted by (service, name): catalog_lookup_target() bisects it. */")
+    napi = sum(1 for a in actions if not a["iam_only"])
+    out.append("/*")
+    out.append(" * API operations sorted by (service, name): catalog_lookup_target() bisects")
+    out.append(" * them. Then the IAM-only actions, sorted by name, which no target names.")
+    out.append(" */")
     out.append("static const struct catalog_action actions[] = {")
     for i, a in enumerate(actions):
         locs = "loc_%s_%s" % (a["svc_short"], a["name"]) if a["locations"] else "NULL"
         out.append("\t{ .id = %d, .service = %s, .name = %s, .iam_action = %s," % (
             i, a["service"], c_string(a["name"]), c_string("dynamodb:" + a["name"])))
-        out.append("\t    .class_ = %s, .read_only = %s, .nlocations = %d, .locations = %s }," % (
-            a["class"], "true" if a["read_only"] else "false", len(a["locations"]), locs))
+        out.append("\t    .class_ = %s, .read_only = %s, .iam_only = %s, .nlocations = %d, .locations = %s }," % (
+            a["class"], "true" if a["read_only"] else "false", "true" if a["iam_only"] else "false",
+            len(a["locations"]), locs))
     out.append("};")
     out.append("")
     out.append("size_t")
     out.append("catalog_count(void)")
     out.append("{")
     out.append("\treturn sizeof(actions) / sizeof(actions[0]);")
+    out.append("}")
+    out.append("")
+    out.append("size_t")
+    out.append("catalog_api_count(void)")
+    out.append("{")
+    out.append("\treturn %d;" % napi)
     out.append("}")
     out.append("")
     out.append("const struct catalog_action *")
@@ -672,6 +719,18 @@ def collect(models_dir):
         fail("CLASSES names operations no model has: %s" % ", ".join(stale))
     check_not_resources_used()
     actions.sort(key=lambda a: (a["service"] != "CATALOG_SVC_DYNAMODB", a["name"].encode()))
+    api_names = {a["name"] for a in actions if a["service"] == "CATALOG_SVC_DYNAMODB"}
+    iam_only = []
+    for name, cls, read_only in sorted(IAM_ONLY, key=lambda t: t[0].encode()):
+        if name in api_names:
+            fail("IAM_ONLY names %s, which is an API operation now: remove it from IAM_ONLY" % name)
+        if cls not in (READ, WRITE, ADMIN, PARTIQL):
+            fail("IAM_ONLY %s: unknown class %r" % (name, cls))
+        iam_only.append({"service": "CATALOG_SVC_DYNAMODB", "svc_short": "iam", "name": name, "class": cls,
+                         "read_only": read_only, "iam_only": True, "locations": []})
+    if len({a["name"] for a in iam_only}) != len(iam_only):
+        fail("IAM_ONLY has duplicate names")
+    actions += iam_only
     if len(actions) > 65535:
         fail("too many operations for a uint16_t id")
     return actions, data.result()
@@ -723,6 +782,7 @@ def describe(service, op, inputs, max_steps, data):
         "name": op,
         "class": cls,
         "read_only": read_only,
+        "iam_only": False,
         "locations": locations,
     }
 

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define SIGV4_SCHEME "AWS4-HMAC-SHA256"
 #define SIGV4_TERMINATOR "aws4_request"
@@ -40,6 +41,10 @@
 #define IDENTITY_DEFAULT "default"
 /* Longest piece of config text echoed back in an error message. */
 #define IDENTITY_SHOW_MAX 80
+/* IAM's limits for tags on a principal (IAM User Guide, "Tagging IAM resources": 50 tags, keys 1-128, values 0-256). */
+#define IDENTITY_TAGS_MAX 50
+#define IDENTITY_TAG_KEY_MAX 128
+#define IDENTITY_TAG_VALUE_MAX 256
 
 /* A slice of the header value; the value need not be NUL-terminated. */
 struct sigv4_span {
@@ -271,10 +276,18 @@ sigv4_parse_authorization(const char *value, size_t len, struct sigv4_auth *out,
 	return true;
 }
 
+/* A tag from the identity's "tags", for ddbguard:IdentityTag/<key>. */
+struct identity_tag {
+	char *key; /* owned */
+	char *value; /* owned */
+};
+
 struct identity {
 	char *name;
 	char **keys; /* owned */
 	size_t nkeys;
+	struct identity_tag *tags; /* owned */
+	size_t ntags;
 	const struct policy **policies; /* into the policy set */
 	size_t npolicies;
 };
@@ -336,7 +349,7 @@ identity_name_valid(const char *name)
 static void
 identity_check_keys(struct identity_compiler *ic, const cJSON *obj)
 {
-	static const char *const known[] = { "name", "access_key_ids", "policies" };
+	static const char *const known[] = { "name", "access_key_ids", "policies", "tags" };
 	unsigned seen = 0;
 	const cJSON *m;
 
@@ -344,11 +357,11 @@ identity_check_keys(struct identity_compiler *ic, const cJSON *obj)
 		const char *key = m->string != NULL ? m->string : "";
 		size_t k, mark;
 
-		for (k = 0; k < 3 && strcmp(known[k], key) != 0; k++)
+		for (k = 0; k < 4 && strcmp(known[k], key) != 0; k++)
 			;
 		mark = diag_path_member(ic->path, key);
-		if (k == 3)
-			identity_error(ic, "unknown key \"%.*s\" (expected name, access_key_ids, policies)",
+		if (k == 4)
+			identity_error(ic, "unknown key \"%.*s\" (expected name, access_key_ids, policies, tags)",
 			    IDENTITY_SHOW_MAX, key);
 		else if (seen & (1u << k))
 			identity_error(ic, "duplicate key \"%s\"", key);
@@ -507,6 +520,93 @@ identity_compile_policies(struct identity_compiler *ic, const cJSON *js, struct 
 	diag_path_pop(ic->path, mark);
 }
 
+/* IAM tag key characters: letters, digits, spaces are not allowed here, and _ . : / = + - @. */
+static bool
+identity_tag_key_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	    strchr("_.:/=+@-", c) != NULL;
+}
+
+/* Characters, not bytes: the config parser has checked the UTF-8. */
+static size_t
+identity_utf8_len(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++) {
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	}
+	return n;
+}
+
+static void
+identity_compile_tag(struct identity_compiler *ic, const cJSON *m, struct identity *id)
+{
+	const char *key = m->string != NULL ? m->string : "";
+	struct sigv4_span s = { key, strlen(key) };
+
+	if (!sigv4_span_is(s, 1, IDENTITY_TAG_KEY_MAX, identity_tag_key_char)) {
+		identity_error(ic, "expected a tag key of 1-128 characters of [A-Za-z0-9_.:/=+@-], got \"%.*s\"",
+		    IDENTITY_SHOW_MAX, key);
+		return;
+	}
+	for (size_t i = 0; i < id->ntags; i++) {
+		/* Condition keys name tags without case (IAM): two that differ in case only are one. */
+		if (strcasecmp(id->tags[i].key, key) == 0) {
+			identity_error(ic, "tag \"%s\" is listed twice (tag keys are compared without case)", key);
+			return;
+		}
+	}
+	if (!cJSON_IsString(m)) {
+		identity_error(ic, "expected a string, got %s", json_type_name(m));
+		return;
+	}
+	if (identity_utf8_len(m->valuestring) > IDENTITY_TAG_VALUE_MAX) {
+		identity_error(ic, "expected a tag value of at most 256 characters");
+		return;
+	}
+	id->tags[id->ntags].key = strdup(key);
+	id->tags[id->ntags].value = strdup(m->valuestring);
+	if (id->tags[id->ntags].key == NULL || id->tags[id->ntags].value == NULL) {
+		free(id->tags[id->ntags].key);
+		free(id->tags[id->ntags].value);
+		identity_error(ic, "out of memory");
+		return;
+	}
+	id->ntags++;
+}
+
+/* "tags": {"team": "orders", ...}: optional. */
+static void
+identity_compile_tags(struct identity_compiler *ic, const cJSON *js, struct identity *id)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(js, "tags");
+	size_t n, mark;
+	const cJSON *m;
+
+	if (v == NULL)
+		return;
+	mark = diag_path_member(ic->path, "tags");
+	n = (size_t)cJSON_GetArraySize(v);
+	if (!cJSON_IsObject(v)) {
+		identity_error(ic, "expected an object of tag keys to string values, got %s", json_type_name(v));
+	} else if (n > IDENTITY_TAGS_MAX) {
+		identity_error(ic, "expected at most %d tags, got %zu", IDENTITY_TAGS_MAX, n);
+	} else if (n > 0 && (id->tags = calloc(n, sizeof(*id->tags))) == NULL) {
+		identity_error(ic, "out of memory");
+	} else {
+		cJSON_ArrayForEach(m, v) {
+			size_t kmark = diag_path_member(ic->path, m->string != NULL ? m->string : "");
+
+			identity_compile_tag(ic, m, id);
+			diag_path_pop(ic->path, kmark);
+		}
+	}
+	diag_path_pop(ic->path, mark);
+}
+
 static void
 identity_compile_one(struct identity_compiler *ic, const cJSON *js, struct identity_set *s)
 {
@@ -520,6 +620,7 @@ identity_compile_one(struct identity_compiler *ic, const cJSON *js, struct ident
 	identity_compile_name(ic, js, id, s->ids, s->n);
 	identity_compile_keys(ic, js, id);
 	identity_compile_policies(ic, js, id);
+	identity_compile_tags(ic, js, id);
 	if (id->name != NULL && strcmp(id->name, IDENTITY_DEFAULT) == 0)
 		s->fallback = id;
 }
@@ -637,6 +738,11 @@ identity_set_free(struct identity_set *s)
 		for (size_t j = 0; j < id->nkeys; j++)
 			free(id->keys[j]);
 		free(id->keys);
+		for (size_t j = 0; j < id->ntags; j++) {
+			free(id->tags[j].key);
+			free(id->tags[j].value);
+		}
+		free(id->tags);
 		free(id->policies);
 		free(id->name);
 	}
@@ -680,6 +786,18 @@ const char *
 identity_name(const struct identity *id)
 {
 	return id->name;
+}
+
+const char *
+identity_tag(const struct identity *id, const char *key)
+{
+	if (id == NULL || key == NULL)
+		return NULL;
+	for (size_t i = 0; i < id->ntags; i++) {
+		if (strcasecmp(id->tags[i].key, key) == 0)
+			return id->tags[i].value;
+	}
+	return NULL;
 }
 
 const struct policy *const *

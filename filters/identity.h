@@ -13,6 +13,10 @@
  *     { "name": "default", "policies": ["read-only"] }    (optional fallback)
  *   ]
  *
+ * An identity may carry "tags": {"team": "orders"} (at most 50; keys 1-128
+ * characters of [A-Za-z0-9_.:/=+@-], unique without case; string values of
+ * at most 256 characters), which policies test as ddbguard:IdentityTag/<key>.
+ *
  * An identity named "default" (and only that one) may have no access keys; it
  * is used for callers no other identity matches. Without it they are denied.
  * An access key id may belong to one identity only.
@@ -69,6 +73,8 @@ const struct identity *identity_set_match(const struct identity_set *s, const st
     enum identity_match *how);
 
 const char *identity_name(const struct identity *id);
+/* The value of tag `key` (compared without case, as IAM compares tag keys in conditions); NULL if none. */
+const char *identity_tag(const struct identity *id, const char *key);
 const struct policy *const *identity_policies(const struct identity *id, size_t *n);
 const char *identity_match_name(enum identity_match m); /* "access-key", "default", "none" */
 

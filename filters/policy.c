@@ -17,6 +17,7 @@
 #include "filters/condition.h"
 #include "filters/condkeys.h"
 #include "filters/json.h"
+#include "filters/partiql.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -31,6 +32,15 @@
 /* Longest piece of config text echoed back in an error message. */
 #define POLICY_SHOW_MAX 80
 #define POLICY_WORD_BITS 64
+/* enum partiql_verb has four values; the IAM actions that authorize each (Service Authorization Reference). */
+#define POLICY_PARTIQL_VERBS 4
+#define POLICY_NO_ACTION UINT16_MAX
+static const char *const policy_partiql_iam[POLICY_PARTIQL_VERBS] = {
+	[PARTIQL_SELECT] = "dynamodb:PartiQLSelect",
+	[PARTIQL_INSERT] = "dynamodb:PartiQLInsert",
+	[PARTIQL_UPDATE] = "dynamodb:PartiQLUpdate",
+	[PARTIQL_DELETE] = "dynamodb:PartiQLDelete",
+};
 
 struct statement {
 	const char *policy; /* the owning policy's name (owned by it) */
@@ -49,6 +59,8 @@ struct policy {
 	struct statement *statements;
 	size_t nstatements;
 	size_t nbits; /* catalog_count() when compiled: action ids at or past it match nothing */
+	/* Catalog ids of dynamodb:PartiQL<Verb> by enum partiql_verb; POLICY_NO_ACTION if missing. */
+	uint16_t partiql_ids[POLICY_PARTIQL_VERBS];
 };
 
 struct policy_set {
@@ -602,6 +614,11 @@ policy_compile_one(struct policy_compiler *pc, const cJSON *js, struct policy *p
 	const char *name = js->string != NULL ? js->string : "";
 
 	p->nbits = pc->nbits;
+	for (size_t v = 0; v < POLICY_PARTIQL_VERBS; v++) {
+		const struct catalog_action *a = catalog_find_iam(policy_partiql_iam[v]);
+
+		p->partiql_ids[v] = a != NULL ? a->id : POLICY_NO_ACTION;
+	}
 	p->name = strdup(name);
 	if (p->name == NULL) {
 		policy_error(pc, "out of memory");
@@ -788,13 +805,45 @@ policy_first_match(const struct policy *const *policies, size_t n, bool deny, ui
 
 static void
 policy_decide(struct policy_decision *out, enum policy_effect e, const struct statement *st,
-    const char *resource)
+    const char *resource, const struct catalog_action *action)
 {
 	out->effect = e;
 	out->policy = st != NULL ? st->policy : NULL;
 	out->sid = st != NULL ? st->sid : NULL;
 	out->statement_index = st != NULL ? st->index : 0;
 	out->resource = resource;
+	out->action = action;
+}
+
+/* The first non-NULL policy, whose PartiQL ids stand for the set's (all policies of a set share them). */
+static const struct policy *
+policy_any(const struct policy *const *policies, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (policies[i] != NULL)
+			return policies[i];
+	}
+	return NULL;
+}
+
+size_t
+policy_call_actions(const struct catalog_action *action, const struct inspect_result *res,
+    const struct catalog_action **out)
+{
+	size_t n = 0;
+
+	if (action == NULL)
+		return 0;
+	out[n++] = action;
+	if (action->class_ != CATALOG_CLASS_PARTIQL || action->iam_only || res == NULL)
+		return n;
+	for (unsigned v = 0; v < POLICY_PARTIQL_VERBS; v++) {
+		const struct catalog_action *a;
+
+		if ((res->partiql_verbs & (1u << v)) != 0 && (a = catalog_find_iam(policy_partiql_iam[v])) != NULL)
+			out[n++] = a;
+	}
+	return n;
 }
 
 /*
@@ -803,6 +852,10 @@ policy_decide(struct policy_decision *out, enum policy_effect e, const struct st
  * policy wins; otherwise every resource needs an Allow; otherwise the default
  * is deny. For an allow, `resource` is the first resource, which the
  * reported statement matched.
+ *
+ * A PartiQL call is also the PartiQL<Verb> actions of its statements (see
+ * policy.h): a Deny of any of them denies; a resource is allowed by an Allow
+ * of the API action or by Allows of every verb action.
  */
 void
 policy_evaluate(const struct policy *const *policies, size_t n, const struct catalog_action *action,
@@ -812,38 +865,319 @@ policy_evaluate(const struct policy *const *policies, size_t n, const struct cat
 	static const char any[] = "*";
 	size_t nres = (res == NULL || res->n == 0) ? 1 : res->n;
 	const struct statement *first_allow = NULL;
+	const struct catalog_action *first_allow_action = action;
 	const char *unallowed = NULL;
+	const struct policy *p0 = policy_any(policies, n);
+	uint16_t ids[1 + POLICY_PARTIQL_VERBS];
+	size_t nids = 0;
 
 	if (lookup == NULL)
 		lookup = policy_no_keys;
-	policy_decide(out, POLICY_DENY_IMPLICIT, NULL, (res == NULL || res->n == 0) ? any : res->res[0].arn);
+	policy_decide(out, POLICY_DENY_IMPLICIT, NULL, (res == NULL || res->n == 0) ? any : res->res[0].arn,
+	    action);
 	if (action == NULL || nres > INSPECT_MAX_RESOURCES)
 		return; /* not a well-formed call: nothing can allow it */
+	ids[nids++] = action->id;
+	if (action->class_ == CATALOG_CLASS_PARTIQL && !action->iam_only && res != NULL && p0 != NULL) {
+		for (unsigned v = 0; v < POLICY_PARTIQL_VERBS; v++) {
+			if ((res->partiql_verbs & (1u << v)) != 0 && p0->partiql_ids[v] != POLICY_NO_ACTION)
+				ids[nids++] = p0->partiql_ids[v];
+		}
+	}
 	for (size_t i = 0; i < nres; i++) {
 		const char *r = (res == NULL || res->n == 0) ? any : res->res[i].arn;
-		const struct statement *st;
+		const struct statement *st = NULL;
+		uint16_t by = action->id;
 
 		if (r == NULL) {
 			/* An inspector bug, not a resource: it can never be allowed. */
 			unallowed = unallowed != NULL ? unallowed : "";
 			continue;
 		}
-		if ((st = policy_first_match(policies, n, true, action->id, r, lookup, ctx)) != NULL) {
-			policy_decide(out, POLICY_DENY_EXPLICIT, st, r);
-			return;
+		for (size_t k = 0; k < nids; k++) {
+			if ((st = policy_first_match(policies, n, true, ids[k], r, lookup, ctx)) != NULL) {
+				policy_decide(out, POLICY_DENY_EXPLICIT, st, r, catalog_at(ids[k]));
+				return;
+			}
 		}
 		if (unallowed != NULL)
 			continue; /* already denied: only an explicit Deny can still change the answer */
 		st = policy_first_match(policies, n, false, action->id, r, lookup, ctx);
-		if (st == NULL)
+		/* IAM's way: every statement's PartiQL<Verb> allowed on the resource. */
+		if (st == NULL && nids > 1) {
+			const struct statement *vfirst = NULL, *vst = NULL;
+
+			for (size_t k = 1; k < nids; k++) {
+				if ((vst = policy_first_match(policies, n, false, ids[k], r, lookup, ctx)) == NULL)
+					break;
+				vfirst = vfirst != NULL ? vfirst : vst;
+			}
+			if (vst != NULL) {
+				st = vfirst;
+				by = ids[1];
+			}
+		}
+		if (st == NULL) {
 			unallowed = r;
-		else if (first_allow == NULL)
+		} else if (first_allow == NULL) {
 			first_allow = st;
+			first_allow_action = catalog_at(by);
+		}
 	}
 	if (unallowed != NULL)
-		policy_decide(out, POLICY_DENY_IMPLICIT, NULL, unallowed);
+		policy_decide(out, POLICY_DENY_IMPLICIT, NULL, unallowed, action);
 	else
-		policy_decide(out, POLICY_ALLOW, first_allow, out->resource);
+		policy_decide(out, POLICY_ALLOW, first_allow, out->resource, first_allow_action);
+}
+
+/*
+ * Explains a call statement by statement, for `ddbguard explain`: not on the
+ * request path, so it may take its time (one Condition evaluation per
+ * statement and action whose Action and some Resource match).
+ */
+void
+policy_explain(const struct policy *const *policies, size_t n, const struct catalog_action *action,
+    const struct inspect_result *res, condition_lookup_fn lookup, void *ctx, policy_trace_fn fn, void *arg,
+    struct policy_decision *out)
+{
+	static const char *const any[] = { "*" };
+	const struct catalog_action *acts[1 + POLICY_PARTIQL_VERBS];
+	const char *arns[INSPECT_MAX_RESOURCES];
+	bool matches[INSPECT_MAX_RESOURCES];
+	const char *const *resources = any;
+	size_t nres = 1, nacts = policy_call_actions(action, res, acts);
+
+	if (lookup == NULL)
+		lookup = policy_no_keys;
+	if (res != NULL && res->n > 0 && res->n <= INSPECT_MAX_RESOURCES) {
+		for (size_t i = 0; i < res->n; i++)
+			arns[i] = res->res[i].arn != NULL ? res->res[i].arn : "";
+		resources = arns;
+		nres = res->n;
+	}
+	for (size_t i = 0; fn != NULL && i < n; i++) {
+		const struct policy *p = policies[i];
+
+		for (size_t j = 0; p != NULL && j < p->nstatements; j++) {
+			const struct statement *st = &p->statements[j];
+
+			for (size_t k = 0; k < nacts; k++) {
+				struct policy_trace t = {
+					.policy = p->name,
+					.sid = st->sid,
+					.index = st->index,
+					.deny = st->deny,
+					.action = acts[k],
+					.action_matches = policy_statement_has_action(p, st, acts[k]->id),
+					.nres = nres,
+					.resources = resources,
+					.resource_matches = matches,
+					.cond = POLICY_COND_SKIPPED,
+				};
+				bool any_res = false;
+
+				for (size_t r = 0; r < nres; r++) {
+					matches[r] = policy_statement_has_resource(st, resources[r]);
+					any_res = any_res || matches[r];
+				}
+				if (t.action_matches && any_res) {
+					if (st->cond == NULL)
+						t.cond = POLICY_COND_NONE;
+					else
+						t.cond = condition_evaluate(st->cond, lookup, ctx) ? POLICY_COND_TRUE
+												    : POLICY_COND_FALSE;
+					t.applies = t.cond != POLICY_COND_FALSE;
+				}
+				fn(arg, &t);
+			}
+		}
+	}
+	policy_evaluate(policies, n, action, res, lookup, ctx, out);
+}
+
+/* ---- lint ---- */
+
+/*
+ * Whether every ARN `covered` matches also matches `by` (both resource
+ * patterns). Sound, not complete: "*", equal patterns, or `by` matching the
+ * text of `covered` when neither has a '?' (then each '*' of `covered` is
+ * absorbed by a '*' run of `by`, so every expansion of it matches `by` too).
+ */
+static bool
+policy_pattern_covers(const char *by, const char *covered)
+{
+	if (strcmp(by, "*") == 0 || strcmp(by, covered) == 0)
+		return true;
+	if (strchr(by, '?') != NULL || strchr(covered, '?') != NULL)
+		return false;
+	return policy_glob_match(by, covered, false);
+}
+
+/* An unconditional Deny of `p` that covers `action` on every resource `pattern` matches. */
+static const struct statement *
+policy_lint_denier(const struct policy *p, uint16_t action, const char *pattern, bool not_resource)
+{
+	for (size_t j = 0; j < p->nstatements; j++) {
+		const struct statement *d = &p->statements[j];
+
+		if (!d->deny || d->cond != NULL || d->not_resource || !policy_statement_has_action(p, d, action))
+			continue;
+		for (size_t r = 0; r < d->nresources; r++) {
+			if (not_resource ? strcmp(d->resources[r], "*") == 0
+					 : policy_pattern_covers(d->resources[r], pattern))
+				return d;
+		}
+	}
+	return NULL;
+}
+
+/* The Deny that makes Allow `st` unreachable, or NULL. */
+static const struct statement *
+policy_lint_unreachable(const struct policy *p, const struct statement *st)
+{
+	const struct statement *first = NULL;
+
+	for (size_t id = 0; id < p->nbits; id++) {
+		if (!policy_statement_has_action(p, st, (uint16_t)id))
+			continue;
+		if (st->not_resource || st->nresources == 0) {
+			const struct statement *d = policy_lint_denier(p, (uint16_t)id, "*", true);
+
+			if (d == NULL)
+				return NULL;
+			first = first != NULL ? first : d;
+			continue;
+		}
+		for (size_t r = 0; r < st->nresources; r++) {
+			const struct statement *d = policy_lint_denier(p, (uint16_t)id, st->resources[r], false);
+
+			if (d == NULL)
+				return NULL;
+			first = first != NULL ? first : d;
+		}
+	}
+	return first;
+}
+
+static bool
+policy_lint_any_resource(const struct statement *st)
+{
+	if (st->not_resource)
+		return true; /* everything but a few */
+	for (size_t r = 0; r < st->nresources; r++) {
+		if (strcmp(st->resources[r], "*") == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Lists up to three granted actions `want` accepts, most dangerous first; returns how many it grants. */
+static size_t
+policy_lint_list(const struct policy *p, const struct statement *st, bool (*want)(const struct catalog_action *),
+    char *buf, size_t len)
+{
+	static const char *const first[] = { "dynamodb:DeleteTable", "dynamodb:UpdateTable",
+		"dynamodb:PutResourcePolicy", "dynamodb:DeleteBackup", "dynamodb:RestoreTableFromBackup" };
+	size_t count = 0, shown = 0, used = 0;
+
+	buf[0] = '\0';
+	for (size_t pass = 0; pass < 2; pass++) {
+		for (size_t id = 0; id < p->nbits; id++) {
+			const struct catalog_action *a = catalog_at(id);
+			bool preferred = false;
+
+			if (a == NULL || !want(a) || !policy_statement_has_action(p, st, (uint16_t)id))
+				continue;
+			for (size_t f = 0; f < sizeof(first) / sizeof(first[0]); f++)
+				preferred = preferred || strcmp(first[f], a->iam_action) == 0;
+			if (pass == 0)
+				count++;
+			if ((pass == 0) != preferred || shown == 3)
+				continue;
+			used += (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s%s", shown > 0 ? ", " : "",
+			    a->iam_action);
+			shown++;
+		}
+	}
+	if (count > shown && used < len)
+		snprintf(buf + used, len - used, " and %zu more", count - shown);
+	return count;
+}
+
+/*
+ * Admin actions that change something: read-only ones (ListTables,
+ * ListStreams, Describe*) are routinely granted on "*", some can only be.
+ */
+static bool
+policy_lint_is_admin(const struct catalog_action *a)
+{
+	return a->class_ == CATALOG_CLASS_ADMIN && !a->read_only;
+}
+
+static bool
+policy_lint_is_bulk_read(const struct catalog_action *a)
+{
+	return a->class_ == CATALOG_CLASS_PARTIQL || strncmp(a->name, "Export", 6) == 0;
+}
+
+static void
+policy_lint_statement(const struct policy *p, const struct statement *st, struct diag_path *path,
+    policy_lint_fn fn, void *arg)
+{
+	char sid[80], list[256], msg[512];
+	const struct statement *d;
+
+	if (st->deny)
+		return;
+	snprintf(sid, sizeof(sid), "%s%s%s", st->sid != NULL ? " (Sid " : "", st->sid != NULL ? st->sid : "",
+	    st->sid != NULL ? ")" : "");
+	if ((d = policy_lint_unreachable(p, st)) != NULL) {
+		snprintf(msg, sizeof(msg),
+		    "Allow statement%s is unreachable: every action and resource it allows is denied "
+		    "unconditionally by Statement[%u]%s%s%s",
+		    sid, d->index, d->sid != NULL ? " (Sid " : "", d->sid != NULL ? d->sid : "",
+		    d->sid != NULL ? ")" : "");
+		fn(arg, path->text, msg);
+	}
+	if (!policy_lint_any_resource(st))
+		return;
+	if (policy_lint_list(p, st, policy_lint_is_admin, list, sizeof(list)) > 0) {
+		snprintf(msg, sizeof(msg),
+		    "Allow statement%s grants admin actions on every resource (Resource \"*\"): %s%s", sid, list,
+		    st->cond != NULL ? " (subject to its Condition)" : "");
+		fn(arg, path->text, msg);
+	}
+	if (policy_lint_list(p, st, policy_lint_is_bulk_read, list, sizeof(list)) > 0) {
+		snprintf(msg, sizeof(msg),
+		    "Allow statement%s grants PartiQL or export actions on every resource (Resource \"*\"): %s%s",
+		    sid, list, st->cond != NULL ? " (subject to its Condition)" : "");
+		fn(arg, path->text, msg);
+	}
+}
+
+void
+policy_set_lint(const struct policy_set *s, policy_lint_fn fn, void *arg)
+{
+	struct diag_path path;
+
+	if (s == NULL || fn == NULL)
+		return;
+	diag_path_init(&path);
+	diag_path_member(&path, "policies");
+	for (size_t i = 0; i < s->n; i++) {
+		const struct policy *p = &s->policies[i];
+		size_t pmark = diag_path_member(&path, p->name);
+		size_t smark = diag_path_member(&path, "Statement");
+
+		for (size_t j = 0; j < p->nstatements; j++) {
+			size_t imark = diag_path_index(&path, j);
+
+			policy_lint_statement(p, &p->statements[j], &path, fn, arg);
+			diag_path_pop(&path, imark);
+		}
+		diag_path_pop(&path, smark);
+		diag_path_pop(&path, pmark);
+	}
 }
 
 const char *
@@ -856,6 +1190,22 @@ policy_effect_name(enum policy_effect e)
 		return "explicit-deny";
 	case POLICY_DENY_IMPLICIT:
 		return "implicit-deny";
+	}
+	return "unknown";
+}
+
+const char *
+policy_cond_result_name(enum policy_cond_result c)
+{
+	switch (c) {
+	case POLICY_COND_NONE:
+		return "no Condition";
+	case POLICY_COND_TRUE:
+		return "Condition true";
+	case POLICY_COND_FALSE:
+		return "Condition false";
+	case POLICY_COND_SKIPPED:
+		return "Condition not evaluated";
 	}
 	return "unknown";
 }

@@ -32,6 +32,20 @@
  * matching Allow allows it. A statement matches only if its Condition holds
  * (IAM: a statement whose conditions are false does not apply, Allow or Deny). The call is allowed only if every resource is
  * allowed and none is explicitly denied (explicit deny wins over everything).
+ *
+ * PartiQL (ExecuteStatement, BatchExecuteStatement, ExecuteTransaction):
+ * IAM authorizes each statement as dynamodb:PartiQL<Verb> on its table
+ * (Service Authorization Reference for DynamoDB; DynamoDB developer guide,
+ * "IAM security policies with PartiQL for DynamoDB"), while ddbguard
+ * policies have always named the API action. Both are honoured. The call's
+ * actions are the API action plus dynamodb:PartiQL<Verb> for each verb in
+ * inspect_result.partiql_verbs. A matching Deny of ANY of them denies. A
+ * resource is allowed if an Allow of the API action covers it, OR Allows of
+ * every one of the PartiQL<Verb> actions do (each may come from a different
+ * statement). XXX the verbs are the whole call's, not the statements naming
+ * that resource: a BatchExecuteStatement that SELECTs table a and DELETEs
+ * from b needs PartiQLSelect and PartiQLDelete on both (stricter than IAM,
+ * never looser).
  */
 #ifndef DDBGUARD_FILTERS_POLICY_H
 #define DDBGUARD_FILTERS_POLICY_H
@@ -76,6 +90,12 @@ struct policy_decision {
 	unsigned statement_index;
 	/* For a deny: the resource that was not allowed ("*" for resource-less actions). */
 	const char *resource;
+	/*
+	 * The action the deciding statement matched: the call's, or for a PartiQL
+	 * call possibly a dynamodb:PartiQL<Verb> (see above). For an implicit
+	 * deny, the call's action.
+	 */
+	const struct catalog_action *action;
 };
 
 /*
@@ -92,6 +112,75 @@ void policy_evaluate(const struct policy *const *policies, size_t n,
     condition_lookup_fn lookup, void *ctx, struct policy_decision *out);
 
 const char *policy_effect_name(enum policy_effect e); /* "allow", "explicit-deny", "implicit-deny" */
+
+/* Most actions one call is authorized as: the API action and up to four PartiQL<Verb>. */
+#define POLICY_CALL_MAX_ACTIONS 5
+
+/*
+ * The actions a call is authorized as (see the PartiQL paragraph above):
+ * fills out[0..n) (room for POLICY_CALL_MAX_ACTIONS) with `action` first and
+ * returns n (0 when `action` is NULL).
+ */
+size_t policy_call_actions(const struct catalog_action *action, const struct inspect_result *res,
+    const struct catalog_action **out);
+
+/* ---- explaining a decision (ddbguard explain); not for the request path ---- */
+
+enum policy_cond_result {
+	POLICY_COND_NONE,    /* the statement has no Condition */
+	POLICY_COND_TRUE,
+	POLICY_COND_FALSE,   /* the statement does not apply */
+	POLICY_COND_SKIPPED, /* not evaluated: Action or every Resource did not match */
+};
+
+/* One statement against one of the call's actions. Pointers are valid during the callback only. */
+struct policy_trace {
+	const char *policy;
+	const char *sid; /* NULL when absent */
+	unsigned index;	 /* in "Statement" */
+	bool deny;
+	const struct catalog_action *action; /* which of policy_call_actions() */
+	bool action_matches;		     /* Action / NotAction covers `action` */
+	size_t nres;
+	const char *const *resources; /* the call's resource ARNs, or "*" */
+	const bool *resource_matches; /* per resource: Resource / NotResource covers it */
+	enum policy_cond_result cond;
+	bool applies; /* action and some resource match and the Condition holds */
+};
+
+typedef void (*policy_trace_fn)(void *arg, const struct policy_trace *t);
+
+/*
+ * Calls `fn` for every statement of `policies[0..n)` and every action of the
+ * call (policy, then statement, then action order), evaluating a statement's
+ * Condition only when its Action and some Resource match (so `lookup` is
+ * asked exactly for keys that can matter); then fills `out` exactly as
+ * policy_evaluate() does. May be slow; the request path uses policy_evaluate().
+ */
+void policy_explain(const struct policy *const *policies, size_t n, const struct catalog_action *action,
+    const struct inspect_result *res, condition_lookup_fn lookup, void *ctx, policy_trace_fn fn, void *arg,
+    struct policy_decision *out);
+
+const char *policy_cond_result_name(enum policy_cond_result c); /* "no Condition", "Condition true", ... */
+
+/* ---- lint (ddbguard --check) ---- */
+
+/* `path` is the statement's JSON path ("$.policies.app.Statement[1]"); both strings live during the call. */
+typedef void (*policy_lint_fn)(void *arg, const char *path, const char *msg);
+
+/*
+ * Reports statements that are valid but probably wrong; never changes the set:
+ *   - an Allow whose every (action, resource pattern) is covered by an
+ *     unconditional Deny in the same policy: it can never allow anything
+ *     (same policy only: a Deny elsewhere applies only to identities that
+ *     also have that policy). Coverage is judged conservatively (policy.c).
+ *   - an Allow on Resource "*" (or NotResource) that grants admin-class
+ *     actions that are not read-only (ListTables, Describe* are routinely
+ *     granted on "*"); the message names a few.
+ *   - an Allow on Resource "*" (or NotResource) that grants PartiQL or
+ *     Export actions.
+ */
+void policy_set_lint(const struct policy_set *s, policy_lint_fn fn, void *arg);
 
 /* Glob match as IAM does: '*' any run (incl. empty), '?' one byte. Exposed for tests. */
 bool policy_glob_match(const char *pattern, const char *s, bool ignore_case);

@@ -16,10 +16,13 @@
 
 #include "config/config.h"
 #include "filters/catalog.h"
+#include "filters/geoip.h"
 #include "filters/json.h"
+#include "filters/policy.h"
 #include "proxy/accesslog.h"
 #include "proxy/conn.h"
 #include "proxy/egress.h"
+#include "proxy/explain.h"
 #include "proxy/listener.h"
 #include "proxy/log.h"
 #include "proxy/runtime.h"
@@ -44,6 +47,13 @@ usage(FILE *f)
 		   "      --check        validate the configuration and exit: 0 valid, 1 invalid\n"
 		   "  -v, --verbose      debug diagnostics on stderr\n"
 		   "  -h, --help         this text\n");
+}
+
+/* A policy_lint_fn for --check: "FILE: $.path: warning: ...". */
+static void
+check_warning(void *arg, const char *json_path, const char *msg)
+{
+	fprintf(stderr, "%s: %s: warning: %s\n", (const char *)arg, json_path, msg);
 }
 
 static struct config *
@@ -138,6 +148,8 @@ daemon_start(struct daemon *d, const struct config *cfg)
 {
 	struct runtime *rt = &d->rt;
 	const struct upstream_config *u = &cfg->upstream;
+	const struct geoip_config *geo = &cfg->geoip;
+	char err[512];
 	size_t i;
 
 	runtime_prepare(rt, cfg);
@@ -160,6 +172,9 @@ daemon_start(struct daemon *d, const struct config *cfg)
 		fatalx("cannot set up egress (egress.ca_cert, egress.ca_key)");
 	if ((rt->alog = accesslog_open(cfg->access_log.path)) == NULL)
 		fatalx("cannot open the access log %s", cfg->access_log.path);
+	if ((geo->country_database != NULL || geo->asn_database != NULL) &&
+	    (rt->geoip = geoip_open(geo->country_database, geo->asn_database, err, sizeof(err))) == NULL)
+		fatalx("cannot open geoip: %s", err);
 	if ((d->listeners = calloc(cfg->nlisteners, sizeof(*d->listeners))) == NULL)
 		fatalx("out of memory");
 	for (i = 0; i < cfg->nlisteners; i++) {
@@ -186,6 +201,7 @@ daemon_stop(struct daemon *d)
 	upstream_pool_free(d->rt.reverse.streams);
 	egress_free(d->rt.egress);
 	accesslog_close(d->rt.alog);
+	geoip_free(d->rt.geoip);
 	SSL_CTX_free(d->upstream_tls);
 	evdns_base_free(d->rt.dns, 0);
 	event_base_free(d->rt.base);
@@ -207,6 +223,8 @@ main(int argc, char **argv)
 	struct config *cfg;
 	int ch;
 
+	if (argc > 1 && strcmp(argv[1], "explain") == 0)
+		return explain_main(argc - 1, argv + 1);
 	while ((ch = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;
@@ -225,6 +243,8 @@ main(int argc, char **argv)
 	if ((cfg = load_config(path)) == NULL)
 		return 1;
 	if (check) {
+		/* Lint warnings: valid, so the exit status stays 0. */
+		policy_set_lint(cfg->policies, check_warning, (void *)path);
 		printf("%s: valid\n", path);
 		config_free(cfg);
 		return 0;

@@ -217,7 +217,7 @@ decide_identity(struct runtime *rt, struct request *r)
 }
 
 static bool
-decide_policy(struct request *r, const cJSON *tree)
+decide_policy(struct runtime *rt, struct request *r, const cJSON *tree)
 {
 	const struct policy *const *policies;
 	const struct policy_decision *d = &r->policy;
@@ -226,13 +226,14 @@ decide_policy(struct request *r, const cJSON *tree)
 
 	/* TLS on the client side: a TLS listener, or the egress tunnel's TLS (tls_version is set for both). */
 	condkeys_request_init(&keys, r->action, tree, r->inspect, r->client_ip, r->tls_version != NULL,
-	    &r->wall_start, identity_name(r->identity));
+	    &r->wall_start, r->identity,
+	    &(struct condkeys_env){ .tables = rt->cfg->tables, .ntables = rt->cfg->ntables, .geoip = rt->geoip });
 	policies = identity_policies(r->identity, &n);
 	policy_evaluate(policies, n, r->action, r->inspect, condkeys_lookup, &keys, &r->policy);
 	if (keys.overflow) {
 		/* A value left out of a condition key could have hidden a match: fail closed. */
-		request_refuse(r, REFUSE_INVALID, "the request names more than %d values for one condition key",
-		    CONDKEYS_MAX_VALUES);
+		request_refuse(r, REFUSE_INVALID,
+		    "the request names more values for one condition key than ddbguard evaluates (see condkeys.h)");
 		return false;
 	}
 	if (d->effect == POLICY_ALLOW)
@@ -258,7 +259,7 @@ request_decide(struct runtime *rt, struct request *r, const char *body, size_t b
 	const cJSON *tree = NULL;
 
 	if (!decide_action(r) || !decide_signature(rt, r) || !decide_body(rt, r, body, body_len, arena, &tree) ||
-	    !decide_identity(rt, r) || !decide_policy(r, tree))
+	    !decide_identity(rt, r) || !decide_policy(rt, r, tree))
 		return false;
 	if (request_pool(r) == NULL) {
 		request_refuse(r, REFUSE_NO_UPSTREAM, "%s is not served by %s", r->action->iam_action,

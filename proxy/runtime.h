@@ -23,6 +23,7 @@ struct evdns_base;
 struct upstream_pool;
 struct accesslog;
 struct egress;
+struct geoip;
 struct conn;
 TAILQ_HEAD(conn_list, conn);
 
@@ -47,6 +48,7 @@ struct runtime {
 	struct route reverse;	/* pools owned; dynamodb NULL when there is no reverse listener */
 	struct egress *egress;	/* owned; NULL when there is no egress listener */
 	struct accesslog *alog; /* owned */
+	struct geoip *geoip;	/* owned; NULL without config "geoip" */
 
 	/* Precomputed once from cfg so the hot path does not rebuild them. */
 	struct json_opts body_json;

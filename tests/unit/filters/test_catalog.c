@@ -103,21 +103,27 @@ test_streams_operations_resolve(void **state)
 	}
 	assert_int_equal(lookup_status(STREAMS_PREFIX "GetItem", strlen(STREAMS_PREFIX "GetItem")),
 	    CATALOG_UNKNOWN_OPERATION);
-	assert_int_equal(catalog_count(), 62 + 4);
+	assert_int_equal(catalog_api_count(), 62 + 4);
+	assert_int_equal(catalog_count(), 62 + 4 + 10); /* + the IAM-only actions */
 }
 
-/* The table is what the bisection assumes: sorted, ids = positions, names unique. */
+/*
+ * The table is what the bisection assumes: API operations sorted, ids =
+ * positions, names unique; IAM-only actions after them, sorted too.
+ */
 static void
 test_table_is_sorted_with_ids(void **state)
 {
-	size_t i, n = catalog_count();
+	size_t i, n = catalog_count(), napi = catalog_api_count();
 
+	assert_true(napi < n);
 	for (i = 0; i < n; i++) {
 		const struct catalog_action *a = catalog_at(i);
 
 		assert_non_null(a);
 		assert_int_equal(a->id, i);
-		if (i > 0) {
+		assert_int_equal(a->iam_only, i >= napi);
+		if (i > 0 && i != napi) {
 			const struct catalog_action *p = catalog_at(i - 1);
 
 			assert_true(p->service < a->service ||
@@ -204,6 +210,54 @@ test_find_iam_is_case_insensitive(void **state)
 	assert_null(catalog_find_iam("dynamodb:*"));
 	assert_null(catalog_find_iam(""));
 	assert_null(catalog_find_iam(NULL));
+}
+
+/* IAM-only actions: policies may name them; no X-Amz-Target ever resolves to one. */
+static void
+test_iam_only_actions(void **state)
+{
+	static const struct {
+		const char *name;
+		enum catalog_class cls;
+		bool read_only;
+	} cases[] = {
+		{ "PartiQLSelect", CATALOG_CLASS_PARTIQL, true },
+		{ "PartiQLInsert", CATALOG_CLASS_PARTIQL, false },
+		{ "PartiQLUpdate", CATALOG_CLASS_PARTIQL, false },
+		{ "PartiQLDelete", CATALOG_CLASS_PARTIQL, false },
+		{ "ConditionCheckItem", CATALOG_CLASS_READ, true },
+		{ "PurchaseReservedCapacityOfferings", CATALOG_CLASS_ADMIN, false },
+		{ "DescribeReservedCapacity", CATALOG_CLASS_ADMIN, true },
+		{ "DescribeReservedCapacityOfferings", CATALOG_CLASS_ADMIN, true },
+		{ "CreateTableReplica", CATALOG_CLASS_ADMIN, false },
+		{ "DeleteTableReplica", CATALOG_CLASS_ADMIN, false },
+	};
+	char iam[128], target[128];
+	size_t i, n = 0;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct catalog_action *a, *got = (const void *)1;
+
+		snprintf(iam, sizeof(iam), "dynamodb:%s", cases[i].name);
+		a = catalog_find_iam(iam);
+		if (a == NULL)
+			fail_msg("%s: not in the catalog", iam);
+		assert_true(a->iam_only);
+		assert_true(a->id >= catalog_api_count());
+		assert_string_equal(a->name, cases[i].name);
+		assert_int_equal(a->class_, cases[i].cls);
+		assert_int_equal(a->read_only, cases[i].read_only);
+		assert_int_equal(a->nlocations, 0);
+		snprintf(target, sizeof(target), DDB_PREFIX "%s", cases[i].name);
+		assert_int_equal(catalog_lookup_target(target, strlen(target), &got), CATALOG_UNKNOWN_OPERATION);
+		assert_null(got);
+		snprintf(target, sizeof(target), STREAMS_PREFIX "%s", cases[i].name);
+		assert_int_equal(lookup_status(target, strlen(target)), CATALOG_UNKNOWN_OPERATION);
+	}
+	for (i = 0; i < catalog_count(); i++)
+		n += catalog_at(i)->iam_only;
+	assert_int_equal(n, sizeof(cases) / sizeof(cases[0]));
+	assert_ptr_equal(catalog_find_iam("dynamodb:partiqlselect"), catalog_find_iam("dynamodb:PartiQLSelect"));
 }
 
 static void
@@ -449,6 +503,7 @@ main(void)
 		cmocka_unit_test(test_targets_are_exact),
 		cmocka_unit_test(test_target_length_is_respected),
 		cmocka_unit_test(test_find_iam_is_case_insensitive),
+		cmocka_unit_test(test_iam_only_actions),
 		cmocka_unit_test(test_classes),
 		cmocka_unit_test(test_location_steps_match_paths),
 		cmocka_unit_test(test_locations),

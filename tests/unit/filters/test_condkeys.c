@@ -16,10 +16,35 @@
 
 #include <cmocka.h>
 
+#include "config/config.h"
+#include "config/diag.h"
 #include "filters/catalog.h"
 #include "filters/condkeys.h"
+#include "filters/geoip.h"
+#include "filters/json.h"
+#include "filters/identity.h"
 #include "filters/inspect.h"
 #include "filters/partiql.h"
+#include "filters/policy.h"
+
+/*
+ * A stand-in for filters/geoip.c (the real one needs MaxMind files): the
+ * static core library's geoip.o is not linked when this definition exists.
+ */
+struct geoip {
+	int lookups;
+};
+
+void
+geoip_lookup(struct geoip *g, const char *ip, char country[3], char asn[11])
+{
+	g->lookups++;
+	country[0] = asn[0] = '\0';
+	if (strcmp(ip, "192.0.2.7") == 0) {
+		strcpy(country, "DE");
+		strcpy(asn, "64512");
+	}
+}
 
 static cJSON *
 json_of(const char *quoted)
@@ -48,6 +73,39 @@ struct call {
 
 static const struct timespec test_now = {.tv_sec = 1767225600, .tv_nsec = 999999999}; /* 2026-01-01 */
 
+/* The identity "app" every call is made as, and the table schemas (set up once in main()). */
+static struct policy_set *test_policies;
+static struct identity_set *test_identities;
+static const struct identity *test_app;
+static struct geoip test_geoip;
+static struct table_schema_config test_tables[] = {
+    {"users", "pk"},
+    {"orders", "customer"},
+};
+static struct condkeys_env test_env = {test_tables, 2, &test_geoip};
+
+static void
+identities_setup(void)
+{
+	cJSON *pol = json_of("{'read':{'Statement':[{'Effect':'Allow','Action':'dynamodb:GetItem','Resource':'*'}]}}");
+	cJSON *ids = json_of("[{'name':'app','access_key_ids':['AKIAAAAAAAAAAAAAAAA1'],'policies':['read'],"
+	                     "'tags':{'Team':'orders','cost-center':'42'}}]");
+	struct diag *d = diag_new("test.json");
+	struct diag_path path;
+	struct identity_facts f = {.access_key_id = "AKIAAAAAAAAAAAAAAAA1"};
+
+	diag_path_init(&path);
+	test_policies = policy_set_compile(pol, d, &path);
+	assert_non_null(test_policies);
+	test_identities = identity_set_compile(ids, test_policies, d, &path);
+	assert_non_null(test_identities);
+	test_app = identity_set_match(test_identities, &f, NULL);
+	assert_non_null(test_app);
+	cJSON_Delete(pol);
+	cJSON_Delete(ids);
+	diag_free(d);
+}
+
 static void
 call_init(struct call *c, const char *action, const char *body)
 {
@@ -60,7 +118,7 @@ call_init(struct call *c, const char *action, const char *body)
 		fail_msg("no catalog action %s", action);
 	memset(&c->ir, 0, sizeof(c->ir));
 	c->body = body != NULL ? json_of(body) : NULL;
-	condkeys_request_init(&c->cr, a, c->body, &c->ir, "192.0.2.7", true, &test_now, "app");
+	condkeys_request_init(&c->cr, a, c->body, &c->ir, "192.0.2.7", true, &test_now, test_app, &test_env);
 }
 
 static void
@@ -169,7 +227,8 @@ test_context_keys(void **state)
 	call_free(&c);
 
 	memset(&c, 0, sizeof(c));
-	condkeys_request_init(&c.cr, catalog_find_iam("dynamodb:ListTables"), NULL, NULL, NULL, false, &test_now, NULL);
+	condkeys_request_init(&c.cr, catalog_find_iam("dynamodb:ListTables"), NULL, NULL, NULL, false, &test_now, NULL,
+	                      NULL);
 	expect_absent(&c, CONDKEY_SOURCE_IP);
 	expect_absent(&c, CONDKEY_IDENTITY);
 	expect_one(&c, CONDKEY_SECURE_TRANSPORT, "false");
@@ -415,6 +474,310 @@ test_body_not_object(void **state)
 	check("CreateGlobalTable", "[]", CONDKEY_REPLICA_REGIONS, NOVALUE);
 }
 
+/* Present with exactly the given values, in order (NULL-terminated list). */
+static void
+check_values(const char *action, const char *body, int key, const char *const *want)
+{
+	struct call c;
+
+	call_init(&c, action, body);
+	expect_values(&c, key, want);
+	assert_false(c.cr.overflow);
+	call_free(&c);
+}
+
+#define V(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static void
+test_leading_keys(void **state)
+{
+	/* Item calls: Key or Item, by the table's configured partition key. */
+	check("GetItem", "{'TableName':'users','Key':{'pk':{'S':'user#1'},'sk':{'S':'x'}}}", CONDKEY_LEADING_KEYS,
+	      "user#1");
+	check("DeleteItem", "{'TableName':'orders','Key':{'customer':{'N':'42'}}}", CONDKEY_LEADING_KEYS, "42");
+	check("UpdateItem", "{'TableName':'users','Key':{'pk':{'B':'AAE='}},'UpdateExpression':'SET a = :a'}",
+	      CONDKEY_LEADING_KEYS, "AAE=");
+	check("PutItem", "{'TableName':'users','Item':{'pk':{'S':'u2'},'name':{'S':'n'}}}", CONDKEY_LEADING_KEYS, "u2");
+	check("GetItem", "{'TableName':'arn:aws:dynamodb:us-east-1:111122223333:table/users','Key':{'pk':{'S':'a'}}}",
+	      CONDKEY_LEADING_KEYS, "a");
+	/* Batches and transactions: every item, deduplicated. */
+	check_values("BatchGetItem",
+	             "{'RequestItems':{'users':{'Keys':[{'pk':{'S':'a'}},{'pk':{'S':'b'}},{'pk':{'S':'a'}}]},"
+	             "'orders':{'Keys':[{'customer':{'S':'c'}}]}}}",
+	             CONDKEY_LEADING_KEYS, V("a", "b", "c"));
+	check_values("BatchWriteItem",
+	             "{'RequestItems':{'users':[{'PutRequest':{'Item':{'pk':{'S':'a'},'x':{'S':'1'}}}},"
+	             "{'DeleteRequest':{'Key':{'pk':{'S':'b'}}}}]}}",
+	             CONDKEY_LEADING_KEYS, V("a", "b"));
+	check_values("TransactGetItems",
+	             "{'TransactItems':[{'Get':{'TableName':'users','Key':{'pk':{'S':'a'}}}},"
+	             "{'Get':{'TableName':'orders','Key':{'customer':{'S':'b'}}}}]}",
+	             CONDKEY_LEADING_KEYS, V("a", "b"));
+	check_values("TransactWriteItems",
+	             "{'TransactItems':[{'Put':{'TableName':'users','Item':{'pk':{'S':'a'}}}},"
+	             "{'Update':{'TableName':'users','Key':{'pk':{'S':'b'}},'UpdateExpression':'SET x = :x'}},"
+	             "{'Delete':{'TableName':'users','Key':{'pk':{'S':'c'}}}},"
+	             "{'ConditionCheck':{'TableName':'users','Key':{'pk':{'S':'d'}},'ConditionExpression':'a'}}]}",
+	             CONDKEY_LEADING_KEYS, V("a", "b", "c", "d"));
+	/* Query: the "=" on the partition key, through placeholders, either side; or legacy KeyConditions. */
+	check("Query",
+	      "{'TableName':'users','KeyConditionExpression':'pk = :v AND begins_with(sk, :p)',"
+	      "'ExpressionAttributeValues':{':v':{'S':'user#1'},':p':{'S':'o'}}}",
+	      CONDKEY_LEADING_KEYS, "user#1");
+	check("Query",
+	      "{'TableName':'users','KeyConditionExpression':'(#s BETWEEN :a AND :b) and :v=#k',"
+	      "'ExpressionAttributeNames':{'#s':'sk','#k':'pk'},"
+	      "'ExpressionAttributeValues':{':v':{'S':'u'},':a':{'S':'1'},':b':{'S':'2'}}}",
+	      CONDKEY_LEADING_KEYS, "u");
+	check("Query",
+	      "{'TableName':'users','KeyConditions':{'pk':{'ComparisonOperator':'EQ','AttributeValueList':[{'S':'u'}]},"
+	      "'sk':{'ComparisonOperator':'GT','AttributeValueList':[{'S':'a'}]}}}",
+	      CONDKEY_LEADING_KEYS, "u");
+	/* Fail closed: no schema, wrong shapes, expressions we cannot read. */
+	check("GetItem", "{'TableName':'other','Key':{'id':{'S':'a'}}}", CONDKEY_LEADING_KEYS, NOVALUE);
+	check("GetItem", "{'Key':{'pk':{'S':'a'}}}", CONDKEY_LEADING_KEYS, NOVALUE);
+	check("GetItem", "{'TableName':'users','Key':{'id':{'S':'a'}}}", CONDKEY_LEADING_KEYS, NOVALUE);
+	check("GetItem", "{'TableName':'users','Key':{'pk':{'SS':['a']}}}", CONDKEY_LEADING_KEYS, NOVALUE);
+	check("GetItem", "{'TableName':'users','Key':{'pk':{'S':'a','N':'1'}}}", CONDKEY_LEADING_KEYS, NOVALUE);
+	check("GetItem", "{'TableName':'users','Key':{'pk':{'S':1}}}", CONDKEY_LEADING_KEYS, NOVALUE);
+	check("GetItem", "{'TableName':'users','Key':'pk'}", CONDKEY_LEADING_KEYS, NOVALUE);
+	check("GetItem", "{'TableName':'users'}", CONDKEY_LEADING_KEYS, NOVALUE);
+	check("GetItem", "{'TableName':'users','Key':{'PK':{'S':'a'}}}", CONDKEY_LEADING_KEYS, NOVALUE);
+	check("Query", "{'TableName':'users','KeyConditionExpression':'pk = :v OR pk = :w',"
+	               "'ExpressionAttributeValues':{':v':{'S':'a'},':w':{'S':'b'}}}",
+	      CONDKEY_LEADING_KEYS, NOVALUE);
+	check("Query", "{'TableName':'users','KeyConditionExpression':'pk.x = :v',"
+	               "'ExpressionAttributeValues':{':v':{'S':'a'}}}",
+	      CONDKEY_LEADING_KEYS, NOVALUE);
+	check("Query", "{'TableName':'users','KeyConditionExpression':'#k = :v',"
+	               "'ExpressionAttributeValues':{':v':{'S':'a'}}}",
+	      CONDKEY_LEADING_KEYS, NOVALUE);
+	check("Query", "{'TableName':'users','KeyConditionExpression':'pk = :nope',"
+	               "'ExpressionAttributeValues':{':v':{'S':'a'}}}",
+	      CONDKEY_LEADING_KEYS, NOVALUE);
+	check("Query", "{'TableName':'users','KeyConditionExpression':'pk = \\'a\\''}", CONDKEY_LEADING_KEYS,
+	      NOVALUE);
+	check("Query", "{'TableName':'users','IndexName':'gsi','KeyConditionExpression':'pk = :v',"
+	               "'ExpressionAttributeValues':{':v':{'S':'a'}}}",
+	      CONDKEY_LEADING_KEYS, NOVALUE);
+	check("Query", "{'TableName':'users'}", CONDKEY_LEADING_KEYS, NOVALUE);
+	check("Query", "{'TableName':'users','KeyConditions':{'pk':{'ComparisonOperator':'BEGINS_WITH',"
+	               "'AttributeValueList':[{'S':'u'}]}}}",
+	      CONDKEY_LEADING_KEYS, NOVALUE);
+	check_values("BatchGetItem", "{'RequestItems':{'users':{'Keys':[{'pk':{'S':'a'}}]},'other':{'Keys':[]}}}",
+	             CONDKEY_LEADING_KEYS, V("a", "(null)"));
+	check("BatchWriteItem", "{'RequestItems':{'users':[{'PutRequest':{'Item':{}},'DeleteRequest':{'Key':{}}}]}}",
+	      CONDKEY_LEADING_KEYS, NOVALUE);
+	check("TransactWriteItems", "{'TransactItems':[{'Nope':{'TableName':'users'}}]}", CONDKEY_LEADING_KEYS,
+	      NOVALUE);
+	check("ExecuteStatement", "{'Statement':'SELECT * FROM users'}", CONDKEY_LEADING_KEYS, NOVALUE);
+	/* No items: absent (IAM's empty set). */
+	check("Scan", "{'TableName':'users'}", CONDKEY_LEADING_KEYS, ABSENT);
+	check("DescribeTable", "{'TableName':'users'}", CONDKEY_LEADING_KEYS, ABSENT);
+	check("BatchGetItem", "{'RequestItems':{}}", CONDKEY_LEADING_KEYS, ABSENT);
+}
+
+/* More distinct values than the key holds: the call must be refused. */
+static void
+test_leading_keys_overflow(void **state)
+{
+	char body[16384];
+	size_t n = (size_t)snprintf(body, sizeof(body), "{'RequestItems':{'users':{'Keys':[");
+	struct call c;
+
+	for (int i = 0; i <= CONDKEYS_MAX_ITEMS; i++)
+		n += (size_t)snprintf(body + n, sizeof(body) - n, "%s{'pk':{'S':'u%d'}}", i ? "," : "", i);
+	snprintf(body + n, sizeof(body) - n, "]}}}");
+	call_init(&c, "BatchGetItem", body);
+	get(&c, CONDKEY_LEADING_KEYS);
+	assert_true(c.cr.overflow);
+	call_free(&c);
+}
+
+static void
+test_attributes(void **state)
+{
+	check_values("GetItem",
+	             "{'TableName':'users','Key':{'pk':{'S':'a'}},'ProjectionExpression':'#n, email, addr.city, tags[0]',"
+	             "'ExpressionAttributeNames':{'#n':'name'}}",
+	             CONDKEY_ATTRIBUTES, V("pk", "name", "email", "addr", "tags"));
+	check_values("GetItem", "{'TableName':'users','Key':{'pk':{'S':'a'}},'AttributesToGet':['a','b']}",
+	             CONDKEY_ATTRIBUTES, V("pk", "a", "b"));
+	check_values("PutItem", "{'TableName':'users','Item':{'pk':{'S':'a'},'name':{'S':'n'},'age':{'N':'1'}}}",
+	             CONDKEY_ATTRIBUTES, V("pk", "name", "age"));
+	check_values("UpdateItem",
+	             "{'TableName':'users','Key':{'pk':{'S':'a'}},"
+	             "'UpdateExpression':'SET #c = if_not_exists(#c, :z) + :one, l = list_append(l, :l) REMOVE old.x "
+	             "ADD n :one DELETE s :s','ExpressionAttributeNames':{'#c':'count'}}",
+	             CONDKEY_ATTRIBUTES, V("pk", "count", "l", "old", "n", "s"));
+	check_values("UpdateItem",
+	             "{'TableName':'users','Key':{'pk':{'S':'a'}},'AttributeUpdates':{'x':{'Action':'DELETE'}}}",
+	             CONDKEY_ATTRIBUTES, V("pk", "x"));
+	check_values("Query", "{'TableName':'users','KeyConditionExpression':'pk = :v','ProjectionExpression':'a'}",
+	             CONDKEY_ATTRIBUTES, V("a"));
+	check_values("BatchGetItem",
+	             "{'RequestItems':{'users':{'Keys':[{'pk':{'S':'a'}}],'ProjectionExpression':'#x',"
+	             "'ExpressionAttributeNames':{'#x':'secret'}}}}",
+	             CONDKEY_ATTRIBUTES, V("pk", "secret"));
+	check_values("TransactWriteItems",
+	             "{'TransactItems':[{'Update':{'TableName':'users','Key':{'pk':{'S':'b'}},"
+	             "'UpdateExpression':'SET x = :x'}}]}",
+	             CONDKEY_ATTRIBUTES, V("pk", "x"));
+	/* Attributes do not need a schema. */
+	check_values("GetItem", "{'TableName':'other','Key':{'id':{'S':'a'}}}", CONDKEY_ATTRIBUTES, V("id"));
+	/* Fail closed. */
+	check_values("GetItem", "{'TableName':'users','Key':{'pk':{'S':'a'}},'ProjectionExpression':'a,,b'}",
+	             CONDKEY_ATTRIBUTES, V("pk", "a", "(null)"));
+	check_values("GetItem", "{'TableName':'users','Key':{'pk':{'S':'a'}},'ProjectionExpression':'#m'}",
+	             CONDKEY_ATTRIBUTES, V("pk", "(null)"));
+	check_values("GetItem", "{'TableName':'users','Key':{'pk':{'S':'a'}},'AttributesToGet':'a'}",
+	             CONDKEY_ATTRIBUTES, V("pk", "(null)"));
+	check_values("UpdateItem",
+	             "{'TableName':'users','Key':{'pk':{'S':'a'}},'UpdateExpression':'SET a = :a SET b = :b'}",
+	             CONDKEY_ATTRIBUTES, V("pk", "a", "(null)"));
+	check_values("UpdateItem", "{'TableName':'users','Key':{'pk':{'S':'a'}},'UpdateExpression':5}",
+	             CONDKEY_ATTRIBUTES, V("pk", "(null)"));
+	check("PutItem", "{'TableName':'users','Item':[]}", CONDKEY_ATTRIBUTES, NOVALUE);
+	check("ExecuteStatement", "{'Statement':'SELECT * FROM users'}", CONDKEY_ATTRIBUTES, NOVALUE);
+	/* Nothing named: a Scan without projection reads every attribute, as in IAM (see config/README.md). */
+	check("Scan", "{'TableName':'users'}", CONDKEY_ATTRIBUTES, ABSENT);
+	check("ListTables", "{}", CONDKEY_ATTRIBUTES, ABSENT);
+}
+
+#define POLICY_DOC(stmts) "{'Version':'2012-10-17','Statement':" stmts "}"
+
+/* The resource policy text as a JSON string member: ' inside becomes \" after json_of(). */
+static void
+check_rp(const char *action, const char *member, const char *doc, const char *const *principals,
+         const char *const *accounts)
+{
+	char body[4096];
+	size_t n = (size_t)snprintf(body, sizeof(body), "{'TableName':'t','%s':'", member);
+	struct call c;
+
+	for (const char *p = doc; *p != '\0' && n + 3 < sizeof(body); p++) {
+		if (*p == '\'')
+			body[n++] = '\\';
+		body[n++] = *p;
+	}
+	snprintf(body + n, sizeof(body) - n, "'}");
+	call_init(&c, action, body);
+	if (principals == NULL) {
+		expect_absent(&c, CONDKEY_RESOURCE_POLICY_PRINCIPALS);
+		expect_absent(&c, CONDKEY_RESOURCE_POLICY_ACCOUNTS);
+	} else {
+		expect_values(&c, CONDKEY_RESOURCE_POLICY_ACCOUNTS, accounts);
+		expect_values(&c, CONDKEY_RESOURCE_POLICY_PRINCIPALS, principals);
+	}
+	call_free(&c);
+}
+
+static void
+test_resource_policy(void **state)
+{
+	check_rp("PutResourcePolicy", "Policy",
+	         POLICY_DOC("[{'Effect':'Allow','Principal':{'AWS':['arn:aws:iam::111122223333:role/r','444455556666']},"
+	                    "'Action':'dynamodb:GetItem','Resource':'*'},"
+	                    "{'Effect':'Deny','Principal':'*','Action':'*','Resource':'*'},"
+	                    "{'Effect':'Allow','Principal':{'Service':'backup.amazonaws.com'},'Action':'*'}]"),
+	         V("arn:aws:iam::111122223333:role/r", "444455556666", "backup.amazonaws.com"),
+	         V("111122223333", "444455556666"));
+	check_rp("CreateTable", "ResourcePolicy",
+	         POLICY_DOC("{'Effect':'Allow','Principal':'*','Action':'dynamodb:*','Resource':'*'}"), V("*"), V("*"));
+	check_rp("PutResourcePolicy", "Policy",
+	         POLICY_DOC("{'Effect':'Allow','Principal':{'AWS':'*'},'Action':'dynamodb:*','Resource':'*'}"), V("*"),
+	         V("*"));
+	check_rp("PutResourcePolicy", "Policy",
+	         POLICY_DOC("{'Effect':'Allow','NotPrincipal':{'AWS':'111122223333'},'Action':'*','Resource':'*'}"),
+	         V("*"), V("*"));
+	/* Only Deny: present, no values (treated as absent). */
+	check_rp("PutResourcePolicy", "Policy",
+	         POLICY_DOC("[{'Effect':'Deny','Principal':'*','Action':'*','Resource':'*'}]"), V("(null)") + 1,
+	         V("(null)") + 1);
+	/* Unreadable: matches nothing. */
+	check_rp("PutResourcePolicy", "Policy", "{not json", V("(null)"), V("(null)"));
+	check_rp("PutResourcePolicy", "Policy", "{'Statement':{'Effect':'Allow','Effect':'Allow','Principal':'*'}}",
+	         V("(null)"), V("(null)"));
+	check_rp("PutResourcePolicy", "Policy", POLICY_DOC("{'Effect':'Allow','Principal':{'AWS':5}}"), V("(null)"),
+	         V("(null)"));
+	check_rp("PutResourcePolicy", "Policy", POLICY_DOC("{'Effect':'Allow','Action':'*'}"), V("(null)"), V("(null)"));
+	check_rp("PutResourcePolicy", "Policy", POLICY_DOC("{'Effect':'allow','Principal':'*'}"), V("(null)"),
+	         V("(null)"));
+	check_rp("PutResourcePolicy", "Policy", "{'Version':'2012-10-17'}", V("(null)"), V("(null)"));
+	check_rp("PutResourcePolicy", "Policy", POLICY_DOC("{'Effect':'Allow','Principal':{'AWS':'arn:aws:iam::bad:root'}}"),
+	         V("arn:aws:iam::bad:root"), V("(null)"));
+	check("PutResourcePolicy", "{'ResourceArn':'arn:aws:dynamodb:us-east-1:1:table/t','Policy':7}",
+	      CONDKEY_RESOURCE_POLICY_PRINCIPALS, NOVALUE);
+	/* Absent member, or another action. */
+	check("CreateTable", "{'TableName':'t'}", CONDKEY_RESOURCE_POLICY_ACCOUNTS, ABSENT);
+	check("DeleteResourcePolicy", "{'ResourceArn':'x','Policy':'{}'}", CONDKEY_RESOURCE_POLICY_ACCOUNTS, ABSENT);
+}
+
+static struct condition_request_values
+get_tag(struct call *c, const char *tag)
+{
+	struct condition_request_values out = {0};
+
+	condkeys_lookup(&c->cr, CONDKEY_IDENTITY_TAG, tag, &out);
+	return out;
+}
+
+static void
+test_identity_tag(void **state)
+{
+	struct call c;
+	struct condition_request_values v;
+
+	call_init(&c, "GetItem", "{'TableName':'users'}");
+	v = get_tag(&c, "team");
+	assert_true(v.present);
+	assert_int_equal(v.n, 1);
+	assert_string_equal(v.values[0], "orders");
+	v = get_tag(&c, "COST-CENTER");
+	assert_true(v.present);
+	assert_string_equal(v.values[0], "42");
+	v = get_tag(&c, "Team");
+	assert_string_equal(v.values[0], "orders"); /* not a cached answer for another tag */
+	v = get_tag(&c, "owner");
+	assert_false(v.present);
+	v = get_tag(&c, NULL);
+	assert_false(v.present);
+	call_free(&c);
+
+	memset(&c, 0, sizeof(c));
+	condkeys_request_init(&c.cr, catalog_find_iam("dynamodb:ListTables"), NULL, NULL, NULL, false, &test_now, NULL,
+	                      NULL);
+	assert_false(get_tag(&c, "team").present);
+}
+
+static void
+test_geo(void **state)
+{
+	struct call c;
+
+	test_geoip.lookups = 0;
+	call_init(&c, "GetItem", "{'TableName':'users'}");
+	assert_int_equal(test_geoip.lookups, 0); /* lazily */
+	expect_one(&c, CONDKEY_SOURCE_COUNTRY, "DE");
+	expect_one(&c, CONDKEY_SOURCE_ASN, "64512");
+	expect_one(&c, CONDKEY_SOURCE_COUNTRY, "DE");
+	assert_int_equal(test_geoip.lookups, 1); /* once per call */
+	call_free(&c);
+
+	/* Unknown address. */
+	memset(&c, 0, sizeof(c));
+	condkeys_request_init(&c.cr, catalog_find_iam("dynamodb:GetItem"), NULL, NULL, "198.51.100.1", false, &test_now,
+	                      NULL, &test_env);
+	expect_absent(&c, CONDKEY_SOURCE_COUNTRY);
+	expect_absent(&c, CONDKEY_SOURCE_ASN);
+	/* No databases configured. */
+	condkeys_request_init(&c.cr, catalog_find_iam("dynamodb:GetItem"), NULL, NULL, "192.0.2.7", false, &test_now,
+	                      NULL, NULL);
+	expect_absent(&c, CONDKEY_SOURCE_COUNTRY);
+	expect_absent(&c, CONDKEY_SOURCE_ASN);
+	assert_int_equal(test_geoip.lookups, 2);
+}
+
 int
 main(void)
 {
@@ -430,7 +793,19 @@ main(void)
 	    cmocka_unit_test(test_replica_regions),
 	    cmocka_unit_test(test_kinesis),
 	    cmocka_unit_test(test_body_not_object),
+	    cmocka_unit_test(test_leading_keys),
+	    cmocka_unit_test(test_leading_keys_overflow),
+	    cmocka_unit_test(test_attributes),
+	    cmocka_unit_test(test_resource_policy),
+	    cmocka_unit_test(test_identity_tag),
+	    cmocka_unit_test(test_geo),
 	};
+	int rc;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	json_init();
+	identities_setup();
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	identity_set_free(test_identities);
+	policy_set_free(test_policies);
+	return rc;
 }

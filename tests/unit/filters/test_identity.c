@@ -425,7 +425,7 @@ static const struct error_case error_cases[] = {
 	    { { "$.identities[0]", "expected an identity object, got a string" } } },
 	{ "unknown key", ID("'name':'a'," OK_KEYS "," OK_POL ",'role':'x'"), 1,
 	    { { "$.identities[0].role",
-	        "unknown key \"role\" (expected name, access_key_ids, policies)" } } },
+	        "unknown key \"role\" (expected name, access_key_ids, policies, tags)" } } },
 	{ "duplicate key", ID("'name':'a'," OK_KEYS "," OK_POL ",'name':'b'"), 1,
 	    { { "$.identities[0].name", "duplicate key \"name\"" } } },
 	{ "name missing", ID(OK_KEYS "," OK_POL), 1, { { "$.identities[0]", "missing \"name\"" } } },
@@ -487,6 +487,27 @@ static const struct error_case error_cases[] = {
 	    { { "$.identities[0].policies[2]", "policy \"read\" is listed twice" } } },
 	{ "policy not a string", ID("'name':'a'," OK_KEYS ",'policies':[{}]"), 1,
 	    { { "$.identities[0].policies[0]", "expected a policy name, got an object" } } },
+	{ "tags not an object", ID("'name':'a'," OK_KEYS "," OK_POL ",'tags':['team']"), 1,
+	    { { "$.identities[0].tags", "expected an object of tag keys to string values, got an array" } } },
+	{ "tag value not a string", ID("'name':'a'," OK_KEYS "," OK_POL ",'tags':{'team':1}"), 1,
+	    { { "$.identities[0].tags.team", "expected a string, got a number" } } },
+	{ "tag key empty", ID("'name':'a'," OK_KEYS "," OK_POL ",'tags':{'':'x'}"), 1,
+	    { { "$.identities[0].tags[\"\"]", "expected a tag key of 1-128 characters of [A-Za-z0-9_.:/=+@-], got \"\"" } } },
+	{ "tag key with a space", ID("'name':'a'," OK_KEYS "," OK_POL ",'tags':{'my team':'x','ok':'y'}"), 1,
+	    { { "$.identities[0].tags[\"my team\"]", "got \"my team\"" } } },
+	{ "tag key too long",
+	    ID("'name':'a'," OK_KEYS "," OK_POL ",'tags':{'"
+	       "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
+	       "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk':'x'}"),
+	    1, { { "$.identities[0].tags.kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
+	             "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk", "expected a tag key of 1-128" } } },
+	{ "tag keys differing in case", ID("'name':'a'," OK_KEYS "," OK_POL ",'tags':{'Team':'x','team':'y'}"), 1,
+	    { { "$.identities[0].tags.team", "tag \"team\" is listed twice (tag keys are compared without case)" } } },
+	{ "tag value too long",
+	    ID("'name':'a'," OK_KEYS "," OK_POL ",'tags':{'t':'"
+	       "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
+	       "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv'}"),
+	    1, { { "$.identities[0].tags.t", "expected a tag value of at most 256 characters" } } },
 	{ "all errors reported", "[{'name':'x y','access_key_ids':[],'policies':['nope']},7]", 4,
 	    { { "$.identities[0].name", "expected 1-64" },
 	        { "$.identities[0].access_key_ids", "expected at least one entry" },
@@ -572,6 +593,41 @@ test_identity_match(void **state)
 	assert_int_equal(how, IDENTITY_BY_DEFAULT);
 	assert_string_equal(identity_match_name(how), "default");
 
+	identity_set_free(s);
+	diag_free(d);
+	policy_set_free(ps);
+}
+
+static void
+test_identity_tags(void **state)
+{
+	struct policy_set *ps = policies_new();
+	struct diag *d;
+	/* 128-character key; 256-character value of two-byte characters (counted as characters, not bytes). */
+	struct identity_set *s = compile(
+	    "[{'name':'a','access_key_ids':['" K1 "'],'policies':['read'],"
+	    "'tags':{'Team':'orders','aws:x/y=z+@-_.':'','"
+	    "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk':"
+	    "'\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"
+	    "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9'}},"
+	    "{'name':'b','access_key_ids':['" K2 "'],'policies':['read']}]",
+	    ps, &d);
+	struct identity_facts fa = { .access_key_id = K1 }, fb = { .access_key_id = K2 };
+	const struct identity *a, *b;
+
+	assert_int_equal(diag_count(d), 0);
+	assert_non_null(s);
+	a = identity_set_match(s, &fa, NULL);
+	b = identity_set_match(s, &fb, NULL);
+	assert_string_equal(identity_tag(a, "Team"), "orders");
+	assert_string_equal(identity_tag(a, "team"), "orders");
+	assert_string_equal(identity_tag(a, "TEAM"), "orders");
+	assert_string_equal(identity_tag(a, "AWS:X/Y=Z+@-_."), "");
+	assert_non_null(identity_tag(a, "KKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKK"));
+	assert_null(identity_tag(a, "Tea"));
+	assert_null(identity_tag(a, NULL));
+	assert_null(identity_tag(b, "team"));
+	assert_null(identity_tag(NULL, "team"));
 	identity_set_free(s);
 	diag_free(d);
 	policy_set_free(ps);
@@ -668,6 +724,7 @@ main(void)
 		cmocka_unit_test(test_identity_errors),
 		cmocka_unit_test(test_identity_without_policies),
 		cmocka_unit_test(test_identity_match),
+		cmocka_unit_test(test_identity_tags),
 		cmocka_unit_test(test_identity_no_default),
 		cmocka_unit_test(test_identity_many),
 	};

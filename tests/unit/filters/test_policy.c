@@ -243,10 +243,10 @@ static const struct error_case error_cases[] = {
      {{S0 ".Condition.StringEquals[\"ddbguard:S3Buckets\"]", "unknown condition key \"ddbguard:S3Buckets\""}}},
     {"condition unknown key in second statement",
      "{'app':{'Statement':[{" OK_BODY "},{" OK_BODY ",'Condition':{'Bool':{'aws:SecureTransport':true},"
-     "'StringLike':{'dynamodb:LeadingKeys':'x'}}}]}}",
+     "'StringLike':{'dynamodb:NoSuchKey':'x'}}}]}}",
      1,
-     {{"$.policies.app.Statement[1].Condition.StringLike[\"dynamodb:LeadingKeys\"]",
-       "unknown condition key \"dynamodb:LeadingKeys\""}}},
+     {{"$.policies.app.Statement[1].Condition.StringLike[\"dynamodb:NoSuchKey\"]",
+       "unknown condition key \"dynamodb:NoSuchKey\""}}},
     {"condition operator does not fit the key",
      ONE(OK_BODY ",'Condition':{'Bool':{'ddbguard:S3Bucket':true}}"),
      1,
@@ -835,7 +835,7 @@ cond_eval(const char *policies, const struct cond_call *c)
 	e.res.n = 1;
 	e.res.res[0] = (struct inspect_resource){.type = INSPECT_TABLE, .arn = T_ORDERS};
 	e.res.partiql_verbs = c->verbs;
-	condkeys_request_init(&keys, a, body, &e.res, c->ip, c->tls, &now, "app");
+	condkeys_request_init(&keys, a, body, &e.res, c->ip, c->tls, &now, NULL, NULL);
 	memset(&out, 0xa5, sizeof(out));
 	policy_evaluate(e.p, e.n, a, &e.res, condkeys_lookup, &keys, &out);
 	assert_false(keys.overflow);
@@ -1024,6 +1024,220 @@ test_condition_falls_through(void **state)
 	expect_cond(pol, &(struct cond_call){.iam_action = "dynamodb:Query", .body = "{}"}, POLICY_ALLOW, 2);
 }
 
+/* ---- PartiQL: the API action or IAM's PartiQL<Verb> actions ---- */
+
+static struct policy_decision
+partiql_eval(const char *policies, const char *iam_action, unsigned verbs, const char *const *arns)
+{
+	static const char *const use[] = { "p", NULL };
+	struct eval_env e;
+	struct policy_decision out;
+
+	env_init(&e, policies, use);
+	e.res.partiql_verbs = verbs;
+	for (; arns != NULL && *arns != NULL; arns++)
+		e.res.res[e.res.n++] = (struct inspect_resource){ .type = INSPECT_TABLE, .arn = *arns };
+	memset(&out, 0xa5, sizeof(out));
+	policy_evaluate(e.p, e.n, catalog_find_iam(iam_action), &e.res, NULL, NULL, &out);
+	policy_set_free(e.set);
+	out.policy = NULL; /* pointed into the freed set */
+	out.sid = NULL;
+	out.resource = NULL;
+	return out;
+}
+
+static void
+test_partiql_iam_actions(void **state)
+{
+	static const char *const orders[] = { T_ORDERS, NULL };
+	static const char *const two[] = { T_ORDERS, T_USERS, NULL };
+	static const char iam_select[] =
+	    "{'p':{'Statement':{'Effect':'Allow','Action':'dynamodb:PartiQLSelect','Resource':'" T_ORDERS "'}}}";
+	static const char iam_rw[] = "{'p':{'Statement':["
+				     "{'Effect':'Allow','Action':'dynamodb:PartiQLSelect','Resource':'*'},"
+				     "{'Effect':'Allow','Action':['dynamodb:PartiQLInsert','dynamodb:PartiQLUpdate'],"
+				     "'Resource':'" T_ORDERS "'}]}}";
+	static const char api[] =
+	    "{'p':{'Statement':{'Effect':'Allow','Action':'dynamodb:ExecuteStatement','Resource':'*'}}}";
+	static const char api_deny_delete[] =
+	    "{'p':{'Statement':[{'Effect':'Allow','Action':'dynamodb:*Statement','Resource':'*'},"
+	    "{'Sid':'NoDelete','Effect':'Deny','Action':'dynamodb:PartiQLDelete','Resource':'" T_ORDERS "'}]}}";
+	const unsigned sel = 1u << PARTIQL_SELECT, ins = 1u << PARTIQL_INSERT, upd = 1u << PARTIQL_UPDATE,
+		       del = 1u << PARTIQL_DELETE;
+	struct policy_decision d;
+
+	/* IAM's way: PartiQLSelect allows a SELECT through any of the three APIs. */
+	d = partiql_eval(iam_select, "dynamodb:ExecuteStatement", sel, orders);
+	assert_int_equal(d.effect, POLICY_ALLOW);
+	assert_string_equal(d.action->iam_action, "dynamodb:PartiQLSelect");
+	assert_int_equal(partiql_eval(iam_select, "dynamodb:BatchExecuteStatement", sel, orders).effect, POLICY_ALLOW);
+	assert_int_equal(partiql_eval(iam_select, "dynamodb:ExecuteTransaction", sel, orders).effect, POLICY_ALLOW);
+	/* ... but not another verb, another table, or a call with no verbs. */
+	assert_int_equal(partiql_eval(iam_select, "dynamodb:ExecuteStatement", ins, orders).effect,
+	    POLICY_DENY_IMPLICIT);
+	assert_int_equal(partiql_eval(iam_select, "dynamodb:ExecuteStatement", sel, two).effect, POLICY_DENY_IMPLICIT);
+	assert_int_equal(partiql_eval(iam_select, "dynamodb:ExecuteStatement", 0, orders).effect, POLICY_DENY_IMPLICIT);
+	/* Every verb of the call must be allowed, each by any statement. */
+	assert_int_equal(partiql_eval(iam_rw, "dynamodb:BatchExecuteStatement", sel | ins | upd, orders).effect,
+	    POLICY_ALLOW);
+	assert_int_equal(partiql_eval(iam_rw, "dynamodb:BatchExecuteStatement", sel | del, orders).effect,
+	    POLICY_DENY_IMPLICIT);
+	assert_int_equal(partiql_eval(iam_rw, "dynamodb:BatchExecuteStatement", sel | ins, two).effect,
+	    POLICY_DENY_IMPLICIT);
+	/* PartiQL<Verb> never authorizes item APIs. */
+	assert_int_equal(partiql_eval(iam_rw, "dynamodb:GetItem", 0, orders).effect, POLICY_DENY_IMPLICIT);
+	/* ddbguard's way still works: the API action alone. */
+	d = partiql_eval(api, "dynamodb:ExecuteStatement", sel | del, two);
+	assert_int_equal(d.effect, POLICY_ALLOW);
+	assert_string_equal(d.action->iam_action, "dynamodb:ExecuteStatement");
+	/* A Deny of a verb action wins over an Allow of the API action. */
+	d = partiql_eval(api_deny_delete, "dynamodb:ExecuteStatement", sel | del, orders);
+	assert_int_equal(d.effect, POLICY_DENY_EXPLICIT);
+	assert_int_equal(d.statement_index, 1);
+	assert_string_equal(d.action->iam_action, "dynamodb:PartiQLDelete");
+	assert_int_equal(partiql_eval(api_deny_delete, "dynamodb:ExecuteStatement", sel, orders).effect, POLICY_ALLOW);
+	assert_int_equal(partiql_eval(api_deny_delete, "dynamodb:ExecuteTransaction", del, two).effect,
+	    POLICY_DENY_EXPLICIT);
+}
+
+static void
+test_call_actions(void **state)
+{
+	const struct catalog_action *acts[POLICY_CALL_MAX_ACTIONS];
+	struct inspect_result *res = calloc(1, sizeof(*res));
+
+	assert_non_null(res);
+	res->partiql_verbs = (1u << PARTIQL_SELECT) | (1u << PARTIQL_DELETE);
+	assert_int_equal(policy_call_actions(catalog_find_iam("dynamodb:ExecuteStatement"), res, acts), 3);
+	assert_string_equal(acts[0]->iam_action, "dynamodb:ExecuteStatement");
+	assert_string_equal(acts[1]->iam_action, "dynamodb:PartiQLSelect");
+	assert_string_equal(acts[2]->iam_action, "dynamodb:PartiQLDelete");
+	assert_int_equal(policy_call_actions(catalog_find_iam("dynamodb:GetItem"), res, acts), 1);
+	assert_int_equal(policy_call_actions(NULL, res, acts), 0);
+	free(res);
+}
+
+/* ---- explain ---- */
+
+struct trace_log {
+	char text[4096];
+	size_t len;
+	size_t calls;
+};
+
+static void
+trace_collect(void *arg, const struct policy_trace *t)
+{
+	struct trace_log *l = arg;
+
+	l->calls++;
+	l->len += (size_t)snprintf(l->text + l->len, sizeof(l->text) - l->len, "%s[%u]%s %s %s a=%d r=", t->policy,
+	    t->index, t->sid != NULL ? t->sid : "", t->deny ? "Deny" : "Allow", t->action->name, t->action_matches);
+	for (size_t i = 0; i < t->nres; i++)
+		l->len += (size_t)snprintf(l->text + l->len, sizeof(l->text) - l->len, "%d", t->resource_matches[i]);
+	l->len += (size_t)snprintf(l->text + l->len, sizeof(l->text) - l->len, " %s%s\n",
+	    policy_cond_result_name(t->cond), t->applies ? " APPLIES" : "");
+}
+
+static void
+test_explain_trace(void **state)
+{
+	static const char *const use[] = { "p", "q", NULL };
+	static const char pol[] =
+	    "{'p':{'Statement':[{'Sid':'Read','Effect':'Allow','Action':'dynamodb:GetItem','Resource':'" T_ORDERS "'},"
+	    "{'Effect':'Deny','Action':'*','Resource':'*','Condition':{'Bool':{'aws:SecureTransport':'false'}}}]},"
+	    "'q':{'Statement':{'Effect':'Allow','Action':'dynamodb:PutItem','Resource':'*'}}}";
+	struct eval_env e;
+	struct trace_log log = { 0 };
+	struct policy_decision d, plain;
+
+	env_init(&e, pol, use);
+	e.res.n = 2;
+	e.res.res[0] = (struct inspect_resource){ .type = INSPECT_TABLE, .arn = T_ORDERS };
+	e.res.res[1] = (struct inspect_resource){ .type = INSPECT_TABLE, .arn = T_USERS };
+	policy_explain(e.p, e.n, catalog_find_iam("dynamodb:GetItem"), &e.res, NULL, NULL, trace_collect, &log, &d);
+	policy_evaluate(e.p, e.n, catalog_find_iam("dynamodb:GetItem"), &e.res, NULL, NULL, &plain);
+	assert_int_equal(log.calls, 3);
+	assert_string_equal(log.text, "p[0]Read Allow GetItem a=1 r=10 no Condition APPLIES\n"
+				      "p[1] Deny GetItem a=1 r=11 Condition false\n" /* no context: key absent */
+				      "q[0] Allow GetItem a=0 r=11 Condition not evaluated\n");
+	assert_int_equal(d.effect, POLICY_DENY_IMPLICIT);
+	assert_int_equal(plain.effect, d.effect);
+	assert_int_equal(plain.statement_index, d.statement_index);
+	assert_string_equal(plain.resource, d.resource);
+	policy_set_free(e.set);
+}
+
+/* ---- lint ---- */
+
+static void
+lint_collect(void *arg, const char *path, const char *msg)
+{
+	struct trace_log *l = arg;
+
+	l->calls++;
+	l->len += (size_t)snprintf(l->text + l->len, sizeof(l->text) - l->len, "%s: %s\n", path, msg);
+}
+
+static struct trace_log
+lint_of(const char *policies)
+{
+	struct policy_set *s = compile_ok(policies);
+	struct trace_log l = { 0 };
+
+	policy_set_lint(s, lint_collect, &l);
+	policy_set_free(s);
+	return l;
+}
+
+static void
+test_lint(void **state)
+{
+	struct trace_log l;
+
+	/* Clean: scoped grants, a Deny that covers only part of the Allow. */
+	l = lint_of("{'p':{'Statement':[{'Effect':'Allow','Action':['dynamodb:GetItem','dynamodb:Query'],"
+		    "'Resource':'" T_ORDERS_ANY "'},"
+		    "{'Effect':'Deny','Action':'dynamodb:Query','Resource':'*'}]}}");
+	assert_int_equal(l.calls, 0);
+	/* Unreachable: every action and resource is denied unconditionally in the same policy. */
+	l = lint_of("{'p':{'Statement':[{'Sid':'Read','Effect':'Allow','Action':'dynamodb:Get*',"
+		    "'Resource':['" T_ORDERS "','" T_ORDERS_INDEXES "']},"
+		    "{'Sid':'NoOrders','Effect':'Deny','Action':'*','Resource':'" T_ORDERS_ANY "'}]}}");
+	assert_int_equal(l.calls, 1);
+	assert_non_null(strstr(l.text, "$.policies.p.Statement[0]: Allow statement (Sid Read) is unreachable"));
+	assert_non_null(strstr(l.text, "by Statement[1] (Sid NoOrders)"));
+	/* A conditional Deny, or one with '?' patterns, does not make it unreachable. */
+	l = lint_of("{'p':{'Statement':[{'Effect':'Allow','Action':'dynamodb:GetItem','Resource':'" T_ORDERS "'},"
+		    "{'Effect':'Deny','Action':'*','Resource':'*','Condition':{'Bool':{'aws:SecureTransport':'false'}}}]}}");
+	assert_int_equal(l.calls, 0);
+	l = lint_of("{'p':{'Statement':[{'Effect':'Allow','Action':'dynamodb:GetItem','Resource':'" TABLE("a*c") "'},"
+		    "{'Effect':'Deny','Action':'*','Resource':'" TABLE("a?c") "'}]}}");
+	assert_int_equal(l.calls, 0);
+	/* Admin wildcards, PartiQL and export on "*". */
+	l = lint_of("{'p':{'Statement':{'Effect':'Allow','Action':'dynamodb:*','Resource':'*'}}}");
+	assert_int_equal(l.calls, 2);
+	assert_non_null(strstr(l.text, "grants admin actions on every resource (Resource \"*\"): dynamodb:DeleteBackup, "
+				       "dynamodb:DeleteTable, dynamodb:PutResourcePolicy and "));
+	assert_non_null(strstr(l.text, "grants PartiQL or export actions on every resource"));
+	l = lint_of("{'p':{'Statement':{'Effect':'Allow','Action':'dynamodb:Delete*','Resource':'" T_ORDERS "'}}}");
+	assert_int_equal(l.calls, 0);
+	l = lint_of("{'p':{'Statement':{'Effect':'Allow','Action':'dynamodb:PartiQLSelect','Resource':'*'}}}");
+	assert_int_equal(l.calls, 1);
+	assert_non_null(strstr(l.text, "PartiQL or export actions on every resource (Resource \"*\"): "
+				       "dynamodb:PartiQLSelect\n"));
+	l = lint_of("{'p':{'Statement':{'Effect':'Allow','Action':'dynamodb:ExportTableToPointInTime',"
+		    "'NotResource':'" T_SECRETS "'}}}");
+	assert_int_equal(l.calls, 2); /* admin and export */
+	l = lint_of("{'p':{'Statement':{'Effect':'Allow','Action':['dynamodb:GetItem','dynamodb:ListTables'],"
+		    "'Resource':'*'}}}");
+	assert_int_equal(l.calls, 0); /* ListTables names no resource: "*" is the only way to grant it */
+	l = lint_of("{'p':{'Statement':{'Effect':'Allow','Action':['dynamodb:GetItem','dynamodb:DeleteTable'],"
+		    "'Resource':'*'}}}");
+	assert_int_equal(l.calls, 1);
+	assert_non_null(strstr(l.text, ": dynamodb:DeleteTable\n"));
+}
+
 static void
 test_effect_names(void **state)
 {
@@ -1054,6 +1268,10 @@ main(void)
 		cmocka_unit_test(test_resource_case),
 		cmocka_unit_test(test_degenerate_calls),
 		cmocka_unit_test(test_effect_names),
+		cmocka_unit_test(test_partiql_iam_actions),
+		cmocka_unit_test(test_call_actions),
+		cmocka_unit_test(test_explain_trace),
+		cmocka_unit_test(test_lint),
 		cmocka_unit_test(test_condition_allow_string_equals),
 		cmocka_unit_test(test_condition_deny_string_not_equals),
 		cmocka_unit_test(test_condition_if_exists),
