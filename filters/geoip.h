@@ -14,6 +14,7 @@
 #define DDBGUARD_FILTERS_GEOIP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct geoip;

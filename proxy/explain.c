@@ -28,6 +28,7 @@
 #include "config/config.h"
 #include "filters/catalog.h"
 #include "filters/condkeys.h"
+#include "filters/geoip.h"
 #include "filters/identity.h"
 #include "filters/inspect.h"
 #include "filters/json.h"
@@ -578,6 +579,7 @@ explain_policy(struct explain_call *c)
 {
 	const struct policy *const *policies;
 	struct condkeys_env env = { .tables = c->cfg->tables, .ntables = c->cfg->ntables, .geoip = NULL };
+	char gerr[256] = "";
 	struct condkeys_request *keys = calloc(1, sizeof(*keys));
 	struct explain_keys *ek = calloc(1, sizeof(*ek));
 	const struct catalog_action *acts[POLICY_CALL_MAX_ACTIONS];
@@ -594,6 +596,11 @@ explain_policy(struct explain_call *c)
 		fprintf(stderr, "ddbguard explain: out of memory\n");
 		return EXPLAIN_USAGE;
 	}
+	/* The same databases the daemon would use, so country and ASN conditions explain as they decide. */
+	if ((c->cfg->geoip.country_database || c->cfg->geoip.asn_database) &&
+	    (env.geoip = geoip_open(c->cfg->geoip.country_database, c->cfg->geoip.asn_database, gerr, sizeof(gerr))) ==
+		NULL)
+		fprintf(stderr, "ddbguard explain: geoip: %s (country and ASN keys are absent)\n", gerr);
 	clock_gettime(CLOCK_REALTIME, &now);
 	condkeys_request_init(keys, c->action, c->tree, c->inspect, c->source_ip, c->tls, &now, c->identity, &env);
 	ek->cr = keys;
@@ -635,6 +642,7 @@ explain_policy(struct explain_call *c)
 	free(trace);
 	free(keys);
 	free(ek);
+	geoip_free(env.geoip);
 	return rc;
 }
 
