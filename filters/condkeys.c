@@ -250,17 +250,55 @@ condkeys_partiql_verbs(struct condkeys_request *cr)
 	s->values = cr->verbs;
 }
 
+static const char *condkeys_partition_key(const struct condkeys_request *cr, const char *table);
+
 /*
- * IAM: dynamodb:FullTableScan is set for Scan and for PartiQL SELECT. A
- * PartiQL call with a SELECT that may scan (partiql.h: approximate) is true.
+ * One PartiQL statement string: true if it is a SELECT that may scan its
+ * whole table. Exact when config "tables" gives the table's partition key
+ * (partiql_read_keyed); without it, every SELECT counts as a scan: the
+ * reader cannot tell a key condition from any other equality.
  */
+static bool
+condkeys_statement_scans(const struct condkeys_request *cr, const cJSON *stmt)
+{
+	struct partiql_statement st;
+	const char *pk;
+
+	if (!cJSON_IsString(stmt) || partiql_read(stmt->valuestring, strlen(stmt->valuestring), &st, NULL, 0) != PARTIQL_OK)
+		return true; /* inspect refused these already; be safe anyway */
+	if (st.verb != PARTIQL_SELECT)
+		return false;
+	if ((pk = condkeys_partition_key(cr, st.table)) == NULL || st.index[0] != '\0')
+		return true; /* unknown schema, or an index (its key is not configured) */
+	if (partiql_read_keyed(stmt->valuestring, strlen(stmt->valuestring), pk, &st, NULL, 0) != PARTIQL_OK)
+		return true;
+	return st.full_table_scan;
+}
+
+/* Every statement of ExecuteStatement, BatchExecuteStatement or ExecuteTransaction. */
+static bool
+condkeys_partiql_scans(const struct condkeys_request *cr)
+{
+	static const char *const lists[] = { "Statements", "TransactStatements" };
+	const cJSON *stmt = cJSON_GetObjectItemCaseSensitive(cr->body, "Statement"), *e;
+
+	if (stmt != NULL && condkeys_statement_scans(cr, stmt))
+		return true;
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(cr->body, lists[i]))
+			if (condkeys_statement_scans(cr, cJSON_GetObjectItemCaseSensitive(e, "Statement")))
+				return true;
+	return false;
+}
+
+/* IAM: dynamodb:FullTableScan is set for Scan and for PartiQL SELECT. */
 static void
 condkeys_full_table_scan(struct condkeys_request *cr)
 {
 	if (cr->action != NULL && strcmp(cr->action->name, "Scan") == 0)
 		condkeys_set_one(cr, CONDKEY_FULL_TABLE_SCAN, "true");
 	else if (cr->inspect != NULL && (cr->inspect->partiql_verbs & (1u << PARTIQL_SELECT)))
-		condkeys_set_one(cr, CONDKEY_FULL_TABLE_SCAN, cr->inspect->partiql_full_table_scan ? "true" : "false");
+		condkeys_set_one(cr, CONDKEY_FULL_TABLE_SCAN, condkeys_partiql_scans(cr) ? "true" : "false");
 }
 
 /* The account field of arn:partition:service:region:account:resource; NULL if it is not one. */

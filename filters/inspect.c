@@ -430,7 +430,6 @@ on_partiql(struct walk *w, const struct catalog_location *loc, const char *s, si
 		a.sub = slice_of(st.index);
 	}
 	w->out->partiql_verbs |= 1u << st.verb;
-	w->out->partiql_full_table_scan |= st.full_table_scan;
 	if (w->out->partiql_statement == NULL && (redacted = json_arena_alloc(w->arena, len + 1)) != NULL) {
 		partiql_redact(s, len, redacted, len + 1);
 		w->out->partiql_statement = redacted;
@@ -586,7 +585,6 @@ inspect_request(const struct catalog_action *action, const cJSON *body,
 	out->n = 0;
 	out->primary_table = NULL;
 	out->partiql_verbs = 0;
-	out->partiql_full_table_scan = false;
 	out->partiql_statement = NULL;
 	memset(&w, 0, sizeof(w));
 	w.action = action;

@@ -45,10 +45,9 @@ struct inspect_result {
 	struct inspect_resource res[INSPECT_MAX_RESOURCES];
 	/* First table named (after normalising), for requestParameters.tableName. */
 	const char *primary_table;
-	/* PartiQL calls: the verbs of all statements (bit 1 << enum partiql_verb), whether any SELECT
-	 * may scan the whole table, and the first statement with its literals redacted, for the log. */
+	/* PartiQL calls: the verbs of all statements (bit 1 << enum partiql_verb) and the first
+	 * statement with its literals redacted, for the log. (FullTableScan: filters/condkeys.c.) */
 	unsigned partiql_verbs;
-	bool partiql_full_table_scan;
 	const char *partiql_statement;
 };
 

@@ -208,11 +208,12 @@ struct parser {
 	enum partiql_status status;
 	char *why;
 	size_t why_len;
+	const char *key_attr; /* partition key: only comparisons on it restrict; NULL: any attribute (approximate) */
 };
 
 /* What an operand is, as far as the FullTableScan rule cares. */
 struct operand {
-	bool name;	/* a single top-level attribute name, no .x or [i] */
+	bool name;	/* a single top-level attribute name, no .x or [i] (and the key, when it is known) */
 	bool scalar;	/* string, number or ? */
 	bool restricts; /* a parenthesised condition that restricts the key */
 };
@@ -819,6 +820,28 @@ parse_call(struct parser *p, const struct tok *name)
 	return true;
 }
 
+/*
+ * Whether an identifier token names the partition key (any name does when
+ * the key is not known). A quoted identifier is compared unescaped ("" is ").
+ */
+static bool
+tok_is_key(const struct parser *p, const struct tok *t)
+{
+	const char *k = p->key_attr, *q, *end;
+
+	if (k == NULL)
+		return true;
+	if (t->kind == TOK_IDENT)
+		return strlen(k) == t->len && memcmp(k, p->s + t->off, t->len) == 0;
+	for (q = p->s + t->off + 1, end = p->s + t->off + t->len - 1; q < end; q++, k++) {
+		if (*k == '\0' || *q != *k)
+			return false;
+		if (*q == '"')
+			q++; /* the second quote of an escaped pair */
+	}
+	return *k == '\0';
+}
+
 static bool
 parse_primary(struct parser *p, struct operand *o)
 {
@@ -856,12 +879,13 @@ parse_primary(struct parser *p, struct operand *o)
 			return parse_call(p, &name);
 		if (!parse_path_rest(p, &simple))
 			return false;
-		o->name = simple;
+		o->name = simple && tok_is_key(p, &name);
 		return true;
 	case TOK_QIDENT:
+		name = p->tok;
 		if (!next(p) || !parse_path_rest(p, &simple))
 			return false;
-		o->name = simple;
+		o->name = simple && tok_is_key(p, &name);
 		return true;
 	default:
 		break;
@@ -1219,7 +1243,14 @@ read_statement(struct parser *p, struct partiql_statement *out)
 enum partiql_status
 partiql_read(const char *stmt, size_t len, struct partiql_statement *out, char *why, size_t why_len)
 {
-	struct parser p = { .s = stmt, .len = len, .why = why, .why_len = why_len };
+	return partiql_read_keyed(stmt, len, NULL, out, why, why_len);
+}
+
+enum partiql_status
+partiql_read_keyed(const char *stmt, size_t len, const char *partition_key, struct partiql_statement *out,
+    char *why, size_t why_len)
+{
+	struct parser p = { .s = stmt, .len = len, .why = why, .why_len = why_len, .key_attr = partition_key };
 	size_t i, chars = 0;
 
 	memset(out, 0, sizeof(*out));

@@ -68,19 +68,19 @@ struct partiql_statement {
 	 * unless its WHERE clause has an equality or IN condition on the
 	 * partition key", ql-reference.select). Always false for other verbs.
 	 *
-	 * XXX Approximation, because the reader does not know the key schema.
 	 * It is false only when the top level of the WHERE clause (a chain of
 	 * ANDs, seeing through parentheses, never under OR or NOT) holds
-	 *     name = 'string' | number | ?        or
-	 *     name IN [scalar, ...] | (scalar, ...)   (non-empty; scalars are
-	 *                                             strings, numbers, ?)
-	 * where name is a single top-level attribute (no .x or [i]) on the left
-	 * side. Any attribute is taken for the partition key, so
-	 * `WHERE Address = 'x'` reads as no scan although DynamoDB scans: this
-	 * direction is NOT fail-closed. With the key schema (DescribeTable) the
-	 * attribute could be checked and the answer made exact. In the other
-	 * direction it is conservative: `pk = 1 OR pk = 2`, which DynamoDB runs
-	 * without a scan, reads as a scan.
+	 *     key = 'string' | number | ?        or
+	 *     key IN [scalar, ...] | (scalar, ...)   (non-empty; scalars are
+	 *                                            strings, numbers, ?)
+	 * where key is the partition key attribute given to
+	 * partiql_read_keyed(). With partiql_read() (no key known) any single
+	 * top-level attribute counts, so `WHERE Address = 'x'` reads as no scan
+	 * although DynamoDB scans: that reading is NOT fail-closed, which is why
+	 * the dynamodb:FullTableScan condition key (filters/condkeys.c) always
+	 * uses the keyed form, and without a configured schema treats every
+	 * SELECT as a scan. Conservative either way: `pk = 1 OR pk = 2`, which
+	 * DynamoDB runs without a scan, reads as a scan.
 	 */
 	bool full_table_scan;
 	unsigned nparams; /* '?' placeholders, to check against Parameters */
@@ -104,6 +104,14 @@ enum partiql_status {
  */
 enum partiql_status partiql_read(const char *stmt, size_t len, struct partiql_statement *out, char *why,
     size_t why_len);
+
+/*
+ * partiql_read() knowing the table's partition key attribute: full_table_scan
+ * is then exact (false only when the top-level conjunction compares that
+ * attribute with = or IN), which is what dynamodb:FullTableScan needs.
+ */
+enum partiql_status partiql_read_keyed(const char *stmt, size_t len, const char *partition_key,
+    struct partiql_statement *out, char *why, size_t why_len);
 
 /*
  * Writes a copy of stmt[0..len) for the access log with every literal

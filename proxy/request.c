@@ -74,7 +74,6 @@ request_begin(struct request *r, const struct listener_config *l, const char *cl
 	r->inspect->n = 0;
 	r->inspect->primary_table = NULL;
 	r->inspect->partiql_verbs = 0;
-	r->inspect->partiql_full_table_scan = false;
 	r->inspect->partiql_statement = NULL;
 	clock_gettime(CLOCK_REALTIME, &r->wall_start);
 	r->mono_start_ns = request_now_ns();

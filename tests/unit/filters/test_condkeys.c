@@ -257,25 +257,48 @@ test_request_parameters(void **state)
 static void
 test_full_table_scan(void **state)
 {
+	static const struct {
+		const char *body;
+		const char *want; /* "true", "false" */
+	} partiql[] = {
+		/* "users" has partition key pk (test_tables): exact. */
+		{ "{'Statement':'SELECT * FROM users'}", "true" },
+		{ "{'Statement':'SELECT * FROM users WHERE pk = ?'}", "false" },
+		{ "{'Statement':'SELECT * FROM \\\"users\\\" WHERE \\\"pk\\\" IN [1, 2]'}", "false" },
+		{ "{'Statement':'SELECT * FROM users WHERE Address = ?'}", "true" }, /* not the key: a scan */
+		{ "{'Statement':'SELECT * FROM users WHERE pk = 1 OR pk = 2'}", "true" },
+		{ "{'Statement':'SELECT * FROM users WHERE NOT pk = 1'}", "true" },
+		{ "{'Statement':'SELECT * FROM users WHERE pk > 1'}", "true" },
+		{ "{'Statement':'SELECT * FROM users WHERE a = 1 AND pk = 2'}", "false" },
+		/* No schema configured for the table (or an index): every SELECT counts as a scan. */
+		{ "{'Statement':'SELECT * FROM other WHERE pk = 1'}", "true" },
+		{ "{'Statement':'SELECT * FROM \\\"users\\\".\\\"byAddress\\\" WHERE pk = 1'}", "true" },
+		/* Any scanning statement of a batch makes the call one. */
+		{ "{'Statements':[{'Statement':'SELECT * FROM users WHERE pk = 1'},{'Statement':'SELECT * FROM users'}]}",
+		    "true" },
+		{ "{'Statements':[{'Statement':'SELECT * FROM users WHERE pk = 1'},{'Statement':'DELETE FROM users WHERE pk = 2'}]}",
+		    "false" },
+	};
 	struct call c;
 
 	check("Scan", "{'TableName':'t'}", CONDKEY_FULL_TABLE_SCAN, "true");
 	check("Query", "{'TableName':'t'}", CONDKEY_FULL_TABLE_SCAN, ABSENT);
 
-	call_init(&c, "ExecuteStatement", "{'Statement':'SELECT * FROM t'}");
+	for (size_t i = 0; i < sizeof(partiql) / sizeof(partiql[0]); i++) {
+		call_init(&c, strstr(partiql[i].body, "Statements") ? "BatchExecuteStatement" : "ExecuteStatement",
+		    partiql[i].body);
+		c.ir.partiql_verbs = 1u << PARTIQL_SELECT;
+		expect_one(&c, CONDKEY_FULL_TABLE_SCAN, partiql[i].want);
+		call_free(&c);
+	}
+
+	call_init(&c, "ExecuteStatement", "{'Statement':'SELECT * FROM users'}");
 	c.ir.partiql_verbs = 1u << PARTIQL_SELECT;
-	c.ir.partiql_full_table_scan = true;
-	expect_one(&c, CONDKEY_FULL_TABLE_SCAN, "true");
 	expect_one(&c, CONDKEY_PARTIQL_VERB, "SELECT");
 	call_free(&c);
 
-	call_init(&c, "ExecuteStatement", "{'Statement':'SELECT * FROM t WHERE pk = 1'}");
-	c.ir.partiql_verbs = 1u << PARTIQL_SELECT;
-	expect_one(&c, CONDKEY_FULL_TABLE_SCAN, "false");
-	call_free(&c);
-
 	/* IAM sets the key for PartiQL SELECT only. */
-	call_init(&c, "ExecuteStatement", "{'Statement':'DELETE FROM t WHERE pk = 1'}");
+	call_init(&c, "ExecuteStatement", "{'Statement':'DELETE FROM users WHERE pk = 1'}");
 	c.ir.partiql_verbs = 1u << PARTIQL_DELETE;
 	expect_absent(&c, CONDKEY_FULL_TABLE_SCAN);
 	expect_one(&c, CONDKEY_PARTIQL_VERB, "DELETE");
