@@ -671,6 +671,13 @@ static const struct cfg_key limits_keys[] = {
 
 static const struct cfg_key access_log_keys[] = {
 	{ .name = "path", .type = CFG_PATH, .def_str = "-", .offset = offsetof(struct access_log_config, path) },
+	{ .name = "signing_key", .type = CFG_PATH, .offset = offsetof(struct access_log_config, signing_key) },
+	{ .name = "digest_every_records", .type = CFG_U32, .min = 1, .max = 1000000, .def = 1000,
+	    .offset = offsetof(struct access_log_config, digest_every_records) },
+	{ .name = "digest_every_seconds", .type = CFG_U32, .min = 1, .max = 86400, .def = 60,
+	    .offset = offsetof(struct access_log_config, digest_every_seconds) },
+	{ .name = "max_bytes", .type = CFG_U64, .min = 4096, .max = 1099511627776ull,
+	    .offset = offsetof(struct access_log_config, max_bytes) }, /* absent: 0, no size rotation */
 };
 
 static bool cfg_optional_object(struct cfg_ctx *ctx, const cJSON *v, const struct cfg_key *keys, size_t n,
@@ -1268,6 +1275,7 @@ config_free(struct config *c)
 	free(c->upstream.ca_file);
 	free(c->upstream.host_header);
 	free(c->access_log.path);
+	free(c->access_log.signing_key);
 	egress_config_free(&c->egress);
 	for (size_t t = 0; t < c->ntables; t++) {
 		free(c->tables[t].table);

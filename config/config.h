@@ -101,6 +101,10 @@ struct geoip_config {
 
 struct access_log_config {
 	char *path; /* "-" means stdout */
+	char *signing_key;		/* PEM Ed25519 private key for signed digests; NULL: none */
+	uint32_t digest_every_records;	/* a digest after this many records */
+	uint32_t digest_every_seconds;	/* or when this long has passed since the last one */
+	uint64_t max_bytes;		/* rotate when the file reaches this size; 0: never */
 };
 
 struct config {

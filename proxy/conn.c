@@ -60,6 +60,7 @@ struct conn {
 	struct json_arena *arena;  /* body tree and inspector strings for the current call */
 	struct evbuffer *upstream_request;
 	struct upstream_call *call;
+	char *capture; /* UPSTREAM_CAPTURE_MAX, allocated on the first call that asks for ConsumedCapacity (owned) */
 	bool close_after; /* the client asked for Connection: close */
 	struct event *deadline; /* limits.request_timeout_ms, armed from a request's first byte to its last */
 	bool deadline_armed;
@@ -110,6 +111,7 @@ conn_free(struct conn *c)
 	json_arena_free(c->arena);
 	free(c->head);
 	free(c->fwd_head);
+	free(c->capture);
 	TAILQ_REMOVE(&c->rt->conns, c, link);
 	if (--c->rt->nconns == 0 && c->rt->draining)
 		event_base_loopexit(c->rt->base, NULL);
@@ -267,7 +269,12 @@ conn_forward(struct conn *c, struct evbuffer *in, size_t body_len)
 	if (c->call == NULL) {
 		request_refuse(&c->req, REFUSE_UPSTREAM_FAILED, "out of memory while forwarding");
 		conn_answer_refusal(c, true);
+		return;
 	}
+	/* The answer's ConsumedCapacity, for the log; without the buffer the record just lacks it. */
+	if (request_wants_capacity(&c->req) &&
+	    (c->capture != NULL || (c->capture = malloc(UPSTREAM_CAPTURE_MAX)) != NULL))
+		upstream_call_capture(c->call, c->capture, UPSTREAM_CAPTURE_MAX);
 }
 
 /* The response head the client sees: the upstream's, minus hop-by-hop fields except the framing we relay. */
@@ -323,6 +330,22 @@ conn_note_upstream_error(struct request *r, const struct upstream_report *rep)
 	cJSON_Delete(body);
 }
 
+/*
+ * guard.consumedCapacity: the ConsumedCapacity member of a captured 2xx
+ * answer, parsed into the call's arena (the log reads it; only its table
+ * names and numbers are written, never the items next to it).
+ */
+static void
+conn_note_capacity(struct conn *c, const struct upstream_report *rep)
+{
+	struct json_error jerr;
+	const cJSON *root = json_arena_parse(c->arena, c->capture, rep->capture_len, &c->rt->body_json, &jerr);
+	const cJSON *cc = root ? cJSON_GetObjectItemCaseSensitive(root, "ConsumedCapacity") : NULL;
+
+	if (cJSON_IsObject(cc) || cJSON_IsArray(cc))
+		c->req.consumed_capacity = cc;
+}
+
 static void
 conn_upstream_done(void *arg, const struct upstream_report *rep)
 {
@@ -338,6 +361,8 @@ conn_upstream_done(void *arg, const struct upstream_report *rep)
 	r->bytes_out += rep->body_bytes;
 	if (rep->result == UPSTREAM_OK && rep->status >= 400)
 		conn_note_upstream_error(r, rep);
+	if (rep->result == UPSTREAM_OK && rep->capture_len > 0)
+		conn_note_capacity(c, rep);
 	if (rep->result == UPSTREAM_OK) {
 		conn_log(c);
 		conn_next_call(c);

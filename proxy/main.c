@@ -37,6 +37,8 @@ struct daemon {
 	struct listener **listeners;
 	size_t nlisteners;
 	struct event *sigterm, *sigint;
+	struct event *sigusr1;	    /* reopen the access log */
+	struct event *digest_timer; /* signed access-log digests every digest_every_seconds */
 };
 
 static void
@@ -143,6 +145,19 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	conn_drain_all(&d->rt);
 }
 
+/* SIGUSR1: the operator renamed the access log (logrotate "create" mode); reopen it, the chain continues. */
+static void
+on_sigusr1(evutil_socket_t sig, short what, void *arg)
+{
+	accesslog_reopen(((struct daemon *)arg)->rt.alog);
+}
+
+static void
+on_digest_timer(evutil_socket_t fd, short what, void *arg)
+{
+	accesslog_tick(((struct daemon *)arg)->rt.alog);
+}
+
 static void
 daemon_start(struct daemon *d, const struct config *cfg)
 {
@@ -172,6 +187,8 @@ daemon_start(struct daemon *d, const struct config *cfg)
 		fatalx("cannot set up egress (egress.ca_cert, egress.ca_key)");
 	if ((rt->alog = accesslog_open(cfg->access_log.path)) == NULL)
 		fatalx("cannot open the access log %s", cfg->access_log.path);
+	if (!accesslog_configure(rt->alog, &cfg->access_log))
+		fatalx("cannot set up the access log (access_log.signing_key)");
 	if ((geo->country_database != NULL || geo->asn_database != NULL) &&
 	    (rt->geoip = geoip_open(geo->country_database, geo->asn_database, err, sizeof(err))) == NULL)
 		fatalx("cannot open geoip: %s", err);
@@ -187,6 +204,17 @@ daemon_start(struct daemon *d, const struct config *cfg)
 	if (d->sigterm == NULL || d->sigint == NULL || evsignal_add(d->sigterm, NULL) < 0 ||
 	    evsignal_add(d->sigint, NULL) < 0)
 		fatalx("cannot install signal handlers");
+	d->sigusr1 = evsignal_new(rt->base, SIGUSR1, on_sigusr1, d);
+	if (d->sigusr1 == NULL || evsignal_add(d->sigusr1, NULL) < 0)
+		fatalx("cannot install the SIGUSR1 handler");
+	if (cfg->access_log.signing_key != NULL) {
+		/* Checked every second so a digest is at most a second late; a no-op without new records. */
+		struct timeval tick = { .tv_sec = 1 };
+
+		d->digest_timer = event_new(rt->base, -1, EV_PERSIST, on_digest_timer, d);
+		if (d->digest_timer == NULL || event_add(d->digest_timer, &tick) < 0)
+			fatalx("cannot start the digest timer");
+	}
 }
 
 static void
@@ -196,6 +224,9 @@ daemon_stop(struct daemon *d)
 	free(d->listeners);
 	event_free(d->sigterm);
 	event_free(d->sigint);
+	event_free(d->sigusr1);
+	if (d->digest_timer != NULL)
+		event_free(d->digest_timer);
 	/* Connections still open after the drain deadline are closed by the kernel at exit. */
 	upstream_pool_free(d->rt.reverse.dynamodb);
 	upstream_pool_free(d->rt.reverse.streams);

@@ -191,6 +191,7 @@ decide_body(struct runtime *rt, struct request *r, const char *body, size_t len,
 		request_refuse(r, REFUSE_BAD_JSON, "request body must be a JSON object");
 		return false;
 	}
+	r->body = root; /* for the access log's requestParameters (names only) */
 	st = inspect_request(r->action, root, &r->route->scope, arena, r->inspect, why, sizeof(why));
 	if (st != INSPECT_OK) {
 		request_refuse(r, REFUSE_INVALID, "%s", why);
@@ -267,6 +268,14 @@ request_decide(struct runtime *rt, struct request *r, const char *body, size_t b
 		return false;
 	}
 	return true;
+}
+
+bool
+request_wants_capacity(const struct request *r)
+{
+	const cJSON *v = r->body ? cJSON_GetObjectItemCaseSensitive(r->body, "ReturnConsumedCapacity") : NULL;
+
+	return cJSON_IsString(v) && strcmp(v->valuestring, "NONE") != 0;
 }
 
 struct upstream_pool *

@@ -85,6 +85,7 @@ struct request {
 	const struct identity *identity;
 	enum identity_match identity_match;
 	struct inspect_result *inspect; /* owned by the connection */
+	const cJSON *body; /* the body's tree, in the connection's arena; NULL if it did not parse to an object */
 
 	/* decision */
 	enum guard_decision decision;
@@ -100,6 +101,8 @@ struct request {
 	char request_id[80]; /* x-amzn-RequestId from the upstream, or ours */
 	char error_code[96]; /* errorCode for the log */
 	uint64_t bytes_in, bytes_out;
+	/* ConsumedCapacity (object or array) of a 2xx answer to a call that asked for it; in the arena, or NULL */
+	const cJSON *consumed_capacity;
 };
 
 uint64_t request_now_ns(void); /* CLOCK_MONOTONIC */
@@ -127,6 +130,9 @@ void request_refuse(struct request *r, enum guard_refusal why, const char *fmt, 
  * when `close`), and {"__type": ..., "message": ...}. Sets r->status.
  */
 void request_write_refusal(struct request *r, struct evbuffer *out, bool close);
+
+/* True when the body asks DynamoDB to report ConsumedCapacity (ReturnConsumedCapacity other than NONE). */
+bool request_wants_capacity(const struct request *r);
 
 /* Which upstream pool of r->route serves r->action (NULL: none). */
 struct upstream_pool *request_pool(const struct request *r);

@@ -62,6 +62,8 @@ struct upstream_call {
 	struct http_chunked chunked;
 	struct upstream_report report;
 	bool paused;
+	char *capture; /* upstream_call_capture(): the caller's buffer, NULL when not asked */
+	size_t capture_cap;
 };
 
 TAILQ_HEAD(upconn_list, upstream_call);
@@ -190,6 +192,7 @@ uc_finish(struct upstream_call *uc, enum upstream_result result, bool reusable)
 	uc->cb_arg = NULL;
 	uc->client_out = NULL;
 	uc->paused = false;
+	uc->capture = NULL;
 	if (reusable && uc->bev != NULL && evbuffer_get_length(bufferevent_get_input(uc->bev)) == 0 &&
 	    p->nidle < p->cfg->max_idle_connections) {
 		struct timeval idle = ms_to_tv(p->cfg->idle_timeout_ms);
@@ -415,6 +418,8 @@ upstream_call_start(struct upstream_pool *p, struct evbuffer *request, struct ev
 	uc->cb_arg = arg;
 	uc->head_scan = 0;
 	uc->paused = false;
+	uc->capture = NULL;
+	uc->capture_cap = 0;
 	if (uc->bev != NULL) { /* reused: send now; answers arrive through the callbacks */
 		uc->state = UC_WAIT_HEAD;
 		uc_describe_peer(uc);
@@ -427,6 +432,13 @@ upstream_call_start(struct upstream_pool *p, struct evbuffer *request, struct ev
 	evbuffer_add_buffer(uc->pending, request);
 	event_active(uc->kick, EV_TIMEOUT, 0);
 	return uc;
+}
+
+void
+upstream_call_capture(struct upstream_call *uc, char *buf, size_t cap)
+{
+	uc->capture = buf;
+	uc->capture_cap = cap < UPSTREAM_CAPTURE_MAX ? cap : UPSTREAM_CAPTURE_MAX;
 }
 
 void
@@ -524,6 +536,15 @@ uc_read_length_body(struct upstream_call *uc, struct evbuffer *in)
 	if (uc->resp.status >= 400 && uc->report.body_bytes == 0 && take == uc->remaining &&
 	    take <= sizeof(uc->report.error_body))
 		uc->report.error_body_len = evbuffer_copyout(in, uc->report.error_body, take) == (ev_ssize_t)take ? take : 0;
+
+	/* A 2xx body the caller asked for: copied piece by piece, kept only if it fits whole. */
+	if (uc->capture != NULL && uc->resp.status >= 200 && uc->resp.status < 300 && take > 0 &&
+	    uc->resp.content_length <= uc->capture_cap) {
+		if (evbuffer_copyout(in, uc->capture + uc->report.body_bytes, take) != (ev_ssize_t)take)
+			uc->capture = NULL;
+		else if (take == uc->remaining)
+			uc->report.capture_len = (size_t)uc->resp.content_length;
+	}
 
 	if (take > 0) {
 		evbuffer_remove_buffer(in, uc->client_out, take);

@@ -31,6 +31,8 @@ struct upstream_pool;
 struct upstream_call;
 
 #define UPSTREAM_ERROR_BODY_MAX 2048
+/* Largest 2xx body upstream_call_capture() copies: ConsumedCapacity answers are small; a big one is skipped. */
+#define UPSTREAM_CAPTURE_MAX (64u * 1024u)
 
 enum upstream_result {
 	UPSTREAM_OK,		 /* the whole response was relayed */
@@ -52,6 +54,8 @@ struct upstream_report {
 	/* For 4xx/5xx answers with a small body: a copy of it, so the log can name the error type. */
 	char error_body[UPSTREAM_ERROR_BODY_MAX];
 	size_t error_body_len;
+	/* Bytes of a 2xx body copied into the upstream_call_capture() buffer: 0 unless it was copied whole. */
+	size_t capture_len;
 };
 
 struct upstream_callbacks {
@@ -77,6 +81,15 @@ const char *upstream_pool_url(const struct upstream_pool *p);
  */
 struct upstream_call *upstream_call_start(struct upstream_pool *p, struct evbuffer *request,
     struct evbuffer *client_out, const struct upstream_callbacks *cb, void *arg);
+
+/*
+ * Asks for a copy of the whole body of a 2xx answer into `buf` (`cap` bytes,
+ * at most UPSTREAM_CAPTURE_MAX), for the access log. The caller owns `buf` and
+ * keeps it until on_done, where report.capture_len says how much was copied:
+ * 0 when the answer was not 2xx, longer than `cap` or chunked.
+ * XXX: chunked answers are not captured (DynamoDB sends Content-Length).
+ */
+void upstream_call_capture(struct upstream_call *c, char *buf, size_t cap);
 
 /* The client went away: drop the exchange (its connection is closed); no callback runs after this. */
 void upstream_call_abort(struct upstream_call *c);

@@ -19,7 +19,8 @@ def test_allowed_call_record_fields(guard, log):
     assert rec["sourceIPAddress"] == "127.0.0.1"
     assert rec["userAgent"].startswith("Boto3/")
     assert rec["userIdentity"]["accessKeyId"] == APP_KEY
-    assert rec["requestParameters"] == {"tableName": "users"}
+    assert rec["requestParameters"]["tableName"] == "users"
+    assert rec["requestParameters"]["key"] == {"pk": "HIDDEN_DUE_TO_SECURITY_REASONS"}
     assert [(r["type"], r["ARN"]) for r in rec["resources"]] == [("AWS::DynamoDB::Table", table_arn("users"))]
     assert all(r.get("accountId", ACCOUNT) == ACCOUNT for r in rec["resources"])
     # requestID is what the client saw: dynalite's x-amzn-RequestId, passed through.

@@ -16,7 +16,7 @@ def check_allow(rec, event, table, sid="ItemReadWrite", identity="app"):
     assert rec["guard"]["statement"] == sid
     assert rec["guard"]["status"] == 200
     assert rec["guard"]["upstream"]["status"] == 200
-    assert rec["requestParameters"] == {"tableName": table}
+    assert rec["requestParameters"]["tableName"] == table
     assert table_arn(table) in [r["ARN"] for r in rec["resources"]]
     assert "errorCode" not in rec
 

@@ -92,7 +92,7 @@ def test_table_outside_the_policy_is_denied(guard, log):
     assert "dynamodb:GetItem" in msg and table_arn("secrets") in msg
     rec = log.one(mark, eventName="GetItem")
     check_deny(rec, "GetItem")
-    assert rec["requestParameters"] == {"tableName": "secrets"}
+    assert rec["requestParameters"]["tableName"] == "secrets"
 
 
 def test_reader_cannot_write(guard, log):

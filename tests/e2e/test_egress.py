@@ -254,7 +254,7 @@ def test_aws_cli_put_and_get_through_the_tunnel(eguard, elog, ecerts, good_dynal
         assert rec["guard"]["status"] == 200 and rec["guard"]["upstream"]["status"] == 200, rec
         assert rec["guard"]["identity"] == "app"
         assert rec["userAgent"].startswith("aws-cli/2"), rec
-        assert rec["resources"] == [{"type": "AWS::DynamoDB::Table",
+        assert rec["resources"] == [{"accountId": ACCOUNT, "type": "AWS::DynamoDB::Table",
                                      "ARN": "arn:aws:dynamodb:us-east-1:%s:table/orders" % ACCOUNT}], rec
         assert rec["recipientAccountId"] == ACCOUNT
         check_tunnel_fields(rec, DDB, good_dynalite)
