@@ -39,6 +39,7 @@ enum cfg_type {
 	CFG_U32,    /* uint32_t */
 	CFG_U64,    /* uint64_t */
 	CFG_PORT,   /* uint16_t */
+	CFG_BOOL,   /* bool */
 	CFG_CUSTOM, /* parse() does everything */
 };
 
@@ -155,6 +156,13 @@ cfg_store(struct cfg_ctx *ctx, const struct cfg_key *k, const cJSON *v, void *ds
 			return false;
 		*(uint16_t *)field = (uint16_t)u;
 		return true;
+	case CFG_BOOL:
+		if (!cJSON_IsBool(v)) {
+			diag_error(ctx->d, ctx->path.text, "expected true or false, got %s", json_type_name(v));
+			return false;
+		}
+		*(bool *)field = cJSON_IsTrue(v);
+		return true;
 	case CFG_CUSTOM:
 		return k->parse(ctx, v, dst);
 	}
@@ -181,6 +189,9 @@ cfg_store_default(struct cfg_ctx *ctx, const struct cfg_key *k, void *dst)
 		break;
 	case CFG_PORT:
 		*(uint16_t *)field = (uint16_t)k->def;
+		break;
+	case CFG_BOOL:
+		*(bool *)field = k->def != 0;
 		break;
 	case CFG_CUSTOM:
 		if (k->parse_when_absent)
@@ -273,6 +284,21 @@ check_region(const char *s)
 		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && *s != '-')
 			return "a region name of [a-z0-9-] such as \"us-east-1\"";
 	return NULL;
+}
+
+/* "udp:HOST:PORT" or "unix:/PATH": where RFC 5424 access-log messages go. */
+static const char *
+check_syslog_target(const char *s)
+{
+	const char *colon;
+
+	if (strncmp(s, "unix:/", 6) == 0 && s[6] != '\0')
+		return NULL;
+	if (strncmp(s, "udp:", 4) == 0 && (colon = strrchr(s + 4, ':')) != NULL && colon > s + 4 &&
+	    strspn(colon + 1, "0123456789") == strlen(colon + 1) && colon[1] != '\0' && atoi(colon + 1) > 0 &&
+	    atoi(colon + 1) < 65536)
+		return NULL;
+	return "\"udp:HOST:PORT\" or \"unix:/PATH\"";
 }
 
 /* A Host header value: reg-name or IP literal, optional :port; no spaces or controls. */
@@ -678,7 +704,25 @@ static const struct cfg_key access_log_keys[] = {
 	    .offset = offsetof(struct access_log_config, digest_every_seconds) },
 	{ .name = "max_bytes", .type = CFG_U64, .min = 4096, .max = 1099511627776ull,
 	    .offset = offsetof(struct access_log_config, max_bytes) }, /* absent: 0, no size rotation */
+	{ .name = "buffer_bytes", .type = CFG_U32, .min = 65536, .max = 268435456, .def = 4194304,
+	    .offset = offsetof(struct access_log_config, buffer_bytes) },
+	{ .name = "fail_open", .type = CFG_BOOL, .def = 0, .offset = offsetof(struct access_log_config, fail_open) },
+	{ .name = "syslog", .type = CFG_STRING, .max = 300, .check = check_syslog_target,
+	    .offset = offsetof(struct access_log_config, syslog) },
 };
+
+static const struct cfg_key admin_keys[] = {
+	{ .name = "address", .type = CFG_STRING, .required = true, .max = 64, .check = check_ip_literal,
+	    .offset = offsetof(struct admin_config, address) },
+	{ .name = "port", .type = CFG_PORT, .required = true, .min = 1, .max = 65535,
+	    .offset = offsetof(struct admin_config, port) },
+};
+
+static bool
+parse_admin(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+{
+	return cfg_object_load(ctx, v, admin_keys, NKEYS(admin_keys), &((struct config *)dst)->admin);
+}
 
 static bool cfg_optional_object(struct cfg_ctx *ctx, const cJSON *v, const struct cfg_key *keys, size_t n,
     void *dst);
@@ -1017,6 +1061,7 @@ static const struct cfg_key top_keys[] = {
 	{ .name = "limits", .type = CFG_CUSTOM, .parse = parse_limits, .parse_when_absent = true },
 	{ .name = "access_log", .type = CFG_CUSTOM, .parse = parse_access_log, .parse_when_absent = true },
 	{ .name = "egress", .type = CFG_CUSTOM, .parse = parse_egress },
+	{ .name = "admin", .type = CFG_CUSTOM, .parse = parse_admin },
 	{ .name = "policies", .type = CFG_CUSTOM, .required = true, .parse = parse_policies },
 	{ .name = "policy_files", .type = CFG_CUSTOM, .parse = parse_policy_files },
 	{ .name = "policy_parameters", .type = CFG_CUSTOM, .parse = parse_policy_parameters },
@@ -1275,6 +1320,8 @@ config_free(struct config *c)
 	free(c->upstream.ca_file);
 	free(c->upstream.host_header);
 	free(c->access_log.path);
+	free(c->access_log.syslog);
+	free(c->admin.address);
 	free(c->access_log.signing_key);
 	egress_config_free(&c->egress);
 	for (size_t t = 0; t < c->ntables; t++) {

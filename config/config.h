@@ -105,6 +105,15 @@ struct access_log_config {
 	uint32_t digest_every_records;	/* a digest after this many records */
 	uint32_t digest_every_seconds;	/* or when this long has passed since the last one */
 	uint64_t max_bytes;		/* rotate when the file reaches this size; 0: never */
+	uint32_t buffer_bytes;		/* records waiting for the writer thread; full: calls fail closed */
+	bool fail_open;			/* keep allowing calls while records cannot be written */
+	char *syslog;			/* "udp:HOST:PORT" or "unix:PATH" (RFC 5424); NULL: none */
+};
+
+/* The admin endpoint (GET /healthz); address NULL: none. */
+struct admin_config {
+	char *address;
+	uint16_t port;
 };
 
 struct config {
@@ -115,6 +124,7 @@ struct config {
 	struct upstream_config upstream; /* dynamodb.host NULL when there is no reverse listener */
 	struct limits_config limits;
 	struct access_log_config access_log;
+	struct admin_config admin;
 	struct egress_config egress;
 	struct table_schema_config *tables;
 	size_t ntables;
