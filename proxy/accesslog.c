@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,41 +15,126 @@
 #include "proxy/ids.h"
 #include "proxy/jsonw.h"
 #include "proxy/log.h"
+#include "proxy/syslog_sink.h"
 #include "proxy/logchain.h"
 #include "proxy/request.h"
 
+/*
+ * Threads. The event loop formats and seals every line (cheap, and the chain
+ * must follow the order calls finished in) and appends it to a bounded byte
+ * ring; one writer thread drains the ring with write(2). Rotation and reopen
+ * travel through the same ring as marker entries, so the writer performs them
+ * exactly between the records that came before and after: nothing is lost or
+ * written twice. The chain advances only for lines the ring accepted.
+ *
+ * A failing write(2) (ENOSPC, EACCES, EIO ...) keeps its bytes in the ring and
+ * is retried every ACCESSLOG_RETRY_MS; meanwhile the log is "unhealthy" and,
+ * unless access_log.fail_open, calls are refused (request_decide()).
+ */
+#define ACCESSLOG_RETRY_MS 200	     /* between attempts to write after a failure */
+#define ACCESSLOG_DRAIN_MS 3000	     /* the longest a graceful stop waits for the ring to drain */
+#define ACCESSLOG_BATCH_BYTES 65536  /* the writer writes up to this much per write(2) */
+#define ACCESSLOG_DEFAULT_BUFFER 4194304
+#define ACCESSLOG_HIGH_WATER(cap) ((cap) / 4 * 3) /* above it the log counts as unhealthy */
+
+enum entry_type {
+	ENTRY_DATA,   /* bytes to append */
+	ENTRY_REOPEN, /* SIGUSR1: open the path again */
+	ENTRY_ROTATE, /* max_bytes: rename the path to the payload, then open the path again */
+};
+
+struct entry_hdr {
+	uint32_t len;  /* payload bytes that follow */
+	uint32_t type; /* enum entry_type */
+};
+
 struct accesslog {
-	int fd;
+	/* Event loop only. */
 	bool owns_fd;
 	struct jsonw w;	    /* reused for every record: no allocation once warm */
 	time_t last_complaint;
 	char *path;		/* owned; NULL for standard output */
 	struct logchain *chain; /* owned: every record is chained (proxy/logchain.h) */
-	uint64_t bytes;		/* size of the open file, for max_bytes */
+	uint64_t bytes;		/* bytes queued for the current file, for max_bytes */
 	uint64_t max_bytes;	/* 0: no size rotation */
 	uint32_t digest_every_records, digest_every_seconds;
 	uint64_t digest_seq;	/* last record covered by a digest */
-	time_t digest_time;	/* when the last digest was written (or the log opened) */
+	time_t digest_time;	/* when the last digest was queued (or the log opened) */
+	bool fail_open;
+	struct syslog_sink *syslog; /* owned; NULL without access_log.syslog */
+	time_t last_syslog_complaint;
+	uint64_t dropped;	  /* records the full ring refused since the log became unhealthy */
+	int64_t degraded_since_ms; /* when this loop first saw the log unhealthy; 0: it has not */
+	time_t last_drop_complaint;
+
+	/* Writer thread only (and open/close, before and after it runs). */
+	int fd;
+	char *wbuf; /* a batch copied out of the ring; `cap` bytes */
+
+	/* Shared: the ring and its state under `mu`. */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;	/* writer: work or stop; monotonic clock */
+	pthread_cond_t drained; /* the ring emptied or the writer ended */
+	pthread_t thread;
+	bool started, stopping, abandon, writer_done;
+	char *ring; /* owned */
+	size_t cap, head, tail;
+	_Atomic size_t used;
+	_Atomic bool write_ok;	   /* the last write(2) succeeded */
+	_Atomic bool rotate_failed; /* the writer could not rename: stop size rotation */
+	_Atomic int inject_errno;  /* tests: fail every write(2) with this */
+	int fail_errno;		   /* under mu: why the log is unwritable */
+	int64_t fail_since_ms;	   /* under mu: since when (Unix ms) */
+};
+
+/* What the first record after an unwritable spell reports (guard.logRecovery). */
+struct accesslog_recovery {
+	bool present;
+	uint64_t dropped;
+	int64_t since_ms;
 };
 
 static bool write_all(struct accesslog *a, const char *buf, size_t len);
 
-/* Opens (creating) a->path for append and records its size. */
+/* Syslog drops are counted by the sink; say so at most once a second. The file record stands either way. */
+static void
+syslog_complain(struct accesslog *a)
+{
+	time_t now = time(NULL);
+
+	if (now == a->last_syslog_complaint)
+		return;
+	a->last_syslog_complaint = now;
+	log_warnx("access log: syslog could not take a record (%llu dropped so far)",
+	    (unsigned long long)syslog_sink_dropped(a->syslog));
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Opens (creating) path for append; *size gets its size. */
 static int
-open_file(struct accesslog *a)
+open_path(const char *path, uint64_t *size)
 {
 	struct stat st;
-	int fd = open(a->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 
 	if (fd < 0)
 		return -1;
-	a->bytes = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	*size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
 	return fd;
 }
 
 /*
  * Continues the chain from the file's last record, or starts a new one with a
- * chainStart marker when that record is missing or does not verify.
+ * chainStart marker when that record is missing or does not verify. Runs at
+ * open, before the writer thread exists, so it writes directly.
  */
 static bool
 chain_resume(struct accesslog *a)
@@ -92,9 +179,14 @@ accesslog_open(const char *path)
 	if (a == NULL)
 		return NULL;
 	jsonw_init(&a->w);
+	a->fd = -1;
 	a->digest_every_records = 1000;
 	a->digest_every_seconds = 60;
 	a->digest_time = time(NULL);
+	atomic_init(&a->used, 0);
+	atomic_init(&a->write_ok, true);
+	atomic_init(&a->rotate_failed, false);
+	atomic_init(&a->inject_errno, 0);
 	if ((a->chain = logchain_new()) == NULL) {
 		free(a);
 		return NULL;
@@ -102,7 +194,7 @@ accesslog_open(const char *path)
 	if (strcmp(path, "-") == 0) {
 		a->fd = STDOUT_FILENO;
 	} else {
-		if ((a->path = strdup(path)) == NULL || (a->fd = open_file(a)) < 0) {
+		if ((a->path = strdup(path)) == NULL || (a->fd = open_path(a->path, &a->bytes)) < 0) {
 			log_warn("access log %s", path);
 			logchain_free(a->chain);
 			free(a->path);
@@ -119,6 +211,276 @@ accesslog_open(const char *path)
 	return a;
 }
 
+/* ---- the ring (callers hold mu) ---- */
+
+static void
+ring_put(struct accesslog *a, const void *src, size_t len)
+{
+	size_t first = a->cap - a->head < len ? a->cap - a->head : len;
+
+	memcpy(a->ring + a->head, src, first);
+	memcpy(a->ring, (const char *)src + first, len - first);
+	a->head = (a->head + len) % a->cap;
+}
+
+static void
+ring_get(const struct accesslog *a, size_t pos, void *dst, size_t len)
+{
+	size_t first = a->cap - pos < len ? a->cap - pos : len;
+
+	memcpy(dst, a->ring + pos, first);
+	memcpy((char *)dst + first, a->ring, len - first);
+}
+
+/* Queues one entry. Returns false, queuing nothing, when the ring lacks room for all of it. */
+static bool
+enqueue(struct accesslog *a, enum entry_type type, const char *buf, size_t len)
+{
+	struct entry_hdr h = { .len = (uint32_t)len, .type = type };
+	bool ok = false;
+
+	if (!a->started || len > UINT32_MAX)
+		return false;
+	pthread_mutex_lock(&a->mu);
+	if (!a->stopping && sizeof(h) + len <= a->cap - atomic_load(&a->used)) {
+		ring_put(a, &h, sizeof(h));
+		ring_put(a, buf, len);
+		atomic_fetch_add(&a->used, sizeof(h) + len);
+		pthread_cond_signal(&a->cv);
+		ok = true;
+	}
+	pthread_mutex_unlock(&a->mu);
+	return ok;
+}
+
+/* ---- the writer thread ---- */
+
+static void
+deadline_after(struct timespec *ts, uint32_t ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+static void
+writer_failed(struct accesslog *a, int err)
+{
+	bool was_ok;
+
+	pthread_mutex_lock(&a->mu);
+	was_ok = atomic_load(&a->write_ok);
+	if (was_ok || a->fail_errno != err) {
+		a->fail_errno = err;
+		if (was_ok)
+			a->fail_since_ms = now_ms();
+	}
+	atomic_store(&a->write_ok, false);
+	pthread_mutex_unlock(&a->mu);
+	if (was_ok) {
+		errno = err;
+		log_warn("access log cannot be written (retrying every %d ms; records wait in the buffer)",
+		    ACCESSLOG_RETRY_MS);
+	}
+}
+
+static void
+writer_recovered(struct accesslog *a)
+{
+	int64_t since;
+
+	pthread_mutex_lock(&a->mu);
+	since = a->fail_since_ms;
+	atomic_store(&a->write_ok, true);
+	pthread_mutex_unlock(&a->mu);
+	log_info("access log writable again after %lld ms", (long long)(now_ms() - since));
+}
+
+/* Writes all of buf, retrying failures until it succeeds. False only when the daemon gave up waiting. */
+static bool
+writer_write(struct accesslog *a, const char *buf, size_t len)
+{
+	struct timespec ts;
+	size_t off = 0;
+	ssize_t n;
+	int err;
+
+	while (off < len) {
+		if ((err = atomic_load(&a->inject_errno)) != 0) {
+			n = -1;
+			errno = err;
+		} else {
+			n = write(a->fd, buf + off, len - off);
+		}
+		if (n > 0) {
+			off += (size_t)n;
+			if (!atomic_load(&a->write_ok))
+				writer_recovered(a);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		writer_failed(a, n < 0 ? errno : EIO);
+		pthread_mutex_lock(&a->mu);
+		deadline_after(&ts, ACCESSLOG_RETRY_MS);
+		while (!a->abandon && pthread_cond_timedwait(&a->cv, &a->mu, &ts) != ETIMEDOUT)
+			;
+		err = a->abandon;
+		pthread_mutex_unlock(&a->mu);
+		if (err)
+			return false;
+	}
+	return true;
+}
+
+/* Between records: opens the path again; on failure keeps writing to the old file. */
+static bool
+writer_reopen(struct accesslog *a)
+{
+	uint64_t size;
+	int fd = open_path(a->path, &size);
+
+	if (fd < 0) {
+		log_warn("access log %s: reopen (still writing to the old file)", a->path);
+		return false;
+	}
+	close(a->fd);
+	a->fd = fd;
+	return true;
+}
+
+static void
+writer_rotate(struct accesslog *a, const char *to)
+{
+	if (rename(a->path, to) < 0) {
+		log_warn("access log: rename %s to %s; size rotation stops", a->path, to);
+		atomic_store(&a->rotate_failed, true);
+	} else if (!writer_reopen(a)) {
+		atomic_store(&a->rotate_failed, true);
+	} else {
+		log_info("access log rotated to %s", to);
+	}
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct accesslog *a = arg;
+	struct entry_hdr h;
+	size_t pos, taken, blen;
+	enum entry_type type;
+
+	pthread_mutex_lock(&a->mu);
+	for (;;) {
+		while (atomic_load(&a->used) == 0 && !a->stopping)
+			pthread_cond_wait(&a->cv, &a->mu);
+		if (atomic_load(&a->used) == 0 || a->abandon)
+			break;
+		/* One marker, or a run of data entries up to a batch; they stay in the ring until written. */
+		pos = a->tail;
+		taken = blen = 0;
+		type = ENTRY_DATA;
+		while (taken < atomic_load(&a->used)) {
+			ring_get(a, pos, &h, sizeof(h));
+			if (h.type != ENTRY_DATA && taken > 0)
+				break;
+			if (h.type == ENTRY_DATA && blen > 0 && blen + h.len > ACCESSLOG_BATCH_BYTES)
+				break;
+			ring_get(a, (pos + sizeof(h)) % a->cap, a->wbuf + blen, h.len);
+			blen += h.len;
+			taken += sizeof(h) + h.len;
+			pos = (pos + sizeof(h) + h.len) % a->cap;
+			type = h.type;
+			if (type != ENTRY_DATA)
+				break;
+		}
+		pthread_mutex_unlock(&a->mu);
+		if (type == ENTRY_DATA) {
+			if (!writer_write(a, a->wbuf, blen)) {
+				pthread_mutex_lock(&a->mu);
+				break;
+			}
+		} else if (a->path != NULL) {
+			a->wbuf[blen] = '\0';
+			if (type == ENTRY_ROTATE)
+				writer_rotate(a, a->wbuf);
+			else if (writer_reopen(a))
+				log_info("access log %s reopened", a->path);
+		}
+		pthread_mutex_lock(&a->mu);
+		a->tail = (a->tail + taken) % a->cap;
+		atomic_fetch_sub(&a->used, taken);
+		if (atomic_load(&a->used) == 0)
+			pthread_cond_broadcast(&a->drained);
+	}
+	a->writer_done = true;
+	pthread_cond_broadcast(&a->drained);
+	pthread_mutex_unlock(&a->mu);
+	return NULL;
+}
+
+/* Starts the writer with a ring of `cap` bytes. */
+static bool
+writer_start(struct accesslog *a, size_t cap)
+{
+	pthread_condattr_t ca;
+
+	if (a->started)
+		return true;
+	/* +1: a rotate entry's payload gets a NUL in wbuf */
+	if ((a->ring = malloc(cap)) == NULL || (a->wbuf = malloc(cap + 1)) == NULL) {
+		free(a->ring);
+		a->ring = NULL;
+		return false;
+	}
+	a->cap = cap;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->cv, &ca);
+	pthread_cond_init(&a->drained, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&a->thread, NULL, writer_main, a) != 0) {
+		log_warnx("access log: cannot start the writer thread");
+		return false;
+	}
+	a->started = true;
+	return true;
+}
+
+/* A line that is not a call: {"ddbguardNotice": {"eventTime", "kind", "message"}, "chain": ...}. */
+static bool
+write_notice(struct accesslog *a, const char *kind, const char *message)
+{
+	struct timespec ts;
+	char buf[40];
+	struct tm tm;
+	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, sizeof(buf) - n, ".%03ldZ", ts.tv_nsec / 1000000);
+	jsonw_reset(&a->w);
+	jsonw_object_begin(&a->w, NULL);
+	jsonw_object_begin(&a->w, "ddbguardNotice");
+	jsonw_string(&a->w, "eventTime", buf);
+	jsonw_string(&a->w, "kind", kind);
+	jsonw_string(&a->w, "message", message);
+	jsonw_object_end(&a->w);
+	jsonw_object_end(&a->w);
+	jsonw_raw(&a->w, "\n", 1);
+	if (a->w.failed || !logchain_seal(a->chain, &a->w) || !enqueue(a, ENTRY_DATA, a->w.buf, a->w.len))
+		return false;
+	logchain_commit(a->chain);
+	a->bytes += a->w.len;
+	return true;
+}
+
 bool
 accesslog_configure(struct accesslog *a, const struct access_log_config *cfg)
 {
@@ -127,14 +489,29 @@ accesslog_configure(struct accesslog *a, const struct access_log_config *cfg)
 	a->max_bytes = a->path ? cfg->max_bytes : 0;
 	a->digest_every_records = cfg->digest_every_records;
 	a->digest_every_seconds = cfg->digest_every_seconds;
+	a->fail_open = cfg->fail_open;
+	if (cfg->syslog != NULL && (a->syslog = syslog_sink_open(cfg->syslog, err, sizeof(err))) == NULL) {
+		log_warnx("access_log.syslog: %s", err);
+		return false;
+	}
 	if (cfg->signing_key != NULL && !logchain_load_key(a->chain, cfg->signing_key, err, sizeof(err))) {
 		log_warnx("access_log.signing_key: %s", err);
 		return false;
 	}
+	if (!writer_start(a, cfg->buffer_bytes ? cfg->buffer_bytes : ACCESSLOG_DEFAULT_BUFFER))
+		return false;
+	if (a->fail_open) {
+		log_warnx("access_log.fail_open is true: calls are allowed even while the access log cannot be "
+			  "written, and their records may be lost");
+		if (!write_notice(a, "failOpen",
+			"access_log.fail_open is true: calls are allowed while the access log cannot be written; "
+			"records that do not fit the buffer meanwhile are lost (counted in guard.logRecovery)"))
+			log_warnx("access log: could not queue the fail_open notice");
+	}
 	return true;
 }
 
-/* Appends a signed digest for the last record if there is one not yet covered. */
+/* Queues a signed digest for the last record if there is one not yet covered. */
 static void
 write_digest(struct accesslog *a, time_t now)
 {
@@ -145,7 +522,8 @@ write_digest(struct accesslog *a, time_t now)
 		log_warnx("access log: could not sign a digest");
 		return;
 	}
-	if (write_all(a, a->w.buf, a->w.len)) {
+	if (!a->started ? write_all(a, a->w.buf, a->w.len) : enqueue(a, ENTRY_DATA, a->w.buf, a->w.len)) {
+		a->bytes += a->w.len;
 		a->digest_seq = logchain_seq(a->chain);
 		a->digest_time = now;
 	}
@@ -160,30 +538,19 @@ accesslog_tick(struct accesslog *a)
 		write_digest(a, now);
 }
 
-/* Between records: ends the old file with a digest and continues the chain in a new one. */
-static bool
-reopen(struct accesslog *a)
-{
-	int fd;
-
-	write_digest(a, time(NULL));
-	if ((fd = open_file(a)) < 0) {
-		log_warn("access log %s: reopen (still writing to the old file)", a->path);
-		return false;
-	}
-	close(a->fd);
-	a->fd = fd;
-	return true;
-}
-
 void
 accesslog_reopen(struct accesslog *a)
 {
 	if (a == NULL || a->path == NULL)
 		return;
-	if (reopen(a))
-		log_info("access log %s reopened; the hash chain continues at seq %llu", a->path,
-		    (unsigned long long)logchain_seq(a->chain) + 1);
+	write_digest(a, time(NULL));
+	if (!enqueue(a, ENTRY_REOPEN, "", 0)) {
+		log_warnx("access log %s: the buffer is full; cannot reopen now (send SIGUSR1 again)", a->path);
+		return;
+	}
+	a->bytes = 0;
+	log_info("access log %s: reopen queued; the hash chain continues at seq %llu", a->path,
+	    (unsigned long long)logchain_seq(a->chain) + 1);
 }
 
 static void
@@ -198,13 +565,60 @@ rotate(struct accesslog *a)
 	if (asprintf(&to, "%s.%s.%llu", a->path, stamp, (unsigned long long)logchain_seq(a->chain)) < 0)
 		return;
 	write_digest(a, now);
-	if (rename(a->path, to) < 0) {
-		log_warn("access log: rename %s to %s", a->path, to);
-		a->max_bytes = 0; /* do not retry on every record */
-	} else if (!reopen(a)) {
-		a->max_bytes = 0;
-	}
+	if (enqueue(a, ENTRY_ROTATE, to, strlen(to)))
+		a->bytes = 0; /* else: tried again after the next record */
 	free(to);
+}
+
+bool
+accesslog_flush(struct accesslog *a, uint32_t timeout_ms)
+{
+	struct timespec ts;
+	bool ok;
+
+	if (a == NULL || !a->started)
+		return true;
+	deadline_after(&ts, timeout_ms);
+	pthread_mutex_lock(&a->mu);
+	while (atomic_load(&a->used) > 0 && !a->writer_done &&
+	    pthread_cond_timedwait(&a->drained, &a->mu, &ts) != ETIMEDOUT)
+		;
+	ok = atomic_load(&a->used) == 0;
+	pthread_mutex_unlock(&a->mu);
+	return ok;
+}
+
+/* Stops the writer after it drains the ring, waiting at most ACCESSLOG_DRAIN_MS. False: it is still running. */
+static bool
+writer_stop(struct accesslog *a)
+{
+	struct timespec ts;
+	size_t left;
+	bool done;
+
+	pthread_mutex_lock(&a->mu);
+	a->stopping = true;
+	pthread_cond_signal(&a->cv);
+	deadline_after(&ts, ACCESSLOG_DRAIN_MS);
+	while (!a->writer_done && pthread_cond_timedwait(&a->drained, &a->mu, &ts) != ETIMEDOUT)
+		;
+	if (!a->writer_done) {
+		left = atomic_load(&a->used);
+		a->abandon = true;
+		pthread_cond_signal(&a->cv);
+		deadline_after(&ts, 500);
+		while (!a->writer_done && pthread_cond_timedwait(&a->drained, &a->mu, &ts) != ETIMEDOUT)
+			;
+		log_warnx("access log: %zu bytes of records could not be written before exit", left);
+	}
+	done = a->writer_done;
+	pthread_mutex_unlock(&a->mu);
+	if (!done) {
+		pthread_detach(a->thread); /* stuck in write(2): it still uses `a`, which is left allocated */
+		return false;
+	}
+	pthread_join(a->thread, NULL);
+	return true;
 }
 
 void
@@ -214,13 +628,68 @@ accesslog_close(struct accesslog *a)
 		return;
 	if (a->fd >= 0)
 		write_digest(a, time(NULL));
-	if (a->owns_fd)
+	if (a->started) {
+		if (!writer_stop(a))
+			return;
+		pthread_mutex_destroy(&a->mu);
+		pthread_cond_destroy(&a->cv);
+		pthread_cond_destroy(&a->drained);
+	}
+	if (a->owns_fd && a->fd >= 0)
 		close(a->fd);
 	jsonw_release(&a->w);
 	logchain_free(a->chain);
+	syslog_sink_free(a->syslog);
+	free(a->ring);
+	free(a->wbuf);
 	free(a->path);
 	free(a);
 }
+
+bool
+accesslog_healthy(const struct accesslog *a)
+{
+	struct accesslog *m = (struct accesslog *)a; /* atomics only: loads do not modify */
+
+	if (a == NULL || !a->started)
+		return true;
+	return atomic_load(&m->write_ok) && atomic_load(&m->used) < ACCESSLOG_HIGH_WATER(a->cap);
+}
+
+bool
+accesslog_accepting(const struct accesslog *a)
+{
+	return a == NULL || a->fail_open || accesslog_healthy(a);
+}
+
+void
+accesslog_health(struct accesslog *a, struct accesslog_health *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->ok = true;
+	if (a == NULL || !a->started)
+		return;
+	h->fail_open = a->fail_open;
+	pthread_mutex_lock(&a->mu);
+	if (!atomic_load(&a->write_ok)) {
+		h->ok = false;
+		h->since_ms = a->fail_since_ms;
+		snprintf(h->reason, sizeof(h->reason), "%s", strerror(a->fail_errno));
+	} else if (atomic_load(&a->used) >= ACCESSLOG_HIGH_WATER(a->cap)) {
+		h->ok = false;
+		h->since_ms = now_ms();
+		snprintf(h->reason, sizeof(h->reason), "the access log buffer is over three quarters full");
+	}
+	pthread_mutex_unlock(&a->mu);
+}
+
+void
+accesslog_test_fail_writes(struct accesslog *a, int err)
+{
+	atomic_store(&a->inject_errno, err);
+}
+
+/* ---- formatting (event loop) ---- */
 
 static void
 write_time(struct jsonw *w, const struct timespec *ts)
@@ -485,8 +954,21 @@ write_tls(struct jsonw *w, const struct request *r)
 	jsonw_object_end(w);
 }
 
+/* guard.logRecovery: {"droppedRecords", "unwritableSinceMs"} on the first record after the log recovered. */
 static void
-write_guard(struct jsonw *w, const struct runtime *rt, const struct request *r)
+write_recovery(struct jsonw *w, const struct accesslog_recovery *rec)
+{
+	if (rec == NULL || !rec->present)
+		return;
+	jsonw_object_begin(w, "logRecovery");
+	jsonw_uint(w, "droppedRecords", rec->dropped);
+	jsonw_int(w, "unwritableSinceMs", rec->since_ms);
+	jsonw_object_end(w);
+}
+
+static void
+write_guard(struct jsonw *w, const struct runtime *rt, const struct request *r,
+    const struct accesslog_recovery *rec)
 {
 	uint64_t end = request_now_ns();
 
@@ -536,11 +1018,13 @@ write_guard(struct jsonw *w, const struct runtime *rt, const struct request *r)
 	jsonw_uint(w, "bytesIn", r->bytes_in);
 	jsonw_uint(w, "bytesOut", r->bytes_out);
 	write_capacity(w, r->consumed_capacity);
+	write_recovery(w, rec);
 	jsonw_object_end(w);
 }
 
 static void
-format_record(struct jsonw *w, const struct runtime *rt, const struct request *r)
+format_record(struct jsonw *w, const struct runtime *rt, const struct request *r,
+    const struct accesslog_recovery *rec)
 {
 	const char *ua;
 	size_t ualen = 0;
@@ -574,25 +1058,72 @@ format_record(struct jsonw *w, const struct runtime *rt, const struct request *r
 	    (r->action && r->action->class_ == CATALOG_CLASS_ADMIN) ? "Management" : "Data");
 	jsonw_string(w, "recipientAccountId", r->route ? r->route->scope.account : NULL);
 	write_tls(w, r);
-	write_guard(w, rt, r);
+	write_guard(w, rt, r, rec);
 	jsonw_object_end(w);
 	jsonw_raw(w, "\n", 1);
+}
+
+
+/* Rate-limited: records the full ring refused. */
+static void
+count_drop(struct accesslog *a)
+{
+	time_t now = time(NULL);
+
+	a->dropped++;
+	if (now != a->last_drop_complaint) {
+		a->last_drop_complaint = now;
+		log_warnx("access log: the buffer is full; %llu record%s dropped since the log became unwritable",
+		    (unsigned long long)a->dropped, a->dropped == 1 ? "" : "s");
+	}
 }
 
 void
 accesslog_write(struct accesslog *a, const struct runtime *rt, const struct request *r)
 {
+	struct accesslog_recovery rec = { 0 };
+	struct accesslog_health h;
+	bool healthy = accesslog_healthy(a);
 	time_t now;
 
+	if (!a->started && !writer_start(a, ACCESSLOG_DEFAULT_BUFFER))
+		return;
+	if (!healthy && a->degraded_since_ms == 0) {
+		accesslog_health(a, &h);
+		a->degraded_since_ms = h.since_ms ? h.since_ms : now_ms();
+	}
+	if (healthy && a->degraded_since_ms != 0) {
+		/* The first record after the log became writable again says what happened meanwhile. */
+		rec.present = true;
+		rec.dropped = a->dropped;
+		rec.since_ms = a->degraded_since_ms;
+	}
 	jsonw_reset(&a->w);
-	format_record(&a->w, rt, r);
+	format_record(&a->w, rt, r, &rec);
 	if (a->w.failed || !logchain_seal(a->chain, &a->w)) {
 		log_warnx("access log: could not format a record (out of memory)");
 		return;
 	}
-	if (!write_all(a, a->w.buf, a->w.len))
-		return; /* not committed: the next record links to the last one written */
+	if (!enqueue(a, ENTRY_DATA, a->w.buf, a->w.len)) {
+		if (a->degraded_since_ms == 0)
+			a->degraded_since_ms = now_ms();
+		count_drop(a); /* not committed: the next record links to the last one queued */
+		return;
+	}
 	logchain_commit(a->chain);
+	a->bytes += a->w.len;
+	/* The same sealed line to syslog: a non-blocking datagram, never a wait (syslog_sink.h). */
+	if (a->syslog != NULL && !syslog_sink_send(a->syslog, a->w.buf, a->w.len))
+		syslog_complain(a);
+	if (rec.present) {
+		if (a->dropped > 0)
+			log_warnx("access log: writable again; %llu record%s were dropped meanwhile",
+			    (unsigned long long)a->dropped, a->dropped == 1 ? "" : "s");
+		a->degraded_since_ms = 0;
+		a->dropped = 0;
+	}
+	if (atomic_load(&a->rotate_failed))
+		a->max_bytes = 0; /* do not retry on every record */
 	now = time(NULL);
 	if (logchain_seq(a->chain) - a->digest_seq >= a->digest_every_records ||
 	    now - a->digest_time >= (time_t)a->digest_every_seconds)
@@ -601,7 +1132,7 @@ accesslog_write(struct accesslog *a, const struct runtime *rt, const struct requ
 		rotate(a);
 }
 
-/* One write(2) per record (O_APPEND: lines never interleave), retried only on EINTR or a short write. */
+/* Before the writer thread starts (chain_resume): one write(2), retried only on EINTR or a short write. */
 static bool
 write_all(struct accesslog *a, const char *buf, size_t len)
 {

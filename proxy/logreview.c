@@ -349,6 +349,8 @@ load_record(struct review *rv, const cJSON *root, const char **why)
 		rv->digests++;
 		return 0;
 	}
+	if (cJSON_GetObjectItemCaseSensitive(root, "ddbguardNotice") != NULL)
+		return 0; /* a fact about the log (access_log.fail_open), not a call */
 	memset(&r, 0, sizeof(r));
 	t = jstr(root, "eventTime");
 	/* t[4] == '-': a date, not a span like "1h" */

@@ -20,6 +20,7 @@
 #include "filters/json.h"
 #include "filters/policy.h"
 #include "proxy/accesslog.h"
+#include "proxy/admin.h"
 #include "proxy/conn.h"
 #include "proxy/egress.h"
 #include "proxy/explain.h"
@@ -39,6 +40,7 @@ struct daemon {
 	struct event *sigterm, *sigint;
 	struct event *sigusr1;	    /* reopen the access log */
 	struct event *digest_timer; /* signed access-log digests every digest_every_seconds */
+	struct admin *admin;	    /* GET /healthz; NULL without config "admin" */
 };
 
 static void
@@ -199,6 +201,8 @@ daemon_start(struct daemon *d, const struct config *cfg)
 			fatalx("cannot start listener %s", cfg->listeners[i].name);
 		d->nlisteners++;
 	}
+	if (cfg->admin.address != NULL && (d->admin = admin_new(rt->base, &cfg->admin, rt->alog)) == NULL)
+		fatalx("cannot start the admin endpoint %s port %u", cfg->admin.address, (unsigned)cfg->admin.port);
 	d->sigterm = evsignal_new(rt->base, SIGTERM, on_signal, d);
 	d->sigint = evsignal_new(rt->base, SIGINT, on_signal, d);
 	if (d->sigterm == NULL || d->sigint == NULL || evsignal_add(d->sigterm, NULL) < 0 ||
@@ -227,11 +231,12 @@ daemon_stop(struct daemon *d)
 	event_free(d->sigusr1);
 	if (d->digest_timer != NULL)
 		event_free(d->digest_timer);
+	admin_free(d->admin);
 	/* Connections still open after the drain deadline are closed by the kernel at exit. */
 	upstream_pool_free(d->rt.reverse.dynamodb);
 	upstream_pool_free(d->rt.reverse.streams);
 	egress_free(d->rt.egress);
-	accesslog_close(d->rt.alog);
+	accesslog_close(d->rt.alog); /* drains what is queued, waiting a bounded time */
 	geoip_free(d->rt.geoip);
 	SSL_CTX_free(d->upstream_tls);
 	evdns_base_free(d->rt.dns, 0);

@@ -9,6 +9,7 @@
 
 #include "filters/condkeys.h"
 #include "filters/json.h"
+#include "proxy/accesslog.h"
 #include "proxy/ids.h"
 #include "proxy/jsonw.h"
 #include "proxy/upstream.h"
@@ -52,6 +53,10 @@ static const struct refusal_info {
 	    "AccessDeniedException", GUARD_DENY },
 	[REFUSE_TOO_SLOW] = { 408, "Request Timeout", "com.amazon.coral.service#RequestTimeoutException",
 	    "RequestTimeoutException", GUARD_REJECT },
+	/* 503 + ServiceUnavailableException: SDKs back off and retry until the log is writable again. */
+	[REFUSE_LOG_UNWRITABLE] = { 503, "Service Unavailable",
+	    "com.amazon.coral.service#ServiceUnavailableException", "ServiceUnavailableException",
+	    GUARD_ERROR },
 };
 
 uint64_t
@@ -265,6 +270,15 @@ request_decide(struct runtime *rt, struct request *r, const char *body, size_t b
 		request_refuse(r, REFUSE_NO_UPSTREAM, "%s is not served by %s", r->action->iam_action,
 		    r->route->connect_host ? r->route->connect_host
 					   : "this gateway (no DynamoDB Streams endpoint is configured)");
+		return false;
+	}
+	/*
+	 * Last, so the record still says what policy decided. No call is forwarded
+	 * that could not be logged (proxy/accesslog.h); its refusal is still queued.
+	 */
+	if (!accesslog_accepting(rt->alog)) {
+		request_refuse(r, REFUSE_LOG_UNWRITABLE,
+		    "the access log cannot be written; ddbguard refuses calls until it can log them");
 		return false;
 	}
 	return true;

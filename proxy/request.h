@@ -56,6 +56,7 @@ enum guard_refusal {
 	REFUSE_UPSTREAM_TIMEOUT,
 	REFUSE_TUNNEL_DENIED,	 /* egress: CONNECT to something that is not an allowed endpoint */
 	REFUSE_TOO_SLOW,	 /* the request did not arrive whole within limits.request_timeout_ms */
+	REFUSE_LOG_UNWRITABLE,	 /* the access log cannot be written and access_log.fail_open is false */
 	REFUSE__COUNT
 };
 

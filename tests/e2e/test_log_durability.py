@@ -1,0 +1,176 @@
+"""Access logs a reviewer can trust: a full disk stops calls (fail closed) until records can be written
+again, /healthz says so, nothing allowed goes unlogged, and the chain verifies across the outage."""
+import json
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import jsonschema
+import pytest
+from botocore.exceptions import ClientError
+
+from guardlib import DDBGUARD_BIN, ROOT, free_port
+
+LOGTOOL = DDBGUARD_BIN.with_name("ddbguard-log")
+TMPFS_BYTES = 128 * 1024
+
+
+@pytest.fixture
+def tmpfs(work, request):
+    """A tiny tmpfs for the access log; unmounted in teardown even when the test fails."""
+    d = work / ("tmpfs-" + request.node.name)
+    d.mkdir(exist_ok=True)
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%d" % TMPFS_BYTES, "tmpfs", str(d)],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root): %s" % p.stderr.strip())
+    yield d
+    subprocess.run(["umount", "-l", str(d)], capture_output=True)
+
+
+def fill(d):
+    """Fills the file system with a filler file until ENOSPC; returns its path."""
+    filler = d / "filler"
+    with open(filler, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"x" * 4096)
+        except OSError:
+            pass
+        try:
+            while True:
+                f.write(b"x")
+        except OSError:
+            pass
+    return filler
+
+
+def healthz(port):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port, timeout=5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def wait_health(port, want, timeout=10):
+    deadline = time.monotonic() + timeout
+    while True:
+        code, body = healthz(port)
+        if code == want or time.monotonic() > deadline:
+            return code, body
+        time.sleep(0.05)
+
+
+def start(make_guard, dynalite, d, name, fail_open=False):
+    admin_port = free_port()
+
+    def mutate(cfg):
+        cfg["access_log"] = {"path": str(d / "access.log"), "buffer_bytes": 65536, "fail_open": fail_open}
+        cfg["admin"] = {"address": "127.0.0.1", "port": admin_port}
+
+    g = make_guard(name, dynalite.url, mutate=mutate)
+    return g, admin_port
+
+
+def get(c):
+    """One GetItem; returns (requestId, None) or (None, error code)."""
+    try:
+        r = c.get_item(TableName="users", Key={"pk": {"S": "u1"}})
+        return r["ResponseMetadata"]["RequestId"], None
+    except ClientError as e:
+        return None, (e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"],
+                      e.response["Error"]["Message"])
+
+
+def records(path):
+    """Every line, each checked against proxy/access-log.schema.json (this log is gone after unmount)."""
+    v = jsonschema.Draft202012Validator(json.loads((ROOT / "proxy" / "access-log.schema.json").read_text()))
+    recs = [json.loads(ln) for ln in path.read_bytes().split(b"\n")[:-1]]
+    for r in recs:
+        v.validate(r)
+    return recs
+
+
+def test_full_disk_fails_closed_then_recovers(make_guard, dynalite, tables, tmpfs):
+    g, admin = start(make_guard, dynalite, tmpfs, "durable-closed")
+    c = g.boto()
+    assert healthz(admin) == (200, {"status": "ok", "log": "ok"})
+    allowed = []
+    rid, err = get(c)
+    assert err is None
+    allowed.append(rid)
+    time.sleep(0.3)  # written before the disk fills
+    filler = fill(tmpfs)
+    # The call that finds out is still allowed (its record waits in the buffer); then calls stop.
+    errs = []
+    for _ in range(50):
+        rid, err = get(c)
+        if err is None:
+            allowed.append(rid)
+        else:
+            errs.append(err)
+            if len(errs) >= 5:
+                break
+        time.sleep(0.05)
+    assert len(errs) >= 5, errs
+    for code, status, msg in errs:
+        assert (code, status) == ("ServiceUnavailableException", 503)
+        assert "access log cannot be written" in msg
+    code, body = healthz(admin)
+    assert code == 503 and body["status"] == "degraded" and body["log"] == "unwritable", body
+    assert body["reason"] == os.strerror(28) and body["since"].endswith("Z")
+    try:
+        urllib.request.urlopen("http://127.0.0.1:%d/other" % admin, timeout=5)
+        raise AssertionError("expected 404")
+    except urllib.error.HTTPError as e:
+        assert e.code == 404
+
+    filler.unlink()
+    code, body = wait_health(admin, 200)
+    assert (code, body) == (200, {"status": "ok", "log": "ok"})
+    rid, err = get(c)
+    assert err is None, err
+    allowed.append(rid)
+    assert g.stop() == 0  # drains the buffer
+
+    log = tmpfs / "access.log"
+    p = subprocess.run([str(LOGTOOL), "verify", str(log)], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stdout + p.stderr
+    recs = records(log)
+    ids = [r.get("requestID") for r in recs if r.get("guard", {}).get("decision") == "allow"]
+    assert sorted(ids) == sorted(allowed)  # every allowed call once, none twice
+    refused = [r for r in recs if r.get("errorCode") == "ServiceUnavailableException"]
+    assert len(refused) == len(errs)  # the buffer had room for every refusal too
+    assert all(r["guard"]["status"] == 503 and r["guard"]["decision"] == "error" for r in refused)
+    rec = [r for r in recs if "logRecovery" in r.get("guard", {})]
+    assert len(rec) == 1, rec
+    assert rec[0]["guard"]["logRecovery"]["droppedRecords"] == 0
+    assert rec[0]["guard"]["logRecovery"]["unwritableSinceMs"] > 0
+    assert rec[0]["requestID"] == allowed[-1]
+
+
+def test_fail_open_keeps_calls_flowing(make_guard, dynalite, tables, tmpfs):
+    g, admin = start(make_guard, dynalite, tmpfs, "durable-open", fail_open=True)
+    c = g.boto()
+    assert "fail_open is true" in g.stderr()
+    time.sleep(0.3)
+    filler = fill(tmpfs)
+    for _ in range(10):
+        rid, err = get(c)
+        assert err is None, err
+    code, body = wait_health(admin, 503)
+    assert code == 503 and body["log"] == "unwritable" and body.get("failOpen") is True, body
+    filler.unlink()
+    assert wait_health(admin, 200)[0] == 200
+    assert get(c)[1] is None
+    assert g.stop() == 0
+    log = tmpfs / "access.log"
+    p = subprocess.run([str(LOGTOOL), "verify", str(log)], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stdout + p.stderr
+    recs = records(log)
+    notice = recs[0]["ddbguardNotice"]
+    assert notice["kind"] == "failOpen" and "fail_open" in notice["message"]
+    assert len([r for r in recs if r.get("eventName") == "GetItem"]) == 11

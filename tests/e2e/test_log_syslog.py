@@ -1,0 +1,40 @@
+"""access_log.syslog: every record also goes out as an RFC 5424 message (proxy/syslog_sink.h), byte for byte the
+line the file gets, so existing shippers can collect it."""
+import json
+import re
+import socket
+
+import pytest
+
+# <PRI>1 TIMESTAMP HOSTNAME APP PROCID MSGID SD BOM MSG (RFC 5424 section 6)
+RFC5424 = re.compile(rb"^<134>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z \S+ ddbguard \d+ access - \xef\xbb\xbf(\{.*\})$",
+                     re.S)
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(5)
+    yield s
+    s.close()
+
+
+def test_records_reach_syslog_as_rfc5424(make_guard, dynalite, tables, receiver):
+    port = receiver.getsockname()[1]
+
+    def install(cfg):
+        cfg["access_log"]["syslog"] = "udp:127.0.0.1:%d" % port
+    g = make_guard("syslog", dynalite.url, mutate=install)
+    mark = g.log.mark()
+    g.boto().get_item(TableName="users", Key={"pk": {"S": "u1"}})
+    rec = g.log.one(mark, eventName="GetItem")
+    while True:  # skip any start-up record (e.g. a chain marker) until the call's record
+        data, _ = receiver.recvfrom(65536)
+        m = RFC5424.match(data)
+        assert m, data[:200]
+        sent = json.loads(m.group(1))
+        if sent.get("eventName") == "GetItem":
+            break
+    assert sent == rec  # the same sealed record the file holds, chain link included
+    assert sent["chain"]["hash"] == rec["chain"]["hash"]

@@ -1,0 +1,286 @@
+/*
+ * Tests for proxy/accesslog.c's writer: the bounded queue between the event
+ * loop and the writer thread. Order, bound, failure -> unhealthy -> recovery,
+ * no duplicated or lost line, rotation between records.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+#include <cmocka.h>
+
+#include "config/config.h"
+#include "proxy/accesslog.h"
+#include "proxy/logchain.h"
+#include "proxy/request.h"
+
+struct fixture {
+	char dir[64];
+	char path[96];
+	struct inspect_result in;
+	struct request r;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test_accesslog.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/access.log", f->dir);
+	f->r.inspect = &f->in;
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static struct accesslog *
+open_log(struct fixture *f, uint32_t buffer_bytes, uint64_t max_bytes)
+{
+	struct access_log_config cfg = { .path = f->path, .digest_every_records = 1000000,
+		.digest_every_seconds = 86400, .max_bytes = max_bytes, .buffer_bytes = buffer_bytes };
+	struct accesslog *a = accesslog_open(f->path);
+
+	assert_non_null(a);
+	assert_true(accesslog_configure(a, &cfg));
+	return a;
+}
+
+/* One call record whose requestID is "req-<n>", so the file's order can be checked. */
+static void
+log_call(struct accesslog *a, struct fixture *f, int n)
+{
+	request_begin(&f->r, NULL, "127.0.0.1", NULL);
+	snprintf(f->r.request_id, sizeof(f->r.request_id), "req-%d", n);
+	f->r.status = 200;
+	accesslog_write(a, NULL, &f->r);
+}
+
+/* Reads every line of `path` (NULL-terminated array of cJSON, caller frees). */
+static cJSON **
+read_lines(const char *path, size_t *n)
+{
+	FILE *fp = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0, len = 0, alloc = 16;
+	cJSON **v = calloc(alloc, sizeof(*v));
+
+	assert_non_null(fp);
+	while (getline(&line, &cap, fp) > 0) {
+		assert_true(strlen(line) > 0 && line[strlen(line) - 1] == '\n'); /* whole lines only */
+		if (len + 1 >= alloc)
+			v = realloc(v, (alloc *= 2) * sizeof(*v));
+		assert_non_null(v[len++] = cJSON_Parse(line));
+	}
+	v[len] = NULL;
+	free(line);
+	fclose(fp);
+	*n = len;
+	return v;
+}
+
+static void
+free_lines(cJSON **v)
+{
+	for (size_t i = 0; v[i] != NULL; i++)
+		cJSON_Delete(v[i]);
+	free(v);
+}
+
+static const char *
+request_id(const cJSON *rec)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, "requestID");
+
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static uint64_t
+seq_of(const cJSON *rec)
+{
+	return (uint64_t)cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rec, "chain"), "seq")
+	    ->valuedouble;
+}
+
+static void
+test_order_and_chain(void **state)
+{
+	struct fixture *f = *state;
+	struct accesslog *a = open_log(f, 1 << 20, 0);
+	char want[32];
+	cJSON **v;
+	size_t n;
+
+	for (int i = 0; i < 200; i++)
+		log_call(a, f, i);
+	assert_true(accesslog_flush(a, 5000));
+	assert_true(accesslog_healthy(a));
+	accesslog_close(a);
+	v = read_lines(f->path, &n);
+	assert_int_equal(n, 200);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(want, sizeof(want), "req-%zu", i);
+		assert_string_equal(request_id(v[i]), want);
+		assert_int_equal(seq_of(v[i]), i + 1);
+	}
+	free_lines(v);
+}
+
+static void
+test_failure_unhealthy_recovery(void **state)
+{
+	struct fixture *f = *state;
+	struct accesslog *a = open_log(f, 65536, 0);
+	struct accesslog_health h;
+	const cJSON *g, *rec;
+	cJSON **v;
+	size_t n, i;
+	int sent = 0;
+
+	log_call(a, f, sent++);
+	assert_true(accesslog_flush(a, 5000));
+	accesslog_test_fail_writes(a, ENOSPC);
+	log_call(a, f, sent++);
+	for (i = 0; i < 100 && accesslog_healthy(a); i++)
+		usleep(10000);
+	assert_false(accesslog_healthy(a));
+	assert_false(accesslog_accepting(a));
+	accesslog_health(a, &h);
+	assert_false(h.ok);
+	assert_string_equal(h.reason, strerror(ENOSPC));
+	assert_true(h.since_ms > 0);
+	/* While failing, records wait in the buffer until it is full; then they are dropped and counted. */
+	while (sent < 2000)
+		log_call(a, f, sent++);
+	assert_false(accesslog_flush(a, 300));
+	accesslog_test_fail_writes(a, 0);
+	assert_true(accesslog_flush(a, 5000));
+	assert_true(accesslog_healthy(a));
+	accesslog_health(a, &h);
+	assert_true(h.ok);
+	log_call(a, f, 9999); /* the first record after recovery */
+	accesslog_close(a);
+
+	v = read_lines(f->path, &n);
+	assert_true(n > 2 && n < 2000); /* the 64 KiB buffer could not hold 2000 records */
+	for (i = 0; i < n; i++) {
+		char want[32];
+
+		snprintf(want, sizeof(want), "req-%zu", i);
+		if (i + 1 < n)
+			assert_string_equal(request_id(v[i]), want); /* the queued ones, once each, in order */
+		assert_int_equal(seq_of(v[i]), i + 1);		     /* dropped ones never entered the chain */
+		g = cJSON_GetObjectItemCaseSensitive(v[i], "guard");
+		rec = cJSON_GetObjectItemCaseSensitive(g, "logRecovery");
+		if (i + 1 < n) {
+			assert_null(rec);
+			continue;
+		}
+		assert_string_equal(request_id(v[i]), "req-9999");
+		assert_non_null(rec);
+		assert_int_equal(cJSON_GetObjectItemCaseSensitive(rec, "droppedRecords")->valuedouble,
+		    (double)(2000 - (n - 1)));
+		assert_true(cJSON_GetObjectItemCaseSensitive(rec, "unwritableSinceMs")->valuedouble > 0);
+	}
+	free_lines(v);
+}
+
+static void
+test_bounded(void **state)
+{
+	struct fixture *f = *state;
+	struct accesslog *a = open_log(f, 65536, 0);
+	cJSON **v;
+	size_t n, bytes;
+	FILE *fp;
+
+	accesslog_test_fail_writes(a, EIO);
+	for (int i = 0; i < 5000; i++)
+		log_call(a, f, i);
+	accesslog_test_fail_writes(a, 0);
+	assert_true(accesslog_flush(a, 5000));
+	accesslog_close(a);
+	assert_non_null(fp = fopen(f->path, "r"));
+	fseek(fp, 0, SEEK_END);
+	bytes = (size_t)ftell(fp);
+	fclose(fp);
+	assert_true(bytes <= 65536); /* never more queued than the buffer holds */
+	v = read_lines(f->path, &n);
+	assert_true(n > 10 && n < 5000);
+	free_lines(v);
+}
+
+static void
+test_rotation_between_records(void **state)
+{
+	struct fixture *f = *state;
+	struct accesslog *a = open_log(f, 1 << 20, 4096);
+	char cmd[256], name[200];
+	size_t total = 0, files = 0, n;
+	FILE *ls;
+	cJSON **v;
+	uint64_t seen[300] = { 0 };
+
+	for (int i = 0; i < 100; i++)
+		log_call(a, f, i);
+	accesslog_reopen(a); /* SIGUSR1 with the file still in place: reopened, nothing lost */
+	for (int i = 100; i < 200; i++)
+		log_call(a, f, i);
+	assert_true(accesslog_flush(a, 5000));
+	accesslog_close(a);
+	snprintf(cmd, sizeof(cmd), "ls '%s'", f->dir);
+	assert_non_null(ls = popen(cmd, "r"));
+	while (fgets(name, sizeof(name), ls) != NULL) {
+		char p[300];
+
+		name[strcspn(name, "\n")] = '\0';
+		snprintf(p, sizeof(p), "%s/%s", f->dir, name);
+		v = read_lines(p, &n);
+		for (size_t i = 0; i < n; i++) {
+			uint64_t s = seq_of(v[i]);
+
+			assert_true(s >= 1 && s <= 200);
+			seen[s]++;
+		}
+		total += n;
+		files++;
+		free_lines(v);
+	}
+	pclose(ls);
+	assert_true(files > 2);
+	assert_int_equal(total, 200);
+	for (int s = 1; s <= 200; s++)
+		assert_int_equal(seen[s], 1); /* each record exactly once */
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_order_and_chain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failure_unhealthy_recovery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotation_between_records, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
