@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "filters/condkeys.h"
+#include "filters/geoip.h"
 #include "proxy/ids.h"
 #include "proxy/jsonw.h"
 #include "proxy/log.h"
@@ -966,6 +967,25 @@ write_recovery(struct jsonw *w, const struct accesslog_recovery *rec)
 	jsonw_object_end(w);
 }
 
+/*
+ * Where the caller is, when "geoip" is configured: the review tool groups by
+ * it, and a reviewer can see why a country condition decided. A lookup is a
+ * read of the mapped database, no allocation.
+ */
+static void
+write_source_geo(struct jsonw *w, const struct runtime *rt, const struct request *r)
+{
+	char country[3], asn[11];
+
+	if (rt == NULL || rt->geoip == NULL || r->client_ip == NULL)
+		return;
+	geoip_lookup(rt->geoip, r->client_ip, country, asn);
+	if (country[0] != '\0')
+		jsonw_string(w, "sourceCountry", country);
+	if (asn[0] != '\0')
+		jsonw_string(w, "sourceASN", asn);
+}
+
 static void
 write_guard(struct jsonw *w, const struct runtime *rt, const struct request *r,
     const struct accesslog_recovery *rec)
@@ -984,6 +1004,7 @@ write_guard(struct jsonw *w, const struct runtime *rt, const struct request *r,
 	if (r->has_auth)
 		jsonw_string(w, "identityMatch", identity_match_name(r->identity_match));
 	jsonw_string(w, "listener", r->listener ? r->listener->name : NULL);
+	write_source_geo(w, rt, r);
 	if (r->route != NULL && r->route->connect_host != NULL) {
 		jsonw_string(w, "mode", "egress");
 		jsonw_string(w, "connectTarget", r->route->connect_host);

@@ -52,6 +52,8 @@ def test_country_from_the_database_allows(gguard):
     gguard.boto().get_item(TableName="users", Key={"pk": {"S": "u1"}})
     rec = gguard.log.one(mark, eventName="GetItem")
     assert rec["guard"]["decision"] == "allow" and rec["guard"]["statement"] == "Reads", rec
+    # the record says where the caller is, for review (ddbguard-log summary groups by country)
+    assert rec["guard"]["sourceCountry"] == "DE" and rec["guard"]["sourceASN"] == "64512", rec
 
 
 def test_asn_from_the_database_denies(gguard):
