@@ -38,3 +38,34 @@ def test_records_reach_syslog_as_rfc5424(make_guard, dynalite, tables, receiver)
             break
     assert sent == rec  # the same sealed record the file holds, chain link included
     assert sent["chain"]["hash"] == rec["chain"]["hash"]
+
+
+def test_records_go_to_stdout_for_containers(work, certs, dynalite, tables):
+    # access_log.path "-": the same records on standard output, through the same writer thread.
+    import subprocess
+    import time
+    from conftest import make_config
+    from guardlib import DDBGUARD_BIN, Guard, stop_process
+
+    cfg = make_config(work, certs, "stdout", dynalite.url)
+    cfg["access_log"] = {"path": "-"}
+    g = Guard(work, "stdout", cfg, certs.ca)
+    g.config_path.write_text(json.dumps(cfg))
+    out_path = g.dir / "stdout.jsonl"
+    with open(out_path, "wb") as out:
+        g.proc = subprocess.Popen([str(DDBGUARD_BIN), "-c", str(g.config_path)], stdin=subprocess.DEVNULL,
+                                  stdout=out, stderr=open(g.stderr_path, "ab"))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and g.proc.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", g.port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        try:
+            g.boto().get_item(TableName="users", Key={"pk": {"S": "u1"}})
+        finally:
+            assert stop_process(g.proc) == 0, g.stderr()
+    records = [json.loads(line) for line in out_path.read_text().splitlines() if line.startswith("{\"eventVersion\"")]
+    assert [r["eventName"] for r in records if r["eventName"] == "GetItem"] == ["GetItem"], records
+    assert records[-1]["guard"]["decision"] == "allow" and "chain" in records[-1]
