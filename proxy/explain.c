@@ -34,6 +34,9 @@
 #include "filters/json.h"
 #include "filters/policy.h"
 #include "proxy/http.h"
+#include "proxy/upstream.h"
+#include "proxy/runtime.h"
+#include "proxy/request.h"
 
 /* Largest input read: a head and a body at the hardest limits, with room for a human's formatting. */
 #define EXPLAIN_INPUT_MAX (64u * 1024 * 1024)
@@ -199,8 +202,8 @@ explain_parse_http(struct explain_call *c, const char *in, size_t len, char **co
 	struct http_limits lim = { .max_header_bytes = lc->max_header_bytes, .max_headers = lc->max_headers,
 		.max_body_bytes = lc->max_body_bytes };
 	struct http_error err = { 0 };
-	const char *head, *v;
-	size_t head_len, vlen;
+	const char *head;
+	size_t head_len;
 
 	if (!explain_split_http(c, in, len, conv, &head, &head_len))
 		return false;
@@ -228,18 +231,6 @@ explain_parse_http(struct explain_call *c, const char *in, size_t len, char **co
 			    (unsigned long long)msg->content_length, c->body_len);
 		}
 	}
-	c->target = http_get(msg, HTTP_HDR_X_AMZ_TARGET, &c->target_len);
-	v = http_get(msg, HTTP_HDR_AUTHORIZATION, &vlen);
-	{
-		const char *why = NULL;
-
-		if (!sigv4_parse_authorization(v, vlen, &c->auth, &why)) {
-			/* Checked after the action, as request_decide() does; remember why for then. */
-			snprintf(c->refusal, sizeof(c->refusal), "Authorization header: %s", why);
-			return true;
-		}
-	}
-	c->access_key_id = c->auth.access_key_id;
 	return true;
 }
 
@@ -318,117 +309,75 @@ explain_parse_json(struct explain_call *c, cJSON *doc, char **body_text)
 	return true;
 }
 
-/* ---- the stages of request_decide() ---- */
+/* ---- the decision: the daemon's own ---- */
 
-static void
-explain_printable(char *dst, size_t dstlen, const char *s, size_t n)
+/*
+ * A JSON description as the request an SDK would send, so it goes through the
+ * same parser and stages as a real one: the Authorization header names the
+ * access key (signatures are AWS's to check, not ddbguard's) and the region
+ * of the reverse endpoint.
+ */
+static char *
+explain_json_head(const struct explain_call *c, size_t *len)
 {
-	size_t i, lim = n < 64 ? n : 64;
+	char *head = NULL;
+	int n;
 
-	for (i = 0; i < lim && i + 1 < dstlen; i++)
-		dst[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-	dst[i] = '\0';
-}
-
-static bool
-explain_action(struct explain_call *c)
-{
-	char shown[80];
-	enum catalog_lookup_status st = catalog_lookup_target(c->target, c->target_len, &c->action);
-
-	if (st == CATALOG_FOUND)
-		return true;
-	explain_printable(shown, sizeof(shown), c->target != NULL ? c->target : "", c->target_len);
-	if (c->target == NULL)
-		explain_refuse(c, "UnknownOperationException", "the request has no X-Amz-Target");
-	else if (st == CATALOG_UNKNOWN_PREFIX)
-		explain_refuse(c, "UnknownOperationException",
-		    "X-Amz-Target \"%s\" is not a DynamoDB_20120810 or DynamoDBStreams_20120810 operation", shown);
+	if (strcspn(c->target, "\r\n") != c->target_len ||
+	    (c->access_key_id != NULL && strcspn(c->access_key_id, "\r\n") != strlen(c->access_key_id)))
+		return NULL;
+	if (c->access_key_id != NULL)
+		n = asprintf(&head,
+		    "POST / HTTP/1.1\r\nHost: explain.invalid\r\nX-Amz-Target: %s\r\n"
+		    "Content-Type: application/x-amz-json-1.0\r\nContent-Length: %zu\r\n"
+		    "Authorization: AWS4-HMAC-SHA256 Credential=%s/20000101/%s/dynamodb/aws4_request, "
+		    "SignedHeaders=host, Signature=%064d\r\n\r\n",
+		    c->target, c->body_len, c->access_key_id, c->cfg->upstream.region, 0);
 	else
-		explain_refuse(c, "UnknownOperationException", "X-Amz-Target \"%s\" names an unknown operation",
-		    shown);
-	return false;
+		n = asprintf(&head,
+		    "POST / HTTP/1.1\r\nHost: explain.invalid\r\nX-Amz-Target: %s\r\n"
+		    "Content-Type: application/x-amz-json-1.0\r\nContent-Length: %zu\r\n\r\n",
+		    c->target, c->body_len);
+	if (n < 0)
+		return NULL;
+	*len = (size_t)n;
+	return head;
 }
 
+/*
+ * Runs request_decide() on the call with a runtime prepared from the same
+ * config as the daemon's (pools exist but are never used: nothing is
+ * forwarded), so the simulator cannot disagree with the gateway. Fills `c`
+ * with what the stages found.
+ */
 static bool
-explain_signature(struct explain_call *c)
+explain_decide(struct explain_call *c, struct runtime *rt, struct request *r, struct http_message *msg,
+    struct json_arena *arena)
 {
-	if (c->from_json)
-		return true; /* the description names the access key; there is no signature */
-	if (c->refusal[0] != '\0') {
-		c->refusal_code = "IncompleteSignatureException";
-		return false;
+	const struct upstream_config *u = &c->cfg->upstream;
+	bool ok;
+
+	runtime_prepare(rt, c->cfg);
+	if (u->dynamodb.host != NULL)
+		rt->reverse.dynamodb = upstream_pool_new(NULL, NULL, NULL, &u->dynamodb, u, &rt->response_limits);
+	if (u->has_streams)
+		rt->reverse.streams = upstream_pool_new(NULL, NULL, NULL, &u->streams, u, &rt->response_limits);
+	r->inspect = c->inspect;
+	request_begin(r, NULL, c->source_ip, &rt->reverse);
+	r->http = msg;
+	r->tls_version = c->tls ? "TLSv1.3" : NULL; /* aws:SecureTransport */
+	ok = request_decide(rt, r, c->body, c->body_len, arena);
+	c->action = r->action;
+	c->identity = r->identity;
+	c->how = r->identity_match;
+	c->tree = r->body;
+	c->access_key_id = r->has_auth ? r->auth.access_key_id : c->access_key_id;
+	if (!ok) {
+		c->refusal_code = r->error_code;
+		snprintf(c->refusal, sizeof(c->refusal), "%s", r->reason);
 	}
-	if (strcmp(c->auth.service, "dynamodb") != 0) {
-		explain_refuse(c, "IncompleteSignatureException",
-		    "Authorization credential scope names service \"%s\", expected \"dynamodb\"", c->auth.service);
-		return false;
-	}
-	if (strcmp(c->auth.region, c->cfg->upstream.region) != 0) {
-		explain_refuse(c, "IncompleteSignatureException",
-		    "Authorization credential scope names region \"%s\", but this endpoint serves \"%s\"",
-		    c->auth.region, c->cfg->upstream.region);
-		return false;
-	}
-	return true;
+	return ok;
 }
-
-static bool
-explain_body(struct explain_call *c, struct json_arena *arena)
-{
-	const struct config *cfg = c->cfg;
-	struct json_opts opts = { .max_depth = JSON_DYNAMODB_MAX_DEPTH,
-		.data_map_members = catalog_data_map_members,
-		.n_data_map_members = catalog_n_data_map_members };
-	struct inspect_scope scope = { .partition = cfg->upstream.partition, .region = cfg->upstream.region,
-		.account = cfg->account_id };
-	struct json_error jerr;
-	char why[200];
-	const cJSON *root;
-
-	if (c->body_len > cfg->limits.max_body_bytes) {
-		explain_refuse(c, "SerializationException", "the body is %zu bytes, limits.max_body_bytes is %llu",
-		    c->body_len, (unsigned long long)cfg->limits.max_body_bytes);
-		return false;
-	}
-	root = json_arena_parse(arena, c->body, c->body_len, &opts, &jerr);
-	if (root == NULL) {
-		if (jerr.line > 0)
-			explain_refuse(c, "SerializationException",
-			    "request body is not acceptable JSON: %s at byte %zu (line %u, column %u)", jerr.msg,
-			    jerr.offset, jerr.line, jerr.column);
-		else
-			explain_refuse(c, "SerializationException", "request body is not acceptable JSON: %s",
-			    jerr.msg);
-		return false;
-	}
-	if (!cJSON_IsObject(root)) {
-		explain_refuse(c, "SerializationException", "request body must be a JSON object");
-		return false;
-	}
-	if (inspect_request(c->action, root, &scope, arena, c->inspect, why, sizeof(why)) != INSPECT_OK) {
-		explain_refuse(c, "ValidationException", "%s", why);
-		return false;
-	}
-	c->tree = root;
-	return true;
-}
-
-static bool
-explain_identity(struct explain_call *c)
-{
-	struct identity_facts facts = { .access_key_id = c->access_key_id };
-
-	c->identity = identity_set_match(c->cfg->identities, &facts, &c->how);
-	if (c->identity != NULL)
-		return true;
-	explain_refuse(c, "AccessDeniedException",
-	    "no ddbguard identity matches access key %s and there is no default identity",
-	    c->access_key_id != NULL ? c->access_key_id : "(none)");
-	return false;
-}
-
-/* ---- tracing ---- */
 
 static const char *
 explain_key_name(int id, const char *tag, char *buf, size_t len)
@@ -527,8 +476,13 @@ explain_print_call(const struct explain_call *c)
 		else
 			printf("identity: %s (matched by access key %s)\n", identity_name(c->identity),
 			    c->access_key_id);
+	} else if (c->access_key_id != NULL && c->refusal_code != NULL &&
+		   strcmp(c->refusal_code, "AccessDeniedException") == 0) {
+		printf("identity: none (no ddbguard identity matches access key %s and there is no default identity)\n",
+		    c->access_key_id);
 	} else if (c->access_key_id != NULL) {
-		printf("identity: none (access key %s)\n", c->access_key_id);
+		printf("identity: not reached (access key %s; the call was refused before the identity stage)\n",
+		    c->access_key_id);
 	}
 	if (c->action == NULL)
 		return;
@@ -575,11 +529,10 @@ explain_print_decision(const struct explain_call *c, const struct policy_decisio
 
 /* Runs the policy stage and prints everything; returns the exit status. */
 static int
-explain_policy(struct explain_call *c)
+explain_policy(struct explain_call *c, const struct runtime *rt, bool allowed)
 {
 	const struct policy *const *policies;
-	struct condkeys_env env = { .tables = c->cfg->tables, .ntables = c->cfg->ntables, .geoip = NULL };
-	char gerr[256] = "";
+	struct condkeys_env env = { .tables = c->cfg->tables, .ntables = c->cfg->ntables, .geoip = rt->geoip };
 	struct condkeys_request *keys = calloc(1, sizeof(*keys));
 	struct explain_keys *ek = calloc(1, sizeof(*ek));
 	const struct catalog_action *acts[POLICY_CALL_MAX_ACTIONS];
@@ -596,11 +549,6 @@ explain_policy(struct explain_call *c)
 		fprintf(stderr, "ddbguard explain: out of memory\n");
 		return EXPLAIN_USAGE;
 	}
-	/* The same databases the daemon would use, so country and ASN conditions explain as they decide. */
-	if ((c->cfg->geoip.country_database || c->cfg->geoip.asn_database) &&
-	    (env.geoip = geoip_open(c->cfg->geoip.country_database, c->cfg->geoip.asn_database, gerr, sizeof(gerr))) ==
-		NULL)
-		fprintf(stderr, "ddbguard explain: geoip: %s (country and ASN keys are absent)\n", gerr);
 	clock_gettime(CLOCK_REALTIME, &now);
 	condkeys_request_init(keys, c->action, c->tree, c->inspect, c->source_ip, c->tls, &now, c->identity, &env);
 	ek->cr = keys;
@@ -608,22 +556,13 @@ explain_policy(struct explain_call *c)
 	policies = identity_policies(c->identity, &n);
 	policy_explain(policies, n, c->action, c->inspect, explain_lookup, ek, explain_statement, &et, &d);
 	fclose(et.out);
-	if (keys->overflow) {
-		/* As request.c: a value left out of a condition key could have hidden a match. */
-		printf("decision: refused (ValidationException): the request names more than %d values for one "
-		       "condition key\n",
-		    CONDKEYS_MAX_VALUES);
-		rc = EXPLAIN_DENY;
-	} else if (d.effect == POLICY_ALLOW && ((c->action->service == CATALOG_SVC_STREAMS && !c->cfg->upstream.has_streams) ||
-						       (c->action->service == CATALOG_SVC_DYNAMODB &&
-							   c->cfg->upstream.dynamodb.host == NULL))) {
-		printf("decision: refused (ValidationException): policy allows it, but %s is not served by this "
-		       "gateway (no endpoint is configured for it)\n",
-		    c->action->iam_action);
-		rc = EXPLAIN_DENY;
-	} else {
+	/* The trace shows why; the verdict is request_decide()'s, checks after the policy included. */
+	if (allowed || c->refusal_code == NULL || strcmp(c->refusal_code, "AccessDeniedException") == 0) {
 		explain_print_decision(c, &d);
-		rc = d.effect == POLICY_ALLOW ? EXPLAIN_ALLOW : EXPLAIN_DENY;
+		rc = allowed ? EXPLAIN_ALLOW : EXPLAIN_DENY;
+	} else {
+		printf("decision: refused (%s): %s\n", c->refusal_code, c->refusal);
+		rc = EXPLAIN_DENY;
 	}
 	explain_print_call(c);
 	if (ek->n == 0) {
@@ -642,7 +581,6 @@ explain_policy(struct explain_call *c)
 	free(trace);
 	free(keys);
 	free(ek);
-	geoip_free(env.geoip);
 	return rc;
 }
 
@@ -651,11 +589,20 @@ explain_run(struct explain_call *c, const char *in, size_t len)
 {
 	struct http_message *msg = NULL;
 	struct json_arena *arena = json_arena_new(65536);
-	char *conv = NULL, *body_text = NULL;
+	struct runtime rt = { 0 };
+	struct request r = { 0 };
+	char *conv = NULL, *body_text = NULL, gerr[256] = "";
+	size_t head_len = 0;
+	bool allowed;
 	cJSON *doc = NULL;
 	size_t skip = strspn(in, " \t\r\n");
 	int rc = EXPLAIN_DENY;
 
+	if (c->cfg->upstream.region == NULL || c->cfg->upstream.dynamodb.host == NULL) {
+		fprintf(stderr, "ddbguard explain: simulates the reverse listener, and this config has no "
+				"upstream.dynamodb endpoint\n");
+		return EXPLAIN_USAGE;
+	}
 	c->inspect = calloc(1, sizeof(*c->inspect));
 	if (arena == NULL || c->inspect == NULL) {
 		fprintf(stderr, "ddbguard explain: out of memory\n");
@@ -684,16 +631,41 @@ explain_run(struct explain_call *c, const char *in, size_t len)
 			goto out;
 		}
 	}
-	/* The order of request_decide(): action, signature, body, identity, policy. */
-	if (!explain_action(c) || !explain_signature(c) || !explain_body(c, arena) || !explain_identity(c)) {
+	if (c->from_json) {
+		struct http_limits lim = { .max_header_bytes = EXPLAIN_INPUT_MAX, .max_headers = HTTP_MAX_HEADERS_HARD,
+			.max_body_bytes = c->cfg->limits.max_body_bytes };
+		struct http_error err = { 0 };
+
+		if ((msg = calloc(1, sizeof(*msg))) == NULL || (conv = explain_json_head(c, &head_len)) == NULL) {
+			fprintf(stderr, "ddbguard explain: request \"target\" or \"access_key_id\" has a line break\n");
+			rc = EXPLAIN_USAGE;
+			goto out;
+		}
+		if (http_parse_request(conv, head_len, &lim, msg, &err) != HTTP_OK) {
+			printf("decision: refused (SerializationException): %s%s%s\n", err.reason, err.field[0] ? ": " : "",
+			    err.field);
+			goto out;
+		}
+	}
+	/* The geoip databases the daemon would open, so country and ASN conditions explain as they decide. */
+	if ((c->cfg->geoip.country_database || c->cfg->geoip.asn_database) &&
+	    (rt.geoip = geoip_open(c->cfg->geoip.country_database, c->cfg->geoip.asn_database, gerr, sizeof(gerr))) ==
+		NULL)
+		fprintf(stderr, "ddbguard explain: geoip: %s (country and ASN keys are absent)\n", gerr);
+	allowed = explain_decide(c, &rt, &r, msg, arena);
+	if (c->identity == NULL) {
+		/* Refused before the policy stage (which needs an identity): nothing to trace. */
 		printf("decision: %s (%s): %s\n",
 		    strcmp(c->refusal_code, "AccessDeniedException") == 0 ? "implicit deny" : "refused", c->refusal_code,
 		    c->refusal);
 		explain_print_call(c);
 		goto out;
 	}
-	rc = explain_policy(c);
+	rc = explain_policy(c, &rt, allowed);
 out:
+	upstream_pool_free(rt.reverse.dynamodb);
+	upstream_pool_free(rt.reverse.streams);
+	geoip_free(rt.geoip);
 	cJSON_Delete(doc);
 	cJSON_free(body_text);
 	free(conv);

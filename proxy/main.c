@@ -30,7 +30,6 @@
 #include "proxy/tls.h"
 #include "proxy/upstream.h"
 
-#define UPSTREAM_HEAD_LIMIT 16384
 
 struct daemon {
 	struct runtime rt;
@@ -76,24 +75,6 @@ load_config(const char *path)
 		fprintf(stderr, "%s: %zu error%s\n", path, diag_count(d), diag_count(d) == 1 ? "" : "s");
 	diag_free(d);
 	return c;
-}
-
-static void
-runtime_prepare(struct runtime *rt, const struct config *cfg)
-{
-	rt->cfg = cfg;
-	rt->reverse.scope.partition = cfg->upstream.partition;
-	rt->reverse.scope.region = cfg->upstream.region;
-	rt->reverse.scope.account = cfg->account_id;
-	rt->body_json.max_depth = JSON_DYNAMODB_MAX_DEPTH;
-	rt->body_json.data_map_members = catalog_data_map_members;
-	rt->body_json.n_data_map_members = catalog_n_data_map_members;
-	rt->request_limits.max_header_bytes = cfg->limits.max_header_bytes;
-	rt->request_limits.max_headers = cfg->limits.max_headers;
-	rt->request_limits.max_body_bytes = cfg->limits.max_body_bytes;
-	rt->response_limits.max_header_bytes = UPSTREAM_HEAD_LIMIT;
-	rt->response_limits.max_headers = HTTP_MAX_HEADERS_HARD;
-	rt->response_limits.max_body_bytes = cfg->limits.max_response_bytes;
 }
 
 static struct evdns_base *

@@ -61,4 +61,11 @@ struct runtime {
 	bool draining;		/* SIGTERM: no new calls; exit when the last connection closes */
 };
 
+/*
+ * Fills what the hot path reads from `cfg` once (scope of the reverse route,
+ * JSON and HTTP limits). The daemon and `ddbguard explain` both start here,
+ * so the simulator decides with exactly the daemon's settings.
+ */
+void runtime_prepare(struct runtime *rt, const struct config *cfg);
+
 #endif

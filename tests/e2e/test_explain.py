@@ -2,6 +2,8 @@
 import json
 import subprocess
 
+import pytest
+
 from conftest import make_config
 from guardlib import APP_KEY, DDBGUARD_BIN, READER_KEY, REGION, table_arn
 
@@ -137,3 +139,32 @@ def test_check_lints_policies(tmp_path, certs):
     r = subprocess.run([str(DDBGUARD_BIN), "--check", "-c", str(config(tmp_path, certs))], capture_output=True,
                        text=True, timeout=30)
     assert r.returncode == 0 and ": warning: " not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("op,body,key", [
+    ("GetItem", b'{"TableName":"users","Key":{"pk":{"S":"u1"}}}', APP_KEY),        # allowed
+    ("GetItem", b'{"TableName":"secrets","Key":{"pk":{"S":"u1"}}}', APP_KEY),      # implicit deny
+    ("ExportTableToPointInTime",
+     b'{"TableArn":"arn:aws:dynamodb:us-east-1:123456789012:table/users","S3Bucket":"b"}', APP_KEY),  # explicit
+    ("GetItem", b'{"TableName":"users","TableName":"x"}', APP_KEY),                # duplicate key: refused
+    ("NoSuchOperation", b'{}', APP_KEY),                                           # unknown action: refused
+    ("GetItem", b'{"TableName":"users","Key":{"pk":{"S":"u1"}}}', "AKIAUNKNOWN0000000000"),  # no identity
+])
+def test_explain_agrees_with_the_gateway(guard, op, body, key):
+    # The simulator runs the gateway's own request_decide(): on the same bytes it must reach the same verdict.
+    head, body = guard.request_bytes(op, body, key=key)
+    mark = guard.log.mark()
+    live = guard.raw(head, body)
+    rec = guard.log.one(mark)
+    rc, out, err = explain(guard.config_path, (head + body).decode())
+    assert rc == (0 if rec["guard"]["decision"] == "allow" else 1), (rec, out, err)
+    first = out.splitlines()[0]
+    g = rec["guard"]
+    if g["decision"] == "allow":
+        assert live.status == 200 and first.startswith("decision: allow"), out
+    elif g["decision"] == "deny" and g.get("statement"):
+        assert first.startswith("decision: explicit deny") and g["statement"] in first, (rec, out)
+    elif g["decision"] == "deny":
+        assert first.startswith("decision: implicit deny"), (rec, out)
+    else:
+        assert first.startswith("decision: refused") and rec["errorCode"] in first, (rec, out)
