@@ -48,6 +48,8 @@ struct conn {
 	bool route_held;	   /* egress: the route is held until egress_release() in conn_free */
 	SSL *ssl;		   /* the client side's TLS, owned by bev; NULL on plain HTTP */
 	struct bufferevent *tunnel_plain; /* egress: the plain connection under the TLS filter, owned by bev */
+	struct event *linger;		  /* closing a tunnel: waits for tunnel_plain to drain (owned) */
+	uint64_t linger_deadline_ns;
 	bool handshake_pending;	   /* TLS accepted but not finished: a failure is worth a log record */
 
 	size_t head_scan;
@@ -76,9 +78,9 @@ static void conn_set_read_limit(struct conn *c);
  * A TLS filter's write callback fires once its bytes are encrypted into the
  * plain bufferevent below it, not once they are on the wire, and freeing the
  * filter frees that bufferevent with whatever it still holds: the last
- * response before a close, or the alert of a failed handshake. Push what the
- * socket takes now. XXX: a large last response to a slow reader can still be
- * cut; the full fix lingers on the plain bufferevent until it drains.
+ * response before a close, or the alert of a failed handshake. An orderly
+ * close lingers until that bufferevent drains (conn_close_when_sent); this is
+ * the last resort for abrupt frees: push what the socket takes now.
  */
 static void
 conn_flush_tunnel(struct bufferevent *plain)
@@ -106,6 +108,8 @@ conn_free(struct conn *c)
 		bufferevent_free(c->bev);
 	if (c->deadline != NULL)
 		event_free(c->deadline);
+	if (c->linger != NULL)
+		event_free(c->linger);
 	if (c->upstream_request != NULL)
 		evbuffer_free(c->upstream_request);
 	json_arena_free(c->arena);
@@ -125,17 +129,55 @@ conn_log(struct conn *c)
 	accesslog_write(c->rt->alog, c->rt, &c->req);
 }
 
+#define CONN_LINGER_POLL_MS 10
+
+static void conn_linger_cb(evutil_socket_t fd, short what, void *arg);
+
+/*
+ * Frees the connection once everything queued for the client is on its way:
+ * the client-side output is empty and, under an egress tunnel's TLS filter,
+ * so is the plain connection's (the filter reports bytes as written when they
+ * are only encrypted into it). Polls for the latter, bounded by
+ * client_timeout_ms. Returns false if `c` was freed now.
+ */
+static bool
+conn_close_when_sent(struct conn *c)
+{
+	struct timeval poll = { .tv_sec = 0, .tv_usec = CONN_LINGER_POLL_MS * 1000 };
+
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+		return true; /* conn_writecb comes back when it drains */
+	if (c->tunnel_plain != NULL && evbuffer_get_length(bufferevent_get_output(c->tunnel_plain)) > 0) {
+		if (c->linger == NULL) {
+			c->linger_deadline_ns = request_now_ns() + (uint64_t)c->rt->cfg->limits.client_timeout_ms * 1000000u;
+			c->linger = evtimer_new(c->rt->base, conn_linger_cb, c);
+		}
+		if (c->linger != NULL && evtimer_add(c->linger, &poll) == 0)
+			return true;
+	}
+	conn_free(c);
+	return false;
+}
+
+static void
+conn_linger_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (request_now_ns() >= c->linger_deadline_ns) {
+		conn_free(c); /* a reader this slow has had client_timeout_ms */
+		return;
+	}
+	conn_close_when_sent(c);
+}
+
 /* Sends what is queued, then closes. Returns false if `c` is already gone. */
 static bool
 conn_close_after_flush(struct conn *c)
 {
 	c->state = CS_CLOSING;
 	bufferevent_disable(c->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
-		conn_free(c);
-		return false;
-	}
-	return true;
+	return conn_close_when_sent(c);
 }
 
 static void
@@ -680,7 +722,7 @@ conn_writecb(struct bufferevent *bev, void *arg)
 
 	switch (c->state) {
 	case CS_CLOSING:
-		conn_free(c);
+		conn_close_when_sent(c);
 		return;
 	case CS_UPSTREAM:
 		upstream_call_resume(c->call);

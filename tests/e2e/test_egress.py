@@ -10,9 +10,11 @@ resolved through DNS (routes send every name a request goes to; the other names 
 """
 import datetime
 import json
+import re
 import socket
 import ssl
 import subprocess
+import time
 from types import SimpleNamespace
 
 import boto3
@@ -514,3 +516,39 @@ def test_host_header_must_match_the_connect_target(eguard, elog, ecerts):
     assert rec["guard"]["status"] == 400 and "upstream" not in rec["guard"], rec
     assert rec["guard"]["connectTarget"] == DDB
     assert rec["tlsDetails"]["clientProvidedHostHeader"] == "dynamodb.eu-west-1.amazonaws.com", rec
+
+
+def test_large_last_response_to_a_slow_reader_is_not_cut(eguard, elog, ecerts, good_dynalite):
+    """Connection: close after a response larger than the TLS filter's 256 KiB watermark, read slowly through
+    a tiny receive window, arrives whole (a cut response makes SDKs retry writes that already happened).
+    On loopback the kernel's send buffer takes the whole ~390 KB, so this guards the close path in general;
+    the lingering close (conn_close_when_sent) matters on real links, where it cannot take it all."""
+    boto(eguard, ecerts.gw_ca).put_item(TableName="orders", Item={"pk": {"S": "slow-1"}, "v": {"S": "y" * 390000}})
+    body = b'{"TableName": "orders", "Key": {"pk": {"S": "slow-1"}}}'
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
+    raw.settimeout(10)
+    raw.connect(("127.0.0.1", eguard.port))
+    raw.sendall(("CONNECT %s:443 HTTP/1.1\r\nHost: %s:443\r\n\r\n" % (DDB, DDB)).encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += raw.recv(1)
+    assert head.startswith(b"HTTP/1.1 200"), head
+    t = ssl.create_default_context(cafile=str(ecerts.gw_ca)).wrap_socket(raw, server_hostname=DDB)
+    mark = elog.mark()
+    t.sendall(signed_head(DDB, "GetItem", body, "Connection: close\r\n") + body)
+    time.sleep(1.0)  # the gateway finishes and closes meanwhile; the bytes wait in buffers
+    data = b""
+    while True:
+        chunk = t.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+        time.sleep(0.0005)
+    t.close()
+    resp_head, _, resp_body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)\r\ncontent-length: *(\d+)", resp_head).group(1))
+    assert len(resp_body) == length, (len(resp_body), length)
+    assert resp_head.startswith(b"HTTP/1.1 200"), (resp_head, resp_body[:300])
+    assert json.loads(resp_body)["Item"]["v"]["S"] == "y" * 390000
+    assert elog.one(mark, eventName="GetItem")["guard"]["decision"] == "allow"
