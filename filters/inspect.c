@@ -321,13 +321,6 @@ on_arn_of(struct walk *w, const struct catalog_location *loc, const char *s, siz
 }
 
 static enum inspect_status
-on_table_arn(struct walk *w, const struct catalog_location *loc, const char *s, size_t len,
-    const cJSON *parent)
-{
-	return on_arn_of(w, loc, s, len, ARN_TABLE, "not a DynamoDB table ARN");
-}
-
-static enum inspect_status
 on_any_arn(struct walk *w, const struct catalog_location *loc, const char *s, size_t len,
     const cJSON *parent)
 {
@@ -336,13 +329,6 @@ on_any_arn(struct walk *w, const struct catalog_location *loc, const char *s, si
 	if (!arn_parse(s, len, &a))
 		return bad(w, "not a DynamoDB ARN");
 	return add_resource(w, loc, &a);
-}
-
-static enum inspect_status
-on_stream_arn(struct walk *w, const struct catalog_location *loc, const char *s, size_t len,
-    const cJSON *parent)
-{
-	return on_arn_of(w, loc, s, len, ARN_STREAM, "not a DynamoDB stream ARN");
 }
 
 /*
@@ -362,27 +348,6 @@ on_shard_iterator(struct walk *w, const struct catalog_location *loc, const char
 	    "shard iterator does not begin with a stream ARN");
 }
 
-static enum inspect_status
-on_backup_arn(struct walk *w, const struct catalog_location *loc, const char *s, size_t len,
-    const cJSON *parent)
-{
-	return on_arn_of(w, loc, s, len, ARN_BACKUP, "not a DynamoDB backup ARN");
-}
-
-static enum inspect_status
-on_export_arn(struct walk *w, const struct catalog_location *loc, const char *s, size_t len,
-    const cJSON *parent)
-{
-	return on_arn_of(w, loc, s, len, ARN_EXPORT, "not a DynamoDB export ARN");
-}
-
-static enum inspect_status
-on_import_arn(struct walk *w, const struct catalog_location *loc, const char *s, size_t len,
-    const cJSON *parent)
-{
-	return on_arn_of(w, loc, s, len, ARN_IMPORT, "not a DynamoDB import ARN");
-}
-
 /* Global tables are named, never given by ARN, and live in no region. */
 static enum inspect_status
 on_global_table(struct walk *w, const struct catalog_location *loc, const char *s, size_t len,
@@ -394,13 +359,6 @@ on_global_table(struct walk *w, const struct catalog_location *loc, const char *
 		return bad(w, "invalid global table name");
 	arn_of_name(w, ARN_GLOBAL_TABLE, s, len, &a);
 	return add_resource(w, loc, &a);
-}
-
-static enum inspect_status
-on_bulk_op_arn(struct walk *w, const struct catalog_location *loc, const char *s, size_t len,
-    const cJSON *parent)
-{
-	return on_arn_of(w, loc, s, len, ARN_BULK_OPERATION, "not a DynamoDB bulk operation ARN");
 }
 
 /*
@@ -440,20 +398,27 @@ on_partiql(struct walk *w, const struct catalog_location *loc, const char *s, si
 typedef enum inspect_status (*value_fn)(struct walk *w, const struct catalog_location *loc,
     const char *s, size_t len, const cJSON *parent);
 
-/* Indexed by enum catalog_res. */
-static const value_fn value_handlers[] = {
-	[CATALOG_RES_TABLE] = on_table,
-	[CATALOG_RES_TABLE_ARN] = on_table_arn,
-	[CATALOG_RES_ANY_ARN] = on_any_arn,
-	[CATALOG_RES_INDEX] = on_index,
-	[CATALOG_RES_STREAM_ARN] = on_stream_arn,
-	[CATALOG_RES_SHARD_ITERATOR] = on_shard_iterator,
-	[CATALOG_RES_BACKUP_ARN] = on_backup_arn,
-	[CATALOG_RES_EXPORT_ARN] = on_export_arn,
-	[CATALOG_RES_IMPORT_ARN] = on_import_arn,
-	[CATALOG_RES_GLOBAL_TABLE] = on_global_table,
-	[CATALOG_RES_BULK_OP_ARN] = on_bulk_op_arn,
-	[CATALOG_RES_PARTIQL] = on_partiql,
+/*
+ * What each catalog_res means, indexed by it: a handler for kinds with logic
+ * of their own, else the ARN kind the value must parse as.
+ */
+static const struct value_rule {
+	value_fn fn;
+	enum arn_kind kind;
+	const char *refusal;
+} value_rules[] = {
+	[CATALOG_RES_TABLE] = { on_table, 0, NULL },
+	[CATALOG_RES_TABLE_ARN] = { NULL, ARN_TABLE, "not a DynamoDB table ARN" },
+	[CATALOG_RES_ANY_ARN] = { on_any_arn, 0, NULL },
+	[CATALOG_RES_INDEX] = { on_index, 0, NULL },
+	[CATALOG_RES_STREAM_ARN] = { NULL, ARN_STREAM, "not a DynamoDB stream ARN" },
+	[CATALOG_RES_SHARD_ITERATOR] = { on_shard_iterator, 0, NULL },
+	[CATALOG_RES_BACKUP_ARN] = { NULL, ARN_BACKUP, "not a DynamoDB backup ARN" },
+	[CATALOG_RES_EXPORT_ARN] = { NULL, ARN_EXPORT, "not a DynamoDB export ARN" },
+	[CATALOG_RES_IMPORT_ARN] = { NULL, ARN_IMPORT, "not a DynamoDB import ARN" },
+	[CATALOG_RES_GLOBAL_TABLE] = { on_global_table, 0, NULL },
+	[CATALOG_RES_BULK_OP_ARN] = { NULL, ARN_BULK_OPERATION, "not a DynamoDB bulk operation ARN" },
+	[CATALOG_RES_PARTIQL] = { on_partiql, 0, NULL },
 };
 
 static enum inspect_status
@@ -461,11 +426,14 @@ on_value(struct walk *w, const struct catalog_location *loc, const char *s, size
     const cJSON *parent)
 {
 	size_t res = (size_t)loc->res;
+	const struct value_rule *r;
 
-	if (res >= sizeof(value_handlers) / sizeof(value_handlers[0]) || value_handlers[res] == NULL)
-		return fail(w, INSPECT_BAD_REQUEST, "%s: no handler for resource kind %zu",
-		    loc->path, res);
-	return value_handlers[res](w, loc, s, len, parent);
+	if (res >= sizeof(value_rules) / sizeof(value_rules[0]) ||
+	    ((r = &value_rules[res])->fn == NULL && r->refusal == NULL))
+		return fail(w, INSPECT_BAD_REQUEST, "%s: no handler for resource kind %zu", loc->path, res);
+	if (r->fn != NULL)
+		return r->fn(w, loc, s, len, parent);
+	return on_arn_of(w, loc, s, len, r->kind, r->refusal);
 }
 
 /* ---------------------------------------------------------------- walking */
