@@ -823,17 +823,22 @@ write_expressions(struct jsonw *w, const cJSON *body)
 static void
 write_attribute_names(struct jsonw *w, const struct request *r)
 {
-	struct condkeys_request *cr;
+	struct condkeys_request *cr = r->keys;
 	struct condition_request_values v = { 0 };
 	size_t i;
 	bool open = false;
 
-	/* ~24 KiB of scratch: too much for every record on the stack, and only item calls need it. */
 	if (r->action == NULL || r->body == NULL || r->action->class_ == CATALOG_CLASS_ADMIN)
 		return;
-	if ((cr = malloc(sizeof(*cr))) == NULL)
+	/*
+	 * The connection's scratch: as the policy stage left it (the key may be
+	 * computed already), or set up here for a call refused before it. Only
+	 * code without a connection (tests) pays an allocation.
+	 */
+	if (cr == NULL && (cr = malloc(sizeof(*cr))) == NULL)
 		return;
-	condkeys_request_init(cr, r->action, r->body, r->inspect, NULL, false, &r->wall_start, NULL, NULL);
+	if (cr != r->keys || !r->keys_ready)
+		condkeys_request_init(cr, r->action, r->body, r->inspect, NULL, false, &r->wall_start, NULL, NULL);
 	condkeys_lookup(cr, CONDKEY_ATTRIBUTES, NULL, &v);
 	for (i = 0; v.present && i < v.n; i++) {
 		if (v.values[i] == NULL)
@@ -845,7 +850,8 @@ write_attribute_names(struct jsonw *w, const struct request *r)
 	}
 	if (open)
 		jsonw_array_end(w);
-	free(cr);
+	if (cr != r->keys)
+		free(cr);
 }
 
 static void

@@ -15,6 +15,7 @@
 #include <event2/event.h>
 #include <openssl/err.h>
 
+#include "filters/condkeys.h"
 #include "proxy/accesslog.h"
 #include "proxy/egress.h"
 #include "proxy/log.h"
@@ -59,6 +60,7 @@ struct conn {
 	struct http_message msg;
 	struct request req;
 	struct inspect_result inspect;
+	struct condkeys_request *keys; /* condition-key scratch, allocated on first use (owned) */
 	struct json_arena *arena;  /* body tree and inspector strings for the current call */
 	struct evbuffer *upstream_request;
 	struct upstream_call *call;
@@ -115,6 +117,7 @@ conn_free(struct conn *c)
 	json_arena_free(c->arena);
 	free(c->head);
 	free(c->fwd_head);
+	free(c->keys);
 	free(c->capture);
 	TAILQ_REMOVE(&c->rt->conns, c, link);
 	if (--c->rt->nconns == 0 && c->rt->draining)
@@ -670,6 +673,10 @@ conn_read_body(struct conn *c, struct evbuffer *in)
 		return false;
 	}
 	c->req.bytes_in += len;
+	/* Condition-key scratch: once per connection, on its first call with a body, then reused. */
+	if (c->keys == NULL)
+		c->keys = malloc(sizeof(*c->keys));
+	c->req.keys = c->keys;
 	if (request_decide(c->rt, &c->req, body, len, c->arena)) {
 		conn_forward(c, in, len);
 		return false;

@@ -73,9 +73,11 @@ request_begin(struct request *r, const struct listener_config *l, const char *cl
     const struct route *route)
 {
 	struct inspect_result *keep = r->inspect;
+	struct condkeys_request *keys = r->keys;
 
 	memset(r, 0, sizeof(*r));
 	r->inspect = keep;
+	r->keys = keys;
 	r->inspect->n = 0;
 	r->inspect->primary_table = NULL;
 	r->inspect->partiql_verbs = 0;
@@ -226,16 +228,17 @@ decide_policy(struct runtime *rt, struct request *r, const cJSON *tree)
 {
 	const struct policy *const *policies;
 	const struct policy_decision *d = &r->policy;
-	struct condkeys_request keys;
+	struct condkeys_request local, *keys = r->keys != NULL ? r->keys : &local;
 	size_t n;
 
 	/* TLS on the client side: a TLS listener, or the egress tunnel's TLS (tls_version is set for both). */
-	condkeys_request_init(&keys, r->action, tree, r->inspect, r->client_ip, r->tls_version != NULL,
+	condkeys_request_init(keys, r->action, tree, r->inspect, r->client_ip, r->tls_version != NULL,
 	    &r->wall_start, r->identity,
 	    &(struct condkeys_env){ .tables = rt->cfg->tables, .ntables = rt->cfg->ntables, .geoip = rt->geoip });
+	r->keys_ready = keys == r->keys;
 	policies = identity_policies(r->identity, &n);
-	policy_evaluate(policies, n, r->action, r->inspect, condkeys_lookup, &keys, &r->policy);
-	if (keys.overflow) {
+	policy_evaluate(policies, n, r->action, r->inspect, condkeys_lookup, keys, &r->policy);
+	if (keys->overflow) {
 		/* A value left out of a condition key could have hidden a match: fail closed. */
 		request_refuse(r, REFUSE_INVALID,
 		    "the request names more values for one condition key than ddbguard evaluates (see condkeys.h)");

@@ -29,6 +29,7 @@
 
 struct evbuffer;
 struct json_arena;
+struct condkeys_request;
 
 /* What the log calls guard.decision. */
 enum guard_decision {
@@ -86,6 +87,14 @@ struct request {
 	const struct identity *identity;
 	enum identity_match identity_match;
 	struct inspect_result *inspect; /* owned by the connection */
+	/*
+	 * Condition-key scratch (~24 KiB), owned by the connection and reused for
+	 * every call on it; NULL: stages use their own. `keys_ready` once the
+	 * policy stage set it up for this call, so the log reuses what policy
+	 * computed (dynamodb:Attributes) instead of computing it again.
+	 */
+	struct condkeys_request *keys;
+	bool keys_ready;
 	const cJSON *body; /* the body's tree, in the connection's arena; NULL if it did not parse to an object */
 
 	/* decision */
