@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # mklogkey.sh [-f] OUTDIR
 #
-# The access-log signing key for ddbguard's signed digests (proxy/logchain.h), made with the openssl CLI:
+# The access-log signing key for ddbguard's signed digests (proxy/audit/logchain.h), made with the openssl CLI:
 #   log-signing.key   Ed25519 private key, PEM (PKCS#8); config access_log.signing_key; mode 0600
 #   log-signing.pub   its public key, PEM; give it to `ddbguard-log verify --pubkey` (keep a copy off the host)
 #

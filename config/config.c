@@ -19,10 +19,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "filters/arn.h"
-#include "filters/identity.h"
-#include "filters/json.h"
-#include "filters/policy.h"
+#include "filters/dynamodb/arn.h"
+#include "filters/policy/identity.h"
+#include "filters/dynamodb/json.h"
+#include "filters/policy/policy.h"
 
 #define CONFIG_MAX_FILE_BYTES (16u << 20)
 #define CONFIG_MAX_LISTENERS 16

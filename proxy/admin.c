@@ -10,7 +10,7 @@
 #include <event2/http.h>
 
 #include "config/config.h"
-#include "proxy/accesslog.h"
+#include "proxy/audit/accesslog.h"
 #include "proxy/log.h"
 
 #define ADMIN_TIMEOUT_S 10 /* a client has this long to send its request */

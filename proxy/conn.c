@@ -15,8 +15,8 @@
 #include <event2/event.h>
 #include <openssl/err.h>
 
-#include "filters/condkeys.h"
-#include "proxy/accesslog.h"
+#include "filters/policy/condkeys.h"
+#include "proxy/audit/accesslog.h"
 #include "proxy/egress.h"
 #include "proxy/log.h"
 #include "proxy/request.h"

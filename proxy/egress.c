@@ -14,7 +14,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
-#include "filters/arn.h"
+#include "filters/dynamodb/arn.h"
 #include "proxy/log.h"
 #include "proxy/runtime.h"
 #include "proxy/tls.h"

@@ -7,11 +7,11 @@
 
 #include <event2/buffer.h>
 
-#include "filters/condkeys.h"
-#include "filters/json.h"
-#include "proxy/accesslog.h"
-#include "proxy/ids.h"
-#include "proxy/jsonw.h"
+#include "filters/policy/condkeys.h"
+#include "filters/dynamodb/json.h"
+#include "proxy/audit/accesslog.h"
+#include "proxy/audit/ids.h"
+#include "proxy/audit/jsonw.h"
 #include "proxy/upstream.h"
 
 /*
@@ -277,7 +277,7 @@ request_decide(struct runtime *rt, struct request *r, const char *body, size_t b
 	}
 	/*
 	 * Last, so the record still says what policy decided. No call is forwarded
-	 * that could not be logged (proxy/accesslog.h); its refusal is still queued.
+	 * that could not be logged (proxy/audit/accesslog.h); its refusal is still queued.
 	 */
 	if (!accesslog_accepting(rt->alog)) {
 		request_refuse(r, REFUSE_LOG_UNWRITABLE,

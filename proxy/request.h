@@ -20,10 +20,10 @@
 #include <time.h>
 
 #include "config/config.h"
-#include "filters/catalog.h"
-#include "filters/identity.h"
-#include "filters/inspect.h"
-#include "filters/policy.h"
+#include "filters/dynamodb/catalog.h"
+#include "filters/policy/identity.h"
+#include "filters/dynamodb/inspect.h"
+#include "filters/policy/policy.h"
 #include "proxy/http.h"
 #include "proxy/runtime.h"
 

@@ -1,6 +1,6 @@
 #include "proxy/runtime.h"
 
-#include "filters/catalog.h"
+#include "filters/dynamodb/catalog.h"
 
 /* DynamoDB response heads are a few hundred bytes. */
 #define RUNTIME_RESPONSE_HEAD_LIMIT 16384

@@ -14,8 +14,8 @@
 #include <sys/queue.h>
 
 #include "config/config.h"
-#include "filters/inspect.h"
-#include "filters/json.h"
+#include "filters/dynamodb/inspect.h"
+#include "filters/dynamodb/json.h"
 #include "proxy/http.h"
 
 struct event_base;

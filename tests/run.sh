@@ -4,7 +4,7 @@
 #
 #   1. apt packages (only when missing; apt-get update only then), npm ci for dynalite if needed
 #   2. meson setup (if needed) + ninja in build/
-#   3. filters/gen_catalog.py --check            (1 test: the generated catalog matches the model)
+#   3. filters/dynamodb/gen_catalog.py --check   (1 test: the generated catalog matches the model)
 #   4. every unit-test binary build/tests/unit/test_*  (cmocka summaries are added up)
 #   5. the end-to-end suite tests/e2e with Debian's /usr/bin/python3 -m pytest (JUnit XML is added up)
 #
@@ -75,8 +75,8 @@ fi
 fresh() { [[ -x "$BUILD/$1" ]] && ninja -C "$BUILD" -n "$1" 2>/dev/null | grep -q 'no work to do'; }
 
 # ---- 3. catalog drift check --------------------------------------------------------------------
-step "filters/gen_catalog.py --check"
-if [[ -f filters/gen_catalog.py ]] && "$PY" filters/gen_catalog.py --check; then
+step "filters/dynamodb/gen_catalog.py --check"
+if [[ -f filters/dynamodb/gen_catalog.py ]] && "$PY" filters/dynamodb/gen_catalog.py --check; then
 	count gen_catalog 1 0 0
 else
 	count gen_catalog 0 1 0

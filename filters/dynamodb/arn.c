@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "filters/arn.h"
+#include "filters/dynamodb/arn.h"
 
 /* DynamoDB documents ARN members as at most 1024 characters. */
 #define ARN_MAX_LEN 1024

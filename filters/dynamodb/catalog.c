@@ -4,7 +4,7 @@
  */
 #include <string.h>
 
-#include "filters/catalog.h"
+#include "filters/dynamodb/catalog.h"
 
 /*
  * X-Amz-Target prefixes, matched exactly and case-sensitively: DynamoDB

@@ -1,7 +1,7 @@
 /*
  * catalog: what ddbguard knows about each DynamoDB and DynamoDB Streams
  * operation. The table itself (catalog_gen.c) is generated from the AWS
- * service models by filters/gen_catalog.py; this header is its interface.
+ * service models by filters/dynamodb/gen_catalog.py; this header is its interface.
  */
 #ifndef DDBGUARD_FILTERS_CATALOG_H
 #define DDBGUARD_FILTERS_CATALOG_H

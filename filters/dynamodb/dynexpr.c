@@ -4,7 +4,7 @@
  * expressions", "Key condition expressions for query"). A lexer plus three
  * small readers; see dynexpr.h for what is refused.
  */
-#include "filters/dynexpr.h"
+#include "filters/dynamodb/dynexpr.h"
 
 #include <string.h>
 #include <strings.h>

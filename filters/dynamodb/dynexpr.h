@@ -1,7 +1,7 @@
 /*
  * dynexpr: just enough of DynamoDB's expression language to name what an
  * expression touches, for the dynamodb:Attributes and dynamodb:LeadingKeys
- * condition keys (filters/condkeys.c).
+ * condition keys (filters/policy/condkeys.c).
  *
  * DynamoDB Developer Guide, "Using expressions in DynamoDB": a document path
  * is a top-level attribute name or #placeholder, followed by ".name" /

@@ -2,7 +2,7 @@
  * inspect: walks a request body along the catalog's locations for its action
  * and collects the resources it names as ARNs.
  *
- * The body has already been parsed strictly (filters/json.c), so every member
+ * The body has already been parsed strictly (filters/dynamodb/json.c), so every member
  * is unique and looked up case-sensitively here. A location that is absent is
  * fine (DynamoDB rejects a missing required member itself); one that is present
  * with the wrong JSON type, or names something that is not a valid DynamoDB
@@ -13,9 +13,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "filters/arn.h"
-#include "filters/partiql.h"
-#include "filters/inspect.h"
+#include "filters/dynamodb/arn.h"
+#include "filters/dynamodb/partiql.h"
+#include "filters/dynamodb/inspect.h"
 
 /* Concrete paths in `why` ("TransactItems[3].Put.TableName"), cut if longer. */
 #define INSPECT_PATH_MAX 160

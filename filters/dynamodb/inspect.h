@@ -15,8 +15,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "filters/catalog.h"
-#include "filters/json.h"
+#include "filters/dynamodb/catalog.h"
+#include "filters/dynamodb/json.h"
 
 enum inspect_type {
 	INSPECT_TABLE,
@@ -46,7 +46,7 @@ struct inspect_result {
 	/* First table named (after normalising), for requestParameters.tableName. */
 	const char *primary_table;
 	/* PartiQL calls: the verbs of all statements (bit 1 << enum partiql_verb) and the first
-	 * statement with its literals redacted, for the log. (FullTableScan: filters/condkeys.c.) */
+	 * statement with its literals redacted, for the log. (FullTableScan: filters/policy/condkeys.c.) */
 	unsigned partiql_verbs;
 	const char *partiql_statement;
 };

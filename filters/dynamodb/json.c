@@ -6,7 +6,7 @@
  * (guaranteed to succeed on recognized input); a walk over the tree that
  * refuses duplicate keys, compared after unescaping.
  */
-#include "filters/json.h"
+#include "filters/dynamodb/json.h"
 
 #include <math.h>
 #include <stdarg.h>

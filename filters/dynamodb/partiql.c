@@ -15,8 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "filters/arn.h"
-#include "filters/partiql.h"
+#include "filters/dynamodb/arn.h"
+#include "filters/dynamodb/partiql.h"
 
 enum tok_kind {
 	TOK_END,

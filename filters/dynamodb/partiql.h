@@ -77,7 +77,7 @@ struct partiql_statement {
 	 * partiql_read_keyed(). With partiql_read() (no key known) any single
 	 * top-level attribute counts, so `WHERE Address = 'x'` reads as no scan
 	 * although DynamoDB scans: that reading is NOT fail-closed, which is why
-	 * the dynamodb:FullTableScan condition key (filters/condkeys.c) always
+	 * the dynamodb:FullTableScan condition key (filters/policy/condkeys.c) always
 	 * uses the keyed form, and without a configured schema treats every
 	 * SELECT as a scan. Conservative either way: `pk = 1 OR pk = 2`, which
 	 * DynamoDB runs without a scan, reads as a scan.

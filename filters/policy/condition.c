@@ -17,8 +17,8 @@
  *           case-sensitive)
  * The choices IAM leaves open are listed in condition.h.
  */
-#include "filters/condition.h"
-#include "filters/json.h"
+#include "filters/policy/condition.h"
+#include "filters/dynamodb/json.h"
 
 #include <arpa/inet.h>
 #include <inttypes.h>

@@ -10,15 +10,15 @@
  * data: the tables below, checked against the service model
  * (dynamodb-2012-08-10).
  */
-#include "filters/condkeys.h"
+#include "filters/policy/condkeys.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-#include "filters/dynexpr.h"
-#include "filters/json.h"
-#include "filters/partiql.h"
+#include "filters/dynamodb/dynexpr.h"
+#include "filters/dynamodb/json.h"
+#include "filters/dynamodb/partiql.h"
 
 #define CONDKEYS_NELEMS(t) (sizeof(t) / sizeof((t)[0]))
 

@@ -1,6 +1,6 @@
 /*
  * condkeys: the condition keys policies can test, and their values for one
- * call, for filters/condition.c.
+ * call, for filters/policy/condition.c.
  *
  * The registry (condkeys_registry()) is what condition_compile() accepts;
  * condkeys_lookup() is the condition_lookup_fn that answers for one call from
@@ -30,11 +30,11 @@
 #include <cjson/cJSON.h>
 
 #include "config/config.h"
-#include "filters/catalog.h"
-#include "filters/condition.h"
-#include "filters/geoip.h"
-#include "filters/identity.h"
-#include "filters/inspect.h"
+#include "filters/dynamodb/catalog.h"
+#include "filters/policy/condition.h"
+#include "filters/policy/geoip.h"
+#include "filters/policy/identity.h"
+#include "filters/dynamodb/inspect.h"
 
 enum condkeys_id {
 	CONDKEY_SOURCE_IP,

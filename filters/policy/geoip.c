@@ -37,7 +37,7 @@
 
 #include <maxminddb.h>
 
-#include "filters/geoip.h"
+#include "filters/policy/geoip.h"
 
 #define GEOIP_CHECK_INTERVAL_NS 1000000000LL /* stat the files at most once a second */
 #define GEOIP_ERR_MAX		256

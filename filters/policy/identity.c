@@ -12,8 +12,8 @@
  * access key id we match on is the one DynamoDB will authenticate, because
  * any header two readers could split differently is refused.
  */
-#include "filters/identity.h"
-#include "filters/json.h"
+#include "filters/policy/identity.h"
+#include "filters/dynamodb/json.h"
 
 #include <stdarg.h>
 #include <stdint.h>

@@ -30,7 +30,7 @@
 #include <cjson/cJSON.h>
 
 #include "config/diag.h"
-#include "filters/policy.h"
+#include "filters/policy/policy.h"
 
 /* The parts of `Authorization: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, SignedHeaders=..., Signature=...`. */
 struct sigv4_auth {

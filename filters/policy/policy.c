@@ -4,7 +4,7 @@
  * Compilation turns each statement into what evaluation needs and nothing
  * else: the effect, a bitset of catalog action ids (NotAction already
  * complemented), the resource patterns as owned strings and the compiled
- * Condition (filters/condition.c, over the keys of filters/condkeys.c).
+ * Condition (filters/policy/condition.c, over the keys of filters/policy/condkeys.c).
  * Evaluation then only tests bits, runs globs over the request's ARNs and
  * evaluates conditions through the caller's lookup; it never allocates.
  *
@@ -13,11 +13,11 @@
  * Anything we do not implement is refused, never ignored: ignoring a
  * Principal, for example, would grant more than the policy says.
  */
-#include "filters/policy.h"
-#include "filters/condition.h"
-#include "filters/condkeys.h"
-#include "filters/json.h"
-#include "filters/partiql.h"
+#include "filters/policy/policy.h"
+#include "filters/policy/condition.h"
+#include "filters/policy/condkeys.h"
+#include "filters/dynamodb/json.h"
+#include "filters/dynamodb/partiql.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -95,7 +95,7 @@ static const struct policy_key statement_keys[] = {
 	{ "NotAction", NULL },
 	{ "Resource", NULL },
 	{ "NotResource", NULL },
-	/* Keys: filters/condkeys.c (XXX: dynamodb:LeadingKeys, dynamodb:Attributes not yet). */
+	/* Keys: filters/policy/condkeys.c (XXX: dynamodb:LeadingKeys, dynamodb:Attributes not yet). */
 	{ "Condition", NULL },
 	{ "Principal", "is not supported yet: \"identities\" say who a policy applies to" },
 	{ "NotPrincipal", "is not supported yet: \"identities\" say who a policy applies to" },

@@ -21,8 +21,8 @@
  * An Action pattern that matches no catalog action is a config error (a typo
  * would otherwise silently grant or deny nothing). Resource patterns are
  * case-sensitive globs over ARNs; "${...}" policy variables are refused (XXX:
- * not supported yet). "Condition" is compiled by filters/condition.c (its
- * header states the operator semantics) over the keys filters/condkeys.c
+ * not supported yet). "Condition" is compiled by filters/policy/condition.c (its
+ * header states the operator semantics) over the keys filters/policy/condkeys.c
  * defines; an unknown operator or key is an error. "Principal" is refused for
  * now: unknown keys are errors, never ignored.
  *
@@ -56,9 +56,9 @@
 #include <cjson/cJSON.h>
 
 #include "config/diag.h"
-#include "filters/catalog.h"
-#include "filters/condition.h"
-#include "filters/inspect.h"
+#include "filters/dynamodb/catalog.h"
+#include "filters/policy/condition.h"
+#include "filters/dynamodb/inspect.h"
 
 struct policy_set; /* all named policies of a config; immutable once compiled */
 struct policy;	   /* one named policy, owned by its set */

@@ -1,4 +1,4 @@
-#include "proxy/accesslog.h"
+#include "proxy/audit/accesslog.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,13 +11,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "filters/condkeys.h"
-#include "filters/geoip.h"
-#include "proxy/ids.h"
-#include "proxy/jsonw.h"
+#include "filters/policy/condkeys.h"
+#include "filters/policy/geoip.h"
+#include "proxy/audit/ids.h"
+#include "proxy/audit/jsonw.h"
 #include "proxy/log.h"
-#include "proxy/syslog_sink.h"
-#include "proxy/logchain.h"
+#include "proxy/audit/syslog_sink.h"
+#include "proxy/audit/logchain.h"
 #include "proxy/request.h"
 
 /*
@@ -56,7 +56,7 @@ struct accesslog {
 	struct jsonw w;	    /* reused for every record: no allocation once warm */
 	time_t last_complaint;
 	char *path;		/* owned; NULL for standard output */
-	struct logchain *chain; /* owned: every record is chained (proxy/logchain.h) */
+	struct logchain *chain; /* owned: every record is chained (proxy/audit/logchain.h) */
 	uint64_t bytes;		/* bytes queued for the current file, for max_bytes */
 	uint64_t max_bytes;	/* 0: no size rotation */
 	uint32_t digest_every_records, digest_every_seconds;
@@ -740,7 +740,7 @@ write_identity(struct jsonw *w, const struct request *r)
 
 /*
  * requestParameters: CloudTrail's member names (camelCase of the API's), but
- * names only, never a value. See proxy/ACCESS_LOG.md for the shape.
+ * names only, never a value. See proxy/audit/ACCESS_LOG.md for the shape.
  */
 #define ACCESSLOG_HIDDEN "HIDDEN_DUE_TO_SECURITY_REASONS" /* CloudTrail's own spelling for a withheld value */
 #define ACCESSLOG_ENUM_MAX 48				  /* longest DynamoDB enum value we copy */
@@ -817,7 +817,7 @@ write_expressions(struct jsonw *w, const cJSON *body)
 
 /*
  * "attributes": every attribute name the call reads or writes, as policies
- * see them (dynamodb:Attributes, filters/condkeys.c): key, item, projection
+ * see them (dynamodb:Attributes, filters/policy/condkeys.c): key, item, projection
  * and update names of every table the call touches.
  */
 static void

@@ -32,7 +32,7 @@ void accesslog_close(struct accesslog *a); /* accepts NULL */
 /*
  * Applies access_log.signing_key, buffer_bytes, fail_open (which it logs, and
  * records as a {"ddbguardNotice": ...} line), digest_every_* and max_bytes (see
- * proxy/logchain.h for the chain and digest format). Starts the writer thread. Returns false (and
+ * proxy/audit/logchain.h for the chain and digest format). Starts the writer thread. Returns false (and
  * logs why) if the signing key cannot be loaded or the thread cannot start.
  */
 bool accesslog_configure(struct accesslog *a, const struct access_log_config *cfg);

@@ -1,4 +1,4 @@
-#include "proxy/ids.h"
+#include "proxy/audit/ids.h"
 
 #include <stdbool.h>
 #include <stdint.h>

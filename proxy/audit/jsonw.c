@@ -1,4 +1,4 @@
-#include "proxy/jsonw.h"
+#include "proxy/audit/jsonw.h"
 
 #include <inttypes.h>
 #include <stdio.h>

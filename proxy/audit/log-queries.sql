@@ -5,12 +5,12 @@
 --   sqlite3 review.db \
 --     -cmd ".parameter set :log \"'/var/log/ddbguard/access.log'\"" \
 --     -cmd ".parameter set :from '2026-01-01T00:00:00.000Z'" -cmd ".parameter set :to '2026-02-01T00:00:00.000Z'" \
---     -cmd ".mode box" ".read proxy/log-queries.sql"
+--     -cmd ".mode box" ".read proxy/audit/log-queries.sql"
 --
 -- Each "-- query: NAME" block below is one statement, usable on its own (tests/e2e/test_log_sqlite.py runs
 -- them one by one on a generated log and checks exact counts). Lines are loaded whole into log(line);
 -- the calls view keeps call records only (digest and chainStart lines have no eventVersion).
--- Field meanings: proxy/ACCESS_LOG.md.
+-- Field meanings: proxy/audit/ACCESS_LOG.md.
 
 -- query: load
 CREATE TABLE IF NOT EXISTS log(line TEXT NOT NULL);

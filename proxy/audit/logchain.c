@@ -1,5 +1,5 @@
 /* logchain: hash chain and signed digests over access-log records. See logchain.h for the format. */
-#include "proxy/logchain.h"
+#include "proxy/audit/logchain.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -12,7 +12,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
-#include "proxy/jsonw.h"
+#include "proxy/audit/jsonw.h"
 
 #define CHAIN_MARK      ",\"chain\":{\"seq\":"
 #define ED25519_SIG_LEN 64

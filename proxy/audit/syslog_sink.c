@@ -1,5 +1,5 @@
 /* syslog_sink: RFC 5424 access-log messages over UDP (RFC 5426) or a unix datagram socket. See syslog_sink.h. */
-#include "proxy/syslog_sink.h"
+#include "proxy/audit/syslog_sink.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -1,5 +1,5 @@
 /*
- * explain: `ddbguard explain`, a policy simulator (proxy/explain.h).
+ * explain: `ddbguard explain`, a policy simulator (proxy/tools/explain.h).
  *
  * It runs the stages of request_decide() (proxy/request.c) with the same
  * functions, in the same order: HTTP parse, catalog lookup, SigV4
@@ -14,7 +14,7 @@
  * ddbguard:SourceASN are absent here. XXX Signatures are parsed, never
  * verified: neither is the gateway's (the upstream verifies them).
  */
-#include "proxy/explain.h"
+#include "proxy/tools/explain.h"
 
 #include <getopt.h>
 #include <stdarg.h>
@@ -26,13 +26,13 @@
 #include <cjson/cJSON.h>
 
 #include "config/config.h"
-#include "filters/catalog.h"
-#include "filters/condkeys.h"
-#include "filters/geoip.h"
-#include "filters/identity.h"
-#include "filters/inspect.h"
-#include "filters/json.h"
-#include "filters/policy.h"
+#include "filters/dynamodb/catalog.h"
+#include "filters/policy/condkeys.h"
+#include "filters/policy/geoip.h"
+#include "filters/policy/identity.h"
+#include "filters/dynamodb/inspect.h"
+#include "filters/dynamodb/json.h"
+#include "filters/policy/policy.h"
 #include "proxy/http.h"
 #include "proxy/upstream.h"
 #include "proxy/runtime.h"

@@ -5,7 +5,7 @@
  * identities, actions and tables cost one copy each), sorted by eventTime, and each subcommand
  * aggregates the records inside the window [--since, --until).
  */
-#include "proxy/logreview.h"
+#include "proxy/tools/logreview.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "filters/json.h"
+#include "filters/dynamodb/json.h"
 
 #define LR_MAX_LINE             (1u << 20) /* a record longer than this is reported as malformed */
 #define LR_TEXT_TOP             20         /* rows per group table in text output (--json has them all) */

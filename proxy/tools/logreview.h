@@ -1,7 +1,7 @@
 /*
  * logreview: offline review of ddbguard access logs (`ddbguard-log summary | denials | report`).
  *
- * Reads the JSON-lines access log written by proxy/accesslog.c, skips digest lines
+ * Reads the JSON-lines access log written by proxy/audit/accesslog.c, skips digest lines
  * ({"ddbguardDigest": ...}) and unknown members, tolerates a truncated last line (it is reported),
  * and prints a summary (text or --json), the list of denied and rejected calls, or a self-contained
  * HTML report with inline SVG charts (no network, no scripts, no external fonts or CSS).

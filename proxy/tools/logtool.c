@@ -3,7 +3,7 @@
  *
  *   ddbguard-log verify [--pubkey FILE] [--allow-restart] FILE...
  *
- * Checks the hash chain and signed digests described in proxy/logchain.h over
+ * Checks the hash chain and signed digests described in proxy/audit/logchain.h over
  * FILEs taken as one chain, oldest first. Files named like size-rotated logs
  * (PATH.<YYYYmmddTHHMMSSZ>.<seq>) are put in order of their seq suffix, before
  * any other files, which keep the order given; so `verify access.log*` works.
@@ -24,9 +24,9 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
-#include "filters/json.h"
-#include "proxy/logreview.h"
-#include "proxy/logchain.h"
+#include "filters/dynamodb/json.h"
+#include "proxy/tools/logreview.h"
+#include "proxy/audit/logchain.h"
 
 enum entry_kind { ENTRY_RECORD, ENTRY_DIGEST, ENTRY_BAD };
 
@@ -55,7 +55,7 @@ usage(FILE *f)
 	fprintf(f, "usage: ddbguard-log verify [--pubkey FILE] [--allow-restart] FILE...\n"
 	           "       ddbguard-log summary|denials [--since T] [--until T] [--json] [-o FILE] FILE...\n"
 	           "       ddbguard-log report [--since T] [--until T] --out FILE.html FILE...\n"
-	           "  (summary, denials, report: see proxy/logreview.h; T is ISO 8601 or a span like 1h, 7d)\n"
+	           "  (summary, denials, report: see proxy/tools/logreview.h; T is ISO 8601 or a span like 1h, 7d)\n"
 	           "  FILE...          access-log files of one chain, oldest first (size-rotated names\n"
 	           "                   PATH.<time>.<seq> are sorted by seq; others keep the order given)\n"
 	           "  --pubkey FILE    PEM Ed25519 public key (log-signing.pub): check digest signatures\n"

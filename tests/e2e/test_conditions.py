@@ -1,5 +1,5 @@
 """Policy Conditions end to end: statements apply only when their Condition holds over the keys ddbguard takes
-from the request (filters/condkeys.c). One instance, "cond", whose app identity has a single conditional
+from the request (filters/policy/condkeys.c). One instance, "cond", whose app identity has a single conditional
 policy; each test checks what the client saw and the access-log record (decision, policy, statement)."""
 import pytest
 from botocore.exceptions import ClientError

@@ -1,4 +1,4 @@
-"""Condition keys from item keys, identity tags and resource policies, end to end (filters/condkeys.c). One
+"""Condition keys from item keys, identity tags and resource policies, end to end (filters/policy/condkeys.c). One
 instance, "keys", with table schemas configured; each test checks what the client saw and the access-log
 record."""
 import json

@@ -1,4 +1,4 @@
-"""access_log.syslog: every record also goes out as an RFC 5424 message (proxy/syslog_sink.h), byte for byte the
+"""access_log.syslog: every record also goes out as an RFC 5424 message (proxy/audit/syslog_sink.h), byte for byte the
 line the file gets, so existing shippers can collect it."""
 import json
 import re

@@ -1,4 +1,4 @@
-"""The access log's hash chain, signed digests, rotation and `ddbguard-log verify` (proxy/logchain.h)."""
+"""The access log's hash chain, signed digests, rotation and `ddbguard-log verify` (proxy/audit/logchain.h)."""
 import hashlib
 import json
 import random

@@ -1,7 +1,7 @@
 """proxy/access-log.schema.json: a fresh record of each decision validates and carries the documented fields,
 and (this module runs last: "zz") every line of every access log the session wrote validates too.
 
-Each decision's record is checked against what proxy/ACCESS_LOG.md promises, and that no item value
+Each decision's record is checked against what proxy/audit/ACCESS_LOG.md promises, and that no item value
 (the MARKER) reaches any log of the session.
 """
 import copy

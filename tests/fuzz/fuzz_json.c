@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for filters/json.c: json_parse_strict with and without
+ * libFuzzer target for filters/dynamodb/json.c: json_parse_strict with and without
  * data-map options, and json_arena_parse into one reused arena. Besides
  * crashes and sanitizer reports it checks what the module promises:
  *
@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "filters/json.h"
+#include "filters/dynamodb/json.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

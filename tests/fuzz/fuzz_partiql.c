@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for filters/partiql.c: partiql_read and partiql_redact.
+ * libFuzzer target for filters/dynamodb/partiql.c: partiql_read and partiql_redact.
  * Besides crashes and sanitizer reports it checks what the module promises:
  *
  *   - a statement read has a valid table (and index, SELECT only) that is
@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "filters/arn.h"
-#include "filters/partiql.h"
+#include "filters/dynamodb/arn.h"
+#include "filters/dynamodb/partiql.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
-#include "filters/json.h"
+#include "filters/dynamodb/json.h"
 
 #define POLICIES                                                                                        \
 	"\"policies\":{\"rw\":{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"A\",\"Effect\":\"Allow\"," \

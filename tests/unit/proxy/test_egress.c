@@ -28,7 +28,7 @@
 #include <openssl/x509v3.h>
 
 #include "config/config.h"
-#include "filters/json.h"
+#include "filters/dynamodb/json.h"
 #include "proxy/egress.h"
 #include "proxy/runtime.h"
 #include "proxy/tls.h"

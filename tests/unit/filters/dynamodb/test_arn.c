@@ -1,4 +1,4 @@
-/* Tests filters/arn.c. */
+/* Tests filters/dynamodb/arn.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "filters/arn.h"
+#include "filters/dynamodb/arn.h"
 
 #define ACCT "123456789012"
 #define T "arn:aws:dynamodb:us-east-1:" ACCT ":table/"

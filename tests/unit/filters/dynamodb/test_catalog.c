@@ -1,4 +1,4 @@
-/* Tests filters/catalog.c and the generated filters/catalog_gen.c. */
+/* Tests filters/dynamodb/catalog.c and the generated filters/dynamodb/catalog_gen.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "filters/catalog.h"
+#include "filters/dynamodb/catalog.h"
 
 #define DDB_PREFIX "DynamoDB_20120810."
 #define STREAMS_PREFIX "DynamoDBStreams_20120810."

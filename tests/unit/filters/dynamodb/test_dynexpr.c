@@ -1,5 +1,5 @@
 /*
- * Tests filters/dynexpr.c: top-level names of projection and update
+ * Tests filters/dynamodb/dynexpr.c: top-level names of projection and update
  * expressions, key condition operands, and the expressions it refuses.
  */
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "filters/dynexpr.h"
+#include "filters/dynamodb/dynexpr.h"
 
 /* Names reported, joined with '|'. */
 struct names {

@@ -1,4 +1,4 @@
-/* Tests filters/inspect.c against the generated catalog. */
+/* Tests filters/dynamodb/inspect.c against the generated catalog. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,10 +9,10 @@
 
 #include <cmocka.h>
 
-#include "filters/catalog.h"
-#include "filters/inspect.h"
-#include "filters/json.h"
-#include "filters/partiql.h"
+#include "filters/dynamodb/catalog.h"
+#include "filters/dynamodb/inspect.h"
+#include "filters/dynamodb/json.h"
+#include "filters/dynamodb/partiql.h"
 
 #define ACCT "111122223333"
 #define OURS "arn:aws:dynamodb:us-east-1:" ACCT ":"

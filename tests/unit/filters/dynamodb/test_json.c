@@ -1,4 +1,4 @@
-/* Tests filters/json.c. */
+/* Tests filters/dynamodb/json.c. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "filters/json.h"
+#include "filters/dynamodb/json.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -1,4 +1,4 @@
-/* Tests filters/partiql.c. */
+/* Tests filters/dynamodb/partiql.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "filters/partiql.h"
+#include "filters/dynamodb/partiql.h"
 
 #define S PARTIQL_SELECT
 #define I PARTIQL_INSERT

@@ -1,5 +1,5 @@
 /*
- * Tests filters/condition.c: every operator (match, no match, absent,
+ * Tests filters/policy/condition.c: every operator (match, no match, absent,
  * IfExists), set qualifiers with empty, single and several values, negated
  * operators, IP/date/ARN edges, compile errors at their exact JSON paths, and
  * evaluation over 1000-value sets.
@@ -22,7 +22,7 @@
 #include "tests/unit/diag_expect.h"
 
 #include "config/diag.h"
-#include "filters/condition.h"
+#include "filters/policy/condition.h"
 
 enum {
 	K_SOURCE_IP = 1,

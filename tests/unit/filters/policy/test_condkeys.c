@@ -1,5 +1,5 @@
 /*
- * Tests filters/condkeys.c: the registry, and each key's values from
+ * Tests filters/policy/condkeys.c: the registry, and each key's values from
  * realistic request bodies, absent members and members of the wrong type.
  *
  * Bodies use ' for " to stay readable; json_of() swaps them back.
@@ -18,17 +18,17 @@
 
 #include "config/config.h"
 #include "config/diag.h"
-#include "filters/catalog.h"
-#include "filters/condkeys.h"
-#include "filters/geoip.h"
-#include "filters/json.h"
-#include "filters/identity.h"
-#include "filters/inspect.h"
-#include "filters/partiql.h"
-#include "filters/policy.h"
+#include "filters/dynamodb/catalog.h"
+#include "filters/policy/condkeys.h"
+#include "filters/policy/geoip.h"
+#include "filters/dynamodb/json.h"
+#include "filters/policy/identity.h"
+#include "filters/dynamodb/inspect.h"
+#include "filters/dynamodb/partiql.h"
+#include "filters/policy/policy.h"
 
 /*
- * A stand-in for filters/geoip.c (the real one needs MaxMind files): the
+ * A stand-in for filters/policy/geoip.c (the real one needs MaxMind files): the
  * static core library's geoip.o is not linked when this definition exists.
  */
 struct geoip {

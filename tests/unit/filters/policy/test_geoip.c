@@ -1,5 +1,5 @@
 /*
- * Tests filters/geoip.c against small databases that tests/data/mkmmdb.pl
+ * Tests filters/policy/geoip.c against small databases that tests/data/mkmmdb.pl
  * writes into a temporary directory (Debian's libmaxmind-db-writer-perl;
  * every test is skipped, with a message, when perl or the module is missing).
  */
@@ -22,7 +22,7 @@
 
 #include <cmocka.h>
 
-#include "filters/geoip.h"
+#include "filters/policy/geoip.h"
 
 extern char **environ;
 

@@ -1,5 +1,5 @@
 /*
- * Tests filters/identity.c: the SigV4 Authorization parser (hand-written
+ * Tests filters/policy/identity.c: the SigV4 Authorization parser (hand-written
  * cases and the AWS SigV4 test-suite vectors in ../shared), identity
  * compilation errors at their exact JSON paths, and matching.
  *
@@ -19,8 +19,8 @@
 #include "tests/unit/diag_expect.h"
 
 #include "config/diag.h"
-#include "filters/identity.h"
-#include "filters/policy.h"
+#include "filters/policy/identity.h"
+#include "filters/policy/policy.h"
 
 #define AKID "AKIAIOSFODNN7EXAMPLE"
 #define SIG "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"

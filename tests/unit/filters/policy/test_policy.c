@@ -1,5 +1,5 @@
 /*
- * Tests filters/policy.c: glob matching, compile errors (each at its exact
+ * Tests filters/policy/policy.c: glob matching, compile errors (each at its exact
  * JSON path), action expansion against the real catalog, and evaluation.
  *
  * Policy JSON in these tables uses ' for " to stay readable; json_of()
@@ -19,11 +19,11 @@
 #include "tests/unit/diag_expect.h"
 
 #include "config/diag.h"
-#include "filters/catalog.h"
-#include "filters/condkeys.h"
-#include "filters/inspect.h"
-#include "filters/partiql.h"
-#include "filters/policy.h"
+#include "filters/dynamodb/catalog.h"
+#include "filters/policy/condkeys.h"
+#include "filters/dynamodb/inspect.h"
+#include "filters/dynamodb/partiql.h"
+#include "filters/policy/policy.h"
 
 #define ACCOUNT "123456789012"
 #define TABLE(name) "arn:aws:dynamodb:us-east-1:" ACCOUNT ":table/" name
@@ -807,7 +807,7 @@ test_degenerate_calls(void **state)
 	policy_set_free(e.set);
 }
 
-/* ---- conditions (values from filters/condkeys.c) ---- */
+/* ---- conditions (values from filters/policy/condkeys.c) ---- */
 
 /* The request side of a conditional evaluation; unset members are absent. */
 struct cond_call {

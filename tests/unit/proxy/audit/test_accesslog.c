@@ -1,5 +1,5 @@
 /*
- * Tests for proxy/accesslog.c's writer: the bounded queue between the event
+ * Tests for proxy/audit/accesslog.c's writer: the bounded queue between the event
  * loop and the writer thread. Order, bound, failure -> unhealthy -> recovery,
  * no duplicated or lost line, rotation between records.
  */
@@ -17,8 +17,8 @@
 #include <cmocka.h>
 
 #include "config/config.h"
-#include "proxy/accesslog.h"
-#include "proxy/logchain.h"
+#include "proxy/audit/accesslog.h"
+#include "proxy/audit/logchain.h"
 #include "proxy/request.h"
 
 struct fixture {

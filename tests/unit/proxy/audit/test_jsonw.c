@@ -1,4 +1,4 @@
-/* Tests for proxy/jsonw.c: escaping, structure, invalid UTF-8 replacement. */
+/* Tests for proxy/audit/jsonw.c: escaping, structure, invalid UTF-8 replacement. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "proxy/jsonw.h"
+#include "proxy/audit/jsonw.h"
 
 static void
 assert_output(struct jsonw *w, const char *want)

@@ -1,4 +1,4 @@
-/* Tests for proxy/logchain.c: chain construction (reference vectors from Python hashlib), resume, digests. */
+/* Tests for proxy/audit/logchain.c: chain construction (reference vectors from Python hashlib), resume, digests. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,8 +12,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "proxy/jsonw.h"
-#include "proxy/logchain.h"
+#include "proxy/audit/jsonw.h"
+#include "proxy/audit/logchain.h"
 
 #define ZEROS "0000000000000000000000000000000000000000000000000000000000000000"
 /*

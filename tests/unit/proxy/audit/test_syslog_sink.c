@@ -1,4 +1,4 @@
-/* Tests for proxy/syslog_sink.c: RFC 5424 framing over UDP and unix datagram sockets, limits, drops. */
+/* Tests for proxy/audit/syslog_sink.c: RFC 5424 framing over UDP and unix datagram sockets, limits, drops. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "proxy/syslog_sink.h"
+#include "proxy/audit/syslog_sink.h"
 
 #define RECV_MAX (SYSLOG_SINK_UNIX_MAX + 1024)
 

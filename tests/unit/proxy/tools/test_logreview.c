@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "filters/json.h"
-#include "proxy/logreview.h"
+#include "filters/dynamodb/json.h"
+#include "proxy/tools/logreview.h"
 
 static char dir[] = "/tmp/test_logreview.XXXXXX";
 static char logpath[256], outpath[256];
