@@ -87,7 +87,7 @@ def get(c):
 
 def records(path):
     """Every line, each checked against proxy/audit/access-log.schema.json (this log is gone after unmount)."""
-    v = jsonschema.Draft202012Validator(json.loads((ROOT / "proxy" / "access-log.schema.json").read_text()))
+    v = jsonschema.Draft202012Validator(json.loads((ROOT / "proxy" / "audit" / "access-log.schema.json").read_text()))
     recs = [json.loads(ln) for ln in path.read_bytes().split(b"\n")[:-1]]
     for r in recs:
         v.validate(r)

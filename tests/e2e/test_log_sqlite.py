@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from guardlib import READER_KEY, ROOT, table_arn
 
-SQL = ROOT / "proxy" / "log-queries.sql"
+SQL = ROOT / "proxy" / "audit" / "log-queries.sql"
 FAR = "2999-01-01T00:00:00.000Z"
 
 

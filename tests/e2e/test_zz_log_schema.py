@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from guardlib import ACCOUNT, READER_KEY, ROOT, free_port, table_arn
 
-SCHEMA_PATH = ROOT / "proxy" / "access-log.schema.json"
+SCHEMA_PATH = ROOT / "proxy" / "audit" / "access-log.schema.json"
 MARKER = "ITEMVALUE-zz-3f9a1c-never-logged"
 HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
 
