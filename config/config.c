@@ -1007,7 +1007,7 @@ cfg_expand_params(struct cfg_ctx *ctx, cJSON *node, const cJSON *params)
  * otherwise depend on order.
  */
 static cJSON *
-cfg_merge_policies(struct cfg_ctx *ctx, const cJSON *root)
+cfg_merge_policies(struct cfg_ctx *ctx, const cJSON *root, struct config *c)
 {
 	const cJSON *inline_p = cJSON_GetObjectItemCaseSensitive(root, "policies");
 	const cJSON *files = cJSON_GetObjectItemCaseSensitive(root, "policy_files");
@@ -1023,6 +1023,9 @@ cfg_merge_policies(struct cfg_ctx *ctx, const cJSON *root)
 	cJSON_ArrayForEach(f, files) {
 		snprintf(where, sizeof(where), "$.policy_files[%zu]", i++);
 		path = cfg_resolve_path(ctx, f->valuestring);
+		if ((c->policy_files = realloc(c->policy_files, (c->npolicy_files + 1) * sizeof(char *))) == NULL)
+			abort();
+		c->policy_files[c->npolicy_files++] = xstrdup(path);
 		buf = cfg_read_file(path, &len, ctx->d, where);
 		fp = buf ? json_parse_strict(buf, len, &opts, &jerr) : NULL;
 		if (buf != NULL && fp == NULL)
@@ -1167,7 +1170,7 @@ config_from_json(struct cfg_ctx *ctx, const char *name, const cJSON *root)
 	cfg_finish_listeners(ctx, c);
 	cfg_finish_upstream(ctx, c);
 	if (cJSON_IsObject(root) && cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "policies"))) {
-		cJSON *merged = cfg_merge_policies(ctx, root);
+		cJSON *merged = cfg_merge_policies(ctx, root, c);
 
 		mark = diag_path_member(&ctx->path, "policies");
 		cfg_expand_params(ctx, merged, cJSON_GetObjectItemCaseSensitive(root, "policy_parameters"));
@@ -1331,6 +1334,9 @@ config_free(struct config *c)
 	free(c->tables);
 	free(c->geoip.country_database);
 	free(c->geoip.asn_database);
+	for (i = 0; i < c->npolicy_files; i++)
+		free(c->policy_files[i]);
+	free(c->policy_files);
 	identity_set_free(c->identities);
 	policy_set_free(c->policies);
 	free(c->account_id);

@@ -130,6 +130,8 @@ struct config {
 	size_t ntables;
 	struct geoip_config geoip;
 	bool has_reverse_listener;
+	char **policy_files;		/* resolved paths of "policy_files", in order (for the config version) */
+	size_t npolicy_files;
 	struct policy_set *policies;	/* owned */
 	struct identity_set *identities; /* owned */
 };

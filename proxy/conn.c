@@ -19,6 +19,7 @@
 #include "proxy/audit/accesslog.h"
 #include "proxy/egress.h"
 #include "proxy/log.h"
+#include "proxy/reload.h"
 #include "proxy/request.h"
 #include "proxy/runtime.h"
 #include "proxy/upstream.h"
@@ -41,6 +42,7 @@ struct conn {
 	TAILQ_ENTRY(conn) link; /* in rt->conns */
 	struct runtime *rt;
 	const struct listener_config *lc;
+	struct snapshot *lc_owner; /* reference: the config lc lives in (reload) */
 	struct bufferevent *bev;
 	char client_ip[INET6_ADDRSTRLEN];
 	enum conn_state state;
@@ -119,6 +121,8 @@ conn_free(struct conn *c)
 	free(c->fwd_head);
 	free(c->keys);
 	free(c->capture);
+	snapshot_unref(c->req.snap);
+	snapshot_unref(c->lc_owner);
 	TAILQ_REMOVE(&c->rt->conns, c, link);
 	if (--c->rt->nconns == 0 && c->rt->draining)
 		event_base_loopexit(c->rt->base, NULL);
@@ -474,6 +478,7 @@ static void
 conn_begin_call(struct conn *c)
 {
 	request_begin(&c->req, c->lc, c->client_ip, c->route);
+	snapshot_call_begin(c->rt, &c->req); /* the config this call is decided and logged by */
 	json_arena_reset(c->arena);
 	if (c->ssl != NULL && SSL_is_init_finished(c->ssl)) {
 		c->req.tls_version = SSL_get_version(c->ssl);
@@ -844,7 +849,8 @@ conn_new_bev(struct runtime *rt, SSL_CTX *tls, evutil_socket_t fd)
 }
 
 void
-conn_accept(struct runtime *rt, const struct listener_config *lc, SSL_CTX *tls, evutil_socket_t fd,
+conn_accept(struct runtime *rt, const struct listener_config *lc, struct snapshot *owner, SSL_CTX *tls,
+    evutil_socket_t fd,
     const struct sockaddr *sa, socklen_t salen)
 {
 	const struct limits_config *lim = &rt->cfg->limits;
@@ -859,6 +865,8 @@ conn_accept(struct runtime *rt, const struct listener_config *lc, SSL_CTX *tls, 
 	TAILQ_INSERT_TAIL(&rt->conns, c, link);
 	c->rt = rt;
 	c->lc = lc;
+	if ((c->lc_owner = owner) != NULL)
+		snapshot_ref(owner);
 	c->req.inspect = &c->inspect;
 	if (lc->kind == LISTENER_EGRESS) {
 		c->state = CS_CONNECT;

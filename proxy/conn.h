@@ -18,12 +18,15 @@
 #include "config/config.h"
 
 struct runtime;
+struct snapshot;
 
 /*
  * Takes ownership of `fd`: on failure it is closed. `tls` NULL for a plain
- * listener. `lc` must outlive the connection.
+ * listener. `lc` lives in `owner`, of which the connection takes a reference
+ * (NULL: `lc` must outlive the connection).
  */
-void conn_accept(struct runtime *rt, const struct listener_config *lc, SSL_CTX *tls, evutil_socket_t fd,
+void conn_accept(struct runtime *rt, const struct listener_config *lc, struct snapshot *owner, SSL_CTX *tls,
+    evutil_socket_t fd,
     const struct sockaddr *sa, socklen_t salen);
 
 /*

@@ -1,7 +1,7 @@
 /*
  * ddbguard: a least-privilege gateway for Amazon DynamoDB.
  *
- *   ddbguard -c FILE            run in the foreground
+ *   ddbguard -c FILE            run in the foreground (SIGHUP: reload FILE)
  *   ddbguard --check -c FILE    validate FILE, print every error, exit 0/1
  */
 #include <errno.h>
@@ -26,6 +26,7 @@
 #include "proxy/tools/explain.h"
 #include "proxy/listener.h"
 #include "proxy/log.h"
+#include "proxy/reload.h"
 #include "proxy/runtime.h"
 #include "proxy/tls.h"
 #include "proxy/upstream.h"
@@ -34,8 +35,9 @@
 struct daemon {
 	struct runtime rt;
 	SSL_CTX *upstream_tls;
-	struct listener **listeners;
-	size_t nlisteners;
+	struct reload_target reload; /* listeners, upstream TLS context; SIGHUP replaces them */
+	struct snapshot *base;	     /* the start-up config: upstream pools and egress point into it */
+	struct event *sighup;
 	struct event *sigterm, *sigint;
 	struct event *sigusr1;	    /* reopen the access log */
 	struct event *digest_timer; /* signed access-log digests every digest_every_seconds */
@@ -99,9 +101,9 @@ close_listeners(struct daemon *d)
 {
 	size_t i;
 
-	for (i = 0; i < d->nlisteners; i++)
-		listener_free(d->listeners[i]);
-	d->nlisteners = 0;
+	for (i = 0; i < d->reload.nlisteners; i++)
+		listener_free(d->reload.listeners[i]);
+	d->reload.nlisteners = 0;
 }
 
 /*
@@ -135,6 +137,16 @@ on_sigusr1(evutil_socket_t sig, short what, void *arg)
 	accesslog_reopen(((struct daemon *)arg)->rt.alog);
 }
 
+/* SIGHUP: re-read the config and everything it names (proxy/reload.h). Ignored while draining. */
+static void
+on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (!d->rt.draining)
+		reload_run(&d->reload);
+}
+
 static void
 on_digest_timer(evutil_socket_t fd, short what, void *arg)
 {
@@ -142,45 +154,53 @@ on_digest_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-daemon_start(struct daemon *d, const struct config *cfg)
+daemon_start(struct daemon *d, const char *path, struct config *loaded)
 {
 	struct runtime *rt = &d->rt;
-	const struct upstream_config *u = &cfg->upstream;
-	const struct geoip_config *geo = &cfg->geoip;
+	const struct config *cfg;
+	const struct upstream_config *u;
 	char err[512];
 	size_t i;
 
-	runtime_prepare(rt, cfg);
+	/* The config is a snapshot from the start (SIGHUP publishes the next); the daemon keeps this one for its pools. */
+	if ((d->base = snapshot_new(path, loaded, err, sizeof(err))) == NULL)
+		fatalx("cannot start: %s", err);
+	snapshot_ref(d->base);
+	snapshot_publish(d->base);
+	snapshot_runtime_sync(rt);
+	cfg = d->base->cfg;
+	u = &cfg->upstream;
+	log_info("config %s version %s", path, d->base->version);
+	d->reload.rt = rt;
+	d->reload.path = path;
 	TAILQ_INIT(&rt->conns);
 	if ((rt->base = event_base_new()) == NULL || (rt->dns = dns_new(rt->base)) == NULL)
 		fatalx("cannot initialise libevent");
-	if ((d->upstream_tls = tls_client_ctx_new(u->ca_file)) == NULL)
+	if ((d->reload.upstream_tls = tls_client_ctx_new(u->ca_file)) == NULL)
 		fatalx("cannot set up upstream TLS (upstream.ca_file)");
 	if (u->dynamodb.host != NULL) {
-		rt->reverse.dynamodb = upstream_pool_new(rt->base, rt->dns, u->dynamodb.tls ? d->upstream_tls : NULL,
+		rt->reverse.dynamodb = upstream_pool_new(rt->base, rt->dns, u->dynamodb.tls ? d->reload.upstream_tls : NULL,
 		    &u->dynamodb, u, &rt->response_limits);
 		if (rt->reverse.dynamodb == NULL)
 			fatalx("out of memory");
 		log_info("upstream %s, region %s, account %s", u->dynamodb.text, u->region, cfg->account_id);
 	}
 	if (u->has_streams && (rt->reverse.streams = upstream_pool_new(rt->base, rt->dns,
-				   u->streams.tls ? d->upstream_tls : NULL, &u->streams, u, &rt->response_limits)) == NULL)
+				   u->streams.tls ? d->reload.upstream_tls : NULL, &u->streams, u, &rt->response_limits)) == NULL)
 		fatalx("out of memory");
-	if (cfg->egress.enabled && (rt->egress = egress_new(rt, cfg, d->upstream_tls)) == NULL)
+	if (cfg->egress.enabled && (rt->egress = egress_new(rt, cfg, d->reload.upstream_tls)) == NULL)
 		fatalx("cannot set up egress (egress.ca_cert, egress.ca_key)");
 	if ((rt->alog = accesslog_open(cfg->access_log.path)) == NULL)
 		fatalx("cannot open the access log %s", cfg->access_log.path);
 	if (!accesslog_configure(rt->alog, &cfg->access_log))
 		fatalx("cannot set up the access log (access_log.signing_key)");
-	if ((geo->country_database != NULL || geo->asn_database != NULL) &&
-	    (rt->geoip = geoip_open(geo->country_database, geo->asn_database, err, sizeof(err))) == NULL)
-		fatalx("cannot open geoip: %s", err);
-	if ((d->listeners = calloc(cfg->nlisteners, sizeof(*d->listeners))) == NULL)
+	if ((d->reload.listeners = calloc(cfg->nlisteners ? cfg->nlisteners : 1, sizeof(*d->reload.listeners))) == NULL)
 		fatalx("out of memory");
 	for (i = 0; i < cfg->nlisteners; i++) {
-		if ((d->listeners[i] = listener_new(rt, &cfg->listeners[i])) == NULL)
+		if ((d->reload.listeners[i] = listener_new(rt, &cfg->listeners[i])) == NULL)
 			fatalx("cannot start listener %s", cfg->listeners[i].name);
-		d->nlisteners++;
+		listener_set_owner(d->reload.listeners[i], d->base);
+		d->reload.nlisteners++;
 	}
 	if (cfg->admin.address != NULL && (d->admin = admin_new(rt->base, &cfg->admin, rt->alog)) == NULL)
 		fatalx("cannot start the admin endpoint %s port %u", cfg->admin.address, (unsigned)cfg->admin.port);
@@ -189,11 +209,17 @@ daemon_start(struct daemon *d, const struct config *cfg)
 	if (d->sigterm == NULL || d->sigint == NULL || evsignal_add(d->sigterm, NULL) < 0 ||
 	    evsignal_add(d->sigint, NULL) < 0)
 		fatalx("cannot install signal handlers");
+	d->sighup = evsignal_new(rt->base, SIGHUP, on_sighup, d);
+	if (d->sighup == NULL || evsignal_add(d->sighup, NULL) < 0)
+		fatalx("cannot install the SIGHUP handler");
 	d->sigusr1 = evsignal_new(rt->base, SIGUSR1, on_sigusr1, d);
 	if (d->sigusr1 == NULL || evsignal_add(d->sigusr1, NULL) < 0)
 		fatalx("cannot install the SIGUSR1 handler");
-	if (cfg->access_log.signing_key != NULL) {
-		/* Checked every second so a digest is at most a second late; a no-op without new records. */
+	{
+		/*
+		 * Checked every second so a digest is at most a second late; a no-op
+		 * without new records or without a key (a reload may add one).
+		 */
 		struct timeval tick = { .tv_sec = 1 };
 
 		d->digest_timer = event_new(rt->base, -1, EV_PERSIST, on_digest_timer, d);
@@ -206,7 +232,8 @@ static void
 daemon_stop(struct daemon *d)
 {
 	close_listeners(d);
-	free(d->listeners);
+	free(d->reload.listeners);
+	event_free(d->sighup);
 	event_free(d->sigterm);
 	event_free(d->sigint);
 	event_free(d->sigusr1);
@@ -218,8 +245,13 @@ daemon_stop(struct daemon *d)
 	upstream_pool_free(d->rt.reverse.streams);
 	egress_free(d->rt.egress);
 	accesslog_close(d->rt.alog); /* drains what is queued, waiting a bounded time */
-	geoip_free(d->rt.geoip);
-	SSL_CTX_free(d->upstream_tls);
+	SSL_CTX_free(d->reload.upstream_tls);
+	for (size_t i = 0; i < d->reload.nretired_tls; i++)
+		SSL_CTX_free(d->reload.retired_tls[i]);
+	free(d->reload.retired_tls);
+	snapshot_unref(d->rt.snap);
+	snapshot_unref(d->base);
+	snapshot_shutdown();
 	evdns_base_free(d->rt.dns, 0);
 	event_base_free(d->rt.base);
 }
@@ -267,10 +299,9 @@ main(int argc, char **argv)
 		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	daemon_start(&d, cfg);
+	daemon_start(&d, path, cfg); /* takes cfg */
 	event_base_dispatch(d.rt.base);
 	daemon_stop(&d);
-	config_free(cfg);
 	log_info("stopped after %llu calls", (unsigned long long)d.rt.nrequests);
 	return 0;
 }

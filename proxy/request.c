@@ -12,6 +12,7 @@
 #include "proxy/audit/accesslog.h"
 #include "proxy/audit/ids.h"
 #include "proxy/audit/jsonw.h"
+#include "proxy/reload.h"
 #include "proxy/upstream.h"
 
 /*
@@ -74,10 +75,12 @@ request_begin(struct request *r, const struct listener_config *l, const char *cl
 {
 	struct inspect_result *keep = r->inspect;
 	struct condkeys_request *keys = r->keys;
+	struct snapshot *snap = r->snap;
 
 	memset(r, 0, sizeof(*r));
 	r->inspect = keep;
 	r->keys = keys;
+	r->snap = snap;
 	r->inspect->n = 0;
 	r->inspect->primary_table = NULL;
 	r->inspect->partiql_verbs = 0;
@@ -208,12 +211,19 @@ decide_body(struct runtime *rt, struct request *r, const char *body, size_t len,
 	return true;
 }
 
+/* The config deciding r: its snapshot's (a reload may have happened since the call started), else rt's (explain). */
+static const struct config *
+request_config(const struct runtime *rt, const struct request *r)
+{
+	return r->snap != NULL ? r->snap->cfg : rt->cfg;
+}
+
 static bool
 decide_identity(struct runtime *rt, struct request *r)
 {
 	struct identity_facts facts = { .access_key_id = r->auth.access_key_id };
 
-	r->identity = identity_set_match(rt->cfg->identities, &facts, &r->identity_match);
+	r->identity = identity_set_match(request_config(rt, r)->identities, &facts, &r->identity_match);
 	if (r->identity != NULL)
 		return true;
 	request_refuse(r, REFUSE_DENIED,
@@ -234,7 +244,8 @@ decide_policy(struct runtime *rt, struct request *r, const cJSON *tree)
 	/* TLS on the client side: a TLS listener, or the egress tunnel's TLS (tls_version is set for both). */
 	condkeys_request_init(keys, r->action, tree, r->inspect, r->client_ip, r->tls_version != NULL,
 	    &r->wall_start, r->identity,
-	    &(struct condkeys_env){ .tables = rt->cfg->tables, .ntables = rt->cfg->ntables, .geoip = rt->geoip });
+	    &(struct condkeys_env){ .tables = request_config(rt, r)->tables, .ntables = request_config(rt, r)->ntables,
+		.geoip = r->snap ? r->snap->geoip : rt->geoip });
 	r->keys_ready = keys == r->keys;
 	policies = identity_policies(r->identity, &n);
 	policy_evaluate(policies, n, r->action, r->inspect, condkeys_lookup, keys, &r->policy);

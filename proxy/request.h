@@ -97,6 +97,9 @@ struct request {
 	bool keys_ready;
 	const cJSON *body; /* the body's tree, in the connection's arena; NULL if it did not parse to an object */
 
+	/* The config that decides this call (proxy/reload.h); kept across request_begin, released by the next call's start. */
+	struct snapshot *snap;
+
 	/* decision */
 	enum guard_decision decision;
 	enum guard_refusal refusal;

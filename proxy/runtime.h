@@ -25,6 +25,7 @@ struct accesslog;
 struct egress;
 struct geoip;
 struct conn;
+struct snapshot;
 TAILQ_HEAD(conn_list, conn);
 
 /*
@@ -43,12 +44,14 @@ struct route {
 struct runtime {
 	struct event_base *base;
 	struct evdns_base *dns;
-	const struct config *cfg;
+	const struct config *cfg; /* rt->snap's (reload.h: picked up at each call start) */
+	struct snapshot *snap;	  /* reference; NULL in explain */
+	uint64_t snap_gen;
 
 	struct route reverse;	/* pools owned; dynamodb NULL when there is no reverse listener */
 	struct egress *egress;	/* owned; NULL when there is no egress listener */
 	struct accesslog *alog; /* owned */
-	struct geoip *geoip;	/* owned; NULL without config "geoip" */
+	struct geoip *geoip;	/* rt->snap's; NULL without config "geoip" */
 
 	/* Precomputed once from cfg so the hot path does not rebuild them. */
 	struct json_opts body_json;

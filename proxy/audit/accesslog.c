@@ -18,6 +18,7 @@
 #include "proxy/log.h"
 #include "proxy/audit/syslog_sink.h"
 #include "proxy/audit/logchain.h"
+#include "proxy/reload.h"
 #include "proxy/request.h"
 
 /*
@@ -476,9 +477,12 @@ writer_start(struct accesslog *a, size_t cap)
 	return true;
 }
 
-/* A line that is not a call: {"ddbguardNotice": {"eventTime", "kind", "message"}, "chain": ...}. */
+/*
+ * A line that is not a call: {"ddbguardNotice": {"eventTime", "kind", "message"}, "chain": ...}.
+ * configReload notices add "outcome", "oldVersion" and "newVersion" (`reload` non-NULL).
+ */
 static bool
-write_notice(struct accesslog *a, const char *kind, const char *message)
+write_notice_ex(struct accesslog *a, const char *kind, const char *message, const char *const reload[3])
 {
 	struct timespec ts;
 	char buf[40];
@@ -495,6 +499,11 @@ write_notice(struct accesslog *a, const char *kind, const char *message)
 	jsonw_string(&a->w, "eventTime", buf);
 	jsonw_string(&a->w, "kind", kind);
 	jsonw_string(&a->w, "message", message);
+	if (reload != NULL) {
+		jsonw_string(&a->w, "outcome", reload[0]);
+		jsonw_string(&a->w, "oldVersion", reload[1]);
+		jsonw_string(&a->w, "newVersion", reload[2]);
+	}
 	jsonw_object_end(&a->w);
 	jsonw_object_end(&a->w);
 	jsonw_raw(&a->w, "\n", 1);
@@ -503,6 +512,30 @@ write_notice(struct accesslog *a, const char *kind, const char *message)
 	logchain_commit(a->chain);
 	a->bytes += a->w.len;
 	return true;
+}
+
+static bool
+write_notice(struct accesslog *a, const char *kind, const char *message)
+{
+	return write_notice_ex(a, kind, message, NULL);
+}
+
+bool
+accesslog_notice_reload(struct accesslog *a, bool accepted, const char *old_version, const char *new_version,
+    const char *message)
+{
+	const char *const reload[3] = { accepted ? "accepted" : "refused", old_version, new_version };
+
+	if (a == NULL || (!a->started && !writer_start(a, ACCESSLOG_DEFAULT_BUFFER)))
+		return false;
+	return write_notice_ex(a, "configReload", message, reload);
+}
+
+bool
+accesslog_set_signing_key(struct accesslog *a, const char *path, char *err, size_t errlen)
+{
+	/* The chain is sealed on the event loop, where reload runs: no lock needed. */
+	return logchain_load_key(a->chain, path, err, errlen);
 }
 
 bool
@@ -1029,6 +1062,8 @@ write_guard(struct jsonw *w, const struct runtime *rt, const struct request *r,
 		jsonw_string(w, "policy", r->policy.policy);
 		jsonw_string(w, "statement", r->policy.sid);
 	}
+	if (r->snap != NULL)
+		jsonw_string(w, "policyVersion", r->snap->version);
 	jsonw_string(w, "identity", r->identity ? identity_name(r->identity) : NULL);
 	if (r->has_auth)
 		jsonw_string(w, "identityMatch", identity_match_name(r->identity_match));

@@ -18,6 +18,7 @@
 #define DDBGUARD_PROXY_ACCESSLOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct accesslog;
@@ -36,6 +37,15 @@ void accesslog_close(struct accesslog *a); /* accepts NULL */
  * logs why) if the signing key cannot be loaded or the thread cannot start.
  */
 bool accesslog_configure(struct accesslog *a, const struct access_log_config *cfg);
+/*
+ * SIGHUP: a chained {"ddbguardNotice": {"kind": "configReload", "outcome":
+ * "accepted"|"refused", "oldVersion", "newVersion", "message"}}. False if it could not be queued.
+ */
+bool accesslog_notice_reload(struct accesslog *a, bool accepted, const char *old_version, const char *new_version,
+    const char *message);
+/* SIGHUP: digests from now on are signed with the Ed25519 key at `path`. False (with `err`) if it does not load. */
+bool accesslog_set_signing_key(struct accesslog *a, const char *path, char *err, size_t errlen);
+
 /* SIGUSR1: the operator renamed the file; queue a digest and a reopen (done by the writer between records). */
 void accesslog_reopen(struct accesslog *a);
 /* Timer: writes a digest if records are uncovered and digest_every_seconds has passed. Accepts NULL. */
