@@ -248,7 +248,8 @@ decide_policy(struct runtime *rt, struct request *r, const cJSON *tree)
 		.geoip = r->snap ? r->snap->geoip : rt->geoip });
 	r->keys_ready = keys == r->keys;
 	policies = identity_policies(r->identity, &n);
-	policy_evaluate(policies, n, r->action, r->inspect, condkeys_lookup, keys, &r->policy);
+	r->shadowed = policy_evaluate_shadow(policies, n, identity_shadow(r->identity), r->action, r->inspect,
+	    condkeys_lookup, keys, &r->policy, &r->shadow);
 	if (keys->overflow) {
 		/* A value left out of a condition key could have hidden a match: fail closed. */
 		request_refuse(r, REFUSE_INVALID,

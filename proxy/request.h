@@ -104,6 +104,9 @@ struct request {
 	enum guard_decision decision;
 	enum guard_refusal refusal;
 	struct policy_decision policy;
+	/* Shadow mode: allowed, but everything enforced would have denied it as `shadow` says (guard.shadow). */
+	bool shadowed;
+	struct policy_decision shadow;
 	char reason[REQUEST_REASON_MAX];
 
 	/* response */

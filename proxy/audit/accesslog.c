@@ -1064,6 +1064,18 @@ write_guard(struct jsonw *w, const struct runtime *rt, const struct request *r,
 	}
 	if (r->snap != NULL)
 		jsonw_string(w, "policyVersion", r->snap->version);
+	if (r->shadowed && r->decision == GUARD_ALLOW) {
+		/* Shadow mode: what everything enforced would have decided (proxy/request.h). */
+		jsonw_object_begin(w, "shadow");
+		jsonw_string(w, "decision", "deny");
+		jsonw_string(w, "effect", policy_effect_name(r->shadow.effect));
+		if (r->shadow.policy != NULL) {
+			jsonw_string(w, "policy", r->shadow.policy);
+			jsonw_string(w, "statement", r->shadow.sid);
+		}
+		jsonw_string(w, "resource", r->shadow.resource);
+		jsonw_object_end(w);
+	}
 	jsonw_string(w, "identity", r->identity ? identity_name(r->identity) : NULL);
 	if (r->has_auth)
 		jsonw_string(w, "identityMatch", identity_match_name(r->identity_match));

@@ -94,3 +94,16 @@ SELECT time, identity, action, coalesce(table_name, '-') AS table_name, error_co
 FROM calls
 WHERE decision IN ('deny', 'reject')
 ORDER BY line_no;
+
+-- query: shadow-denials
+-- Shadow mode (config/README.md): calls that were allowed but would have been denied with every "Mode":
+-- "shadow" enforced, and the statement that would have denied them (none: nothing would have allowed it).
+-- Read this for a week before switching a policy in shadow to enforce; `ddbguard-log denials --shadow` too.
+SELECT time, identity, action, coalesce(table_name, '-') AS table_name,
+       json_extract(line, '$.guard.shadow.effect') AS would_be,
+       coalesce(json_extract(line, '$.guard.shadow.policy') || '/' ||
+                coalesce(json_extract(line, '$.guard.shadow.statement'), '(no Sid)'), '-') AS statement,
+       json_extract(line, '$.guard.shadow.resource') AS resource
+FROM calls
+WHERE json_extract(line, '$.guard.shadow') IS NOT NULL
+ORDER BY line_no;

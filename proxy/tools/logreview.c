@@ -31,6 +31,9 @@ struct rec {
 	const char *time_s, *identity, *action, *table, *country, *policy, *statement, *reason;
 	const char *resource;
 	enum lr_dec dec;
+	/* guard.shadow: allowed, but would have been denied with every shadow Mode enforced */
+	bool shadow;
+	const char *shadow_effect, *shadow_policy, *shadow_statement, *shadow_resource;
 };
 
 /* Interned strings: open addressing, owned by the table, freed with it. */
@@ -66,6 +69,7 @@ struct review {
 struct opts {
 	const char *cmd, *out, *since, *until;
 	bool json;
+	bool shadow; /* denials --shadow: would-be denials of shadow mode instead */
 	char **files;
 	int nfiles;
 };
@@ -398,6 +402,13 @@ load_record(struct review *rv, const cJSON *root, const char **why)
 	res = cJSON_GetObjectItemCaseSensitive(root, "resources");
 	s = cJSON_IsArray(res) ? jstr(cJSON_GetArrayItem(res, 0), "ARN") : NULL;
 	r.resource = intern(&rv->st, s ? s : (r.table[0] != '-' || r.table[1] ? r.table : NULL));
+	if ((rp = cJSON_GetObjectItemCaseSensitive(g, "shadow")) != NULL && cJSON_IsObject(rp)) {
+		r.shadow = true;
+		r.shadow_effect = intern(&rv->st, jstr(rp, "effect"));
+		r.shadow_policy = intern(&rv->st, jstr(rp, "policy"));
+		r.shadow_statement = intern(&rv->st, jstr(rp, "statement"));
+		r.shadow_resource = intern(&rv->st, jstr(rp, "resource"));
+	}
 	r.seq = rv->n;
 	if (rv->n == rv->cap) {
 		rv->cap = rv->cap ? 2 * rv->cap : 1024;
@@ -927,6 +938,74 @@ denials_text(FILE *f, struct review *rv)
 		tt_print(f, &t, "");
 }
 
+/*
+ * denials --shadow: calls shadow mode let through that everything enforced
+ * would have denied, with the statement that would have decided. Reading
+ * this list for a week is how a policy in shadow is rolled out.
+ */
+static void
+shadow_text(FILE *f, struct review *rv)
+{
+	struct ttable t = {.ncol = 6, .head = {"TIME", "WOULD", "IDENTITY", "ACTION", "RESOURCE", "STATEMENT"}};
+
+	for (size_t i = 0; i < rv->n; i++) {
+		const struct rec *r = &rv->recs[i];
+		char st[512];
+
+		if (!in_window(rv, r) || !r->shadow)
+			continue;
+		if (r->shadow_policy)
+			snprintf(st, sizeof(st), "%s/%s", r->shadow_policy, r->shadow_statement ? r->shadow_statement : "-");
+		else
+			snprintf(st, sizeof(st), "-");
+		const char *v[6] = {r->time_s, r->shadow_effect ? r->shadow_effect : "deny", r->identity, r->action,
+		                    r->shadow_resource ? r->shadow_resource : "-", st};
+		tt_row(&t, v);
+	}
+	if (t.rows == 0)
+		fputs("no calls that shadow mode would have denied in the window\n", f);
+	else
+		tt_print(f, &t, "");
+}
+
+static int
+shadow_json(FILE *f, struct review *rv)
+{
+	for (size_t i = 0; i < rv->n; i++) {
+		const struct rec *r = &rv->recs[i];
+		cJSON *o;
+		char *txt;
+
+		if (!in_window(rv, r) || !r->shadow)
+			continue;
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "eventTime", r->time_s);
+		cJSON_AddStringToObject(o, "decision", "allow");
+		cJSON_AddStringToObject(o, "wouldBe", r->shadow_effect ? r->shadow_effect : "deny");
+		cJSON_AddStringToObject(o, "identity", r->identity);
+		cJSON_AddStringToObject(o, "action", r->action);
+		if (r->shadow_resource)
+			cJSON_AddStringToObject(o, "resource", r->shadow_resource);
+		else
+			cJSON_AddNullToObject(o, "resource");
+		if (r->shadow_policy)
+			cJSON_AddStringToObject(o, "policy", r->shadow_policy);
+		else
+			cJSON_AddNullToObject(o, "policy");
+		if (r->shadow_statement)
+			cJSON_AddStringToObject(o, "statement", r->shadow_statement);
+		else
+			cJSON_AddNullToObject(o, "statement");
+		txt = cJSON_PrintUnformatted(o);
+		cJSON_Delete(o);
+		if (txt == NULL)
+			return 1;
+		fprintf(f, "%s\n", txt);
+		free(txt);
+	}
+	return 0;
+}
+
 static int
 denials_json(FILE *f, struct review *rv)
 {
@@ -1454,7 +1533,7 @@ usage(const char *msg)
 	if (msg)
 		fprintf(stderr, "ddbguard-log: %s\n", msg);
 	fputs("usage: ddbguard-log summary [--since TIME] [--until TIME] [--json] [-o FILE] FILE...\n"
-	      "       ddbguard-log denials [--since TIME] [--until TIME] [--json] [-o FILE] FILE...\n"
+	      "       ddbguard-log denials [--shadow] [--since TIME] [--until TIME] [--json] [-o FILE] FILE...\n"
 	      "       ddbguard-log report  [--since TIME] [--until TIME] --out FILE.html FILE...\n"
 	      "TIME is ISO 8601 (2026-05-01, 2026-05-01T12:00:00Z, 2026-05-01T14:00+02:00; no zone is UTC)\n"
 	      "or a span back from the newest record in the files: 90s, 30m, 1h, 7d, 2w.\n"
@@ -1494,6 +1573,12 @@ parse_args(int argc, char **argv, struct opts *o)
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			usage(NULL);
 			return 1;
+		}
+		if (strcmp(a, "--shadow") == 0) {
+			if (strcmp(o->cmd, "denials") != 0)
+				return usage("--shadow is for denials");
+			o->shadow = true;
+			continue;
 		}
 		if (strcmp(a, "--json") == 0) {
 			if (strcmp(o->cmd, "report") == 0)
@@ -1575,7 +1660,12 @@ logreview_main(int argc, char **argv)
 			goto done;
 		}
 	}
-	if (strcmp(o.cmd, "denials") == 0) {
+	if (strcmp(o.cmd, "denials") == 0 && o.shadow) {
+		if (o.json)
+			rc = shadow_json(out, &rv) ? 2 : 0;
+		else
+			shadow_text(out, &rv);
+	} else if (strcmp(o.cmd, "denials") == 0) {
 		if (o.json)
 			rc = denials_json(out, &rv) ? 2 : 0;
 		else

@@ -54,6 +54,7 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: ddbguard-log verify [--pubkey FILE] [--allow-restart] FILE...\n"
 	           "       ddbguard-log summary|denials [--since T] [--until T] [--json] [-o FILE] FILE...\n"
+	           "       ddbguard-log denials --shadow ...   (calls shadow mode let through that it would deny)\n"
 	           "       ddbguard-log report [--since T] [--until T] --out FILE.html FILE...\n"
 	           "  (summary, denials, report: see proxy/tools/logreview.h; T is ISO 8601 or a span like 1h, 7d)\n"
 	           "  FILE...          access-log files of one chain, oldest first (size-rotated names\n"
