@@ -193,8 +193,8 @@ class AccessLog:
 
 def _matches(rec, match):
     for k, v in match.items():
-        if k == "decision":
-            got = (rec.get("guard") or {}).get("decision")
+        if k == "decision" or (k not in rec and k in (rec.get("guard") or {})):
+            got = (rec.get("guard") or {}).get(k)   # decision, connectTarget, ...: fields of "guard"
         else:
             got = rec.get(k)
         if got != v:
@@ -274,8 +274,12 @@ class Guard:
         return self.calls[-1]
 
     def record(self, call=None, **match):
-        """The access-log record of `call` (default: the last call made through this Guard's clients),
-        found by the x-amzn-RequestId of its response. `match`: eventName=..., decision=..."""
+        """The access-log record of `call` (default: the last call made through this Guard's clients, or
+        the last one of operation eventName=... if given), found by the x-amzn-RequestId of its response.
+        `match`: eventName=..., decision=... (checked on the record)."""
+        if call is None and match.get("eventName"):
+            ops = [c for c in self.calls if c.op == match["eventName"]]
+            call = ops[-1] if ops else None
         call = call or self.last_call()
         assert call.request_id, "%s got no x-amzn-RequestId, so its record cannot be found: %r" % (call.via, call)
         return self.log.by_request_id(call.request_id, **match)
@@ -291,8 +295,17 @@ class Guard:
         assert markers, "nothing unique identifies %r at the upstream: add a marker" % (call,)
         self.recorder.assert_not_forwarded(*markers, since=call.upstream_mark, what="%s (%s)" % (call.via, call))
 
-    def _new_call(self, via):
+    def assert_forwarded(self, call=None):
+        """The opposite, for allowed calls: the upstream recording holds `call`'s bytes."""
+        call = call or self.last_call()
+        assert self.recorder is not None and call.markers, (self.name, call)
+        self.recorder.settle()
+        sent = self.recorder.sent_bytes(call.upstream_mark)
+        assert any(call.markers[0].encode() in d for d in sent), "%r did not reach the upstream" % (call,)
+
+    def _new_call(self, via, op=None):
         c = Call(via, self.recorder.mark() if self.recorder else None)
+        c.op = op
         self.calls.append(c)
         return c
 
@@ -303,7 +316,12 @@ class Guard:
             aws_access_key_id=key, aws_secret_access_key=SECRET,
             config=Config(retries={"total_max_attempts": 1, "mode": "standard"},
                           connect_timeout=5, read_timeout=15))
-        # Every call carries a unique signed header and is journaled with its request id (self.calls).
+        return self.journal(client)
+
+    def journal(self, client):
+        """Makes every call of a boto3 client carry a unique signed X-Ddbguard-Test-Id and land in
+        self.calls with its response's request id. Guard.boto() does it; use it on clients built
+        another way (egress tests build theirs with a proxy). Returns the client."""
         client.meta.events.register("before-sign", _tag_request)
         client.meta.events.register("before-send", lambda request, **kw: self._boto_sent(request))
         client.meta.events.register("after-call", lambda http_response, **kw: self._boto_answered(http_response))
@@ -311,7 +329,7 @@ class Guard:
 
     def _boto_sent(self, request):
         h = {k: (v.decode("latin-1") if isinstance(v, bytes) else v) for k, v in request.headers.items()}
-        c = self._new_call("boto3 %s" % h.get("X-Amz-Target"))
+        c = self._new_call("boto3 %s" % h.get("X-Amz-Target"), (h.get("X-Amz-Target") or "").rsplit(".", 1)[-1])
         c.markers += [h[TEST_ID_HEADER]] if h.get(TEST_ID_HEADER) else []
         c.markers += _signature(h.get("Authorization"))
         return None
@@ -340,11 +358,16 @@ class Guard:
             "AWS_MAX_ATTEMPTS": "1",
             "AWS_RETRY_MODE": "standard",
         }
-        call = self._new_call("aws dynamodb " + " ".join(args[:1]))
-        r = subprocess.run(
-            [AWS_BIN, "dynamodb", *args, "--endpoint-url", self.url, "--region", REGION,
-             "--output", "json", "--cli-connect-timeout", "5", "--cli-read-timeout", "15", "--debug"],
-            env=env, capture_output=True, text=True, timeout=timeout)
+        return self.run_cli([AWS_BIN, "dynamodb", *args, "--endpoint-url", self.url, "--region", REGION,
+                             "--output", "json", "--cli-connect-timeout", "5", "--cli-read-timeout", "15"],
+                            env, timeout)
+
+    def run_cli(self, argv, env, timeout=60):
+        """Runs an aws CLI command line (argv[0] the binary, argv[1] the service) with --debug added and
+        journals the call in self.calls; the debug lines are taken out of the returned stderr."""
+        op = argv[2] if len(argv) > 2 else ""
+        call = self._new_call("aws %s %s" % (argv[1], op), "".join(w.capitalize() for w in op.split("-")))
+        r = subprocess.run(list(argv) + ["--debug"], env=env, capture_output=True, text=True, timeout=timeout)
         debug, r.stderr = _split_cli_debug(r.stderr)
         call.markers += _signature(" ".join(re.findall(r"Signature=[0-9a-f]{64}", debug)[-1:]))
         rids = re.findall(r"'x-amzn-RequestId': '([^']+)'", debug, re.I)
@@ -373,7 +396,9 @@ class Guard:
 
     def raw(self, head, body=b"", timeout=5):
         """Sends head+body over a fresh TLS connection (verifying the test CA), reads one response."""
-        call = self._new_call("raw " + head.split(b"\r\n", 1)[0].decode("latin-1")[:60])
+        target = re.findall(r"(?im)^x-amz-target:[ \t]*\S*?\.?(\w+)\s*$", head.decode("latin-1"))
+        call = self._new_call("raw " + head.split(b"\r\n", 1)[0].decode("latin-1")[:60],
+                              target[0] if len(target) == 1 else None)
         call.markers += _raw_markers(head)
         resp = self._raw(head, body, timeout)
         call.status, call.request_id = resp.status, resp.header("x-amzn-RequestId")
@@ -408,7 +433,7 @@ class Call:
     def __init__(self, via, upstream_mark):
         self.via, self.upstream_mark = via, upstream_mark
         self.markers = []
-        self.status = self.request_id = None
+        self.status = self.request_id = self.op = None
 
     def __repr__(self):
         return "<Call %s status=%s requestId=%s markers=%r>" % (self.via, self.status, self.request_id,

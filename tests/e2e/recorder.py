@@ -44,9 +44,10 @@ class Mark:
 
 
 class RecordingUpstream:
-    def __init__(self, cert, key, ca, target_port, target_host="localhost", name="recorder"):
+    def __init__(self, cert, key, ca, target_port, target_host="localhost", name="recorder", sni=None):
         self.name = name
         self.target = (target_host, target_port)
+        self.sni = sni or target_host
         self.server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.server_ctx.load_cert_chain(str(cert), str(key))
         self.client_ctx = ssl.create_default_context(cafile=str(ca))
@@ -124,6 +125,13 @@ class RecordingUpstream:
                     self.name, busy))
             time.sleep(0.005)
 
+    def assert_quiet_since(self, since, what="the refused call"):
+        """Fails if ddbguard sent anything at all after `since` (for refusals with no bytes of their own
+        to look for, e.g. a refused CONNECT)."""
+        self.settle()
+        sent = [d for d in self.sent_bytes(since) if d]
+        assert not sent, "FORWARDED: %s: ddbguard sent bytes to %s: %r" % (what, self.name, sent[0][:1500])
+
     def assert_not_forwarded(self, *markers, since=None, what="the refused call"):
         """Fails if any of `markers` (bytes or str) is in anything ddbguard sent after `since`."""
         markers = [m.encode() if isinstance(m, str) else bytes(m) for m in markers if m]
@@ -168,7 +176,7 @@ class RecordingUpstream:
             raw.settimeout(30)
             a = self.server_ctx.wrap_socket(raw, server_side=True)
             b = self.client_ctx.wrap_socket(socket.create_connection(self.target, timeout=30),
-                                            server_hostname=self.target[0])
+                                            server_hostname=self.sni)
             with self.lock:
                 conn.handshaking = False
             a.setblocking(False)
