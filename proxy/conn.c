@@ -129,7 +129,7 @@ static void
 conn_log(struct conn *c)
 {
 	c->rt->nrequests++;
-	accesslog_write(c->rt->alog, c->rt, &c->req);
+	request_log(c->rt, &c->req);
 }
 
 #define CONN_LINGER_POLL_MS 10
