@@ -18,7 +18,7 @@
 #include "filters/policy/condkeys.h"
 #include "proxy/audit/accesslog.h"
 #include "proxy/egress.h"
-#include "proxy/log.h"
+#include "filters/base/log.h"
 #include "proxy/request.h"
 #include "proxy/runtime.h"
 #include "proxy/upstream.h"

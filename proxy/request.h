@@ -5,7 +5,7 @@
  *
  *   conn (HTTP parse) -> request_decide(): action -> identity -> body -> inspect -> policy
  *                     -> upstream (allowed) or request_write_refusal() (not)
- *                     -> accesslog_write(request)
+ *                     -> request_log(): the record, described to the log (struct accesslog_call)
  *
  * A struct request lives inside its connection and is reused for every call
  * on it; request_begin() resets it. Pointers it holds into the connection's

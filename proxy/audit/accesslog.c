@@ -14,7 +14,7 @@
 #include "config/config.h"
 #include "proxy/audit/ids.h"
 #include "proxy/audit/jsonw.h"
-#include "proxy/log.h"
+#include "filters/base/log.h"
 #include "proxy/audit/syslog_sink.h"
 #include "proxy/audit/logchain.h"
 
