@@ -18,7 +18,7 @@
 #include "filters/policy/condkeys.h"
 #include "proxy/audit/accesslog.h"
 #include "proxy/egress.h"
-#include "proxy/log.h"
+#include "filters/base/log.h"
 #include "proxy/request.h"
 #include "proxy/runtime.h"
 #include "proxy/upstream.h"
@@ -129,7 +129,7 @@ static void
 conn_log(struct conn *c)
 {
 	c->rt->nrequests++;
-	accesslog_write(c->rt->alog, c->rt, &c->req);
+	request_log(c->rt, &c->req);
 }
 
 #define CONN_LINGER_POLL_MS 10

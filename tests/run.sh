@@ -5,6 +5,7 @@
 #   1. apt packages (only when missing; apt-get update only then), npm ci for dynalite if needed
 #   2. meson setup (if needed) + ninja in build/
 #   3. filters/dynamodb/gen_catalog.py --check   (1 test: the generated catalog matches the model)
+#   3b. tests/check_layers.py   (2 tests: includes run one way, no cycle; the checker finds planted ones)
 #   4. every unit-test binary build/tests/unit/test_*  (cmocka summaries are added up)
 #   5. the end-to-end suite tests/e2e with Debian's /usr/bin/python3 -m pytest (JUnit XML is added up)
 #
@@ -107,6 +108,19 @@ if [[ -f filters/dynamodb/gen_catalog.py ]] && "$PY" filters/dynamodb/gen_catalo
 	count gen_catalog 1 0 0
 else
 	count gen_catalog 0 1 0
+fi
+
+# ---- 3b. include layering ---------------------------------------------------------------------
+step "tests/check_layers.py (includes run one way, no cycle)"
+if "$PY" tests/check_layers.py; then
+	count check_layers 1 0 0
+else
+	count check_layers 0 1 0
+fi
+if "$PY" tests/check_layers.py --self-test; then
+	count check_layers_self_test 1 0 0
+else
+	count check_layers_self_test 0 1 0
 fi
 
 # ---- 4. unit tests -----------------------------------------------------------------------------
