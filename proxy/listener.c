@@ -11,8 +11,8 @@
 #include <openssl/ssl.h>
 
 #include "proxy/conn.h"
-#include "proxy/log.h"
-#include "proxy/reload.h"
+#include "filters/base/log.h"
+#include "proxy/snapshot.h"
 #include "proxy/runtime.h"
 #include "proxy/tls.h"
 
