@@ -14,6 +14,7 @@
 #include "proxy/audit/accesslog.h"
 #include "proxy/audit/ids.h"
 #include "proxy/audit/jsonw.h"
+#include "proxy/ratelimit.h"
 #include "proxy/snapshot.h"
 #include "proxy/upstream.h"
 
@@ -60,6 +61,9 @@ static const struct refusal_info {
 	[REFUSE_LOG_UNWRITABLE] = { 503, "Service Unavailable",
 	    "com.amazon.coral.service#ServiceUnavailableException", "ServiceUnavailableException",
 	    GUARD_ERROR },
+	/* DynamoDB's own throttling shape: SDKs back off and retry it (botocore: a throttling error code). */
+	[REFUSE_THROTTLED] = { 400, "Bad Request", "com.amazon.coral.availability#ThrottlingException",
+	    "ThrottlingException", GUARD_THROTTLE },
 };
 
 uint64_t
@@ -116,6 +120,7 @@ guard_decision_name(enum guard_decision d)
 	case GUARD_DENY: return "deny";
 	case GUARD_REJECT: return "reject";
 	case GUARD_ERROR: return "error";
+	case GUARD_THROTTLE: return "throttle";
 	}
 	return "error";
 }
@@ -274,6 +279,27 @@ decide_policy(struct runtime *rt, struct request *r, const cJSON *tree)
 	return false;
 }
 
+/*
+ * Token buckets (proxy/ratelimit.h): after the identity and the tables are
+ * known, before policy, so a noisy caller is held back whatever it asks for.
+ */
+static bool
+decide_rate(struct request *r)
+{
+	const struct rate_limit_config *rl;
+
+	if (r->snap == NULL || r->snap->rl == NULL)
+		return true;
+	rl = ratelimit_take(r->snap->rl, identity_name(r->identity), r->client_ip, r->action, r->inspect,
+	    request_now_ns());
+	if (rl == NULL)
+		return true;
+	r->rate_limit = rl;
+	request_refuse(r, REFUSE_THROTTLED, "Rate exceeded: ddbguard rate limit %s (%g calls per second, burst %u, "
+	    "per %s)", rl->name, rl->rate, rl->burst, rl->per_source ? "source address" : "identity");
+	return false;
+}
+
 bool
 request_decide(struct runtime *rt, struct request *r, const char *body, size_t body_len,
     struct json_arena *arena)
@@ -281,7 +307,7 @@ request_decide(struct runtime *rt, struct request *r, const char *body, size_t b
 	const cJSON *tree = NULL;
 
 	if (!decide_action(r) || !decide_signature(rt, r) || !decide_body(rt, r, body, body_len, arena, &tree) ||
-	    !decide_identity(rt, r) || !decide_policy(rt, r, tree))
+	    !decide_identity(rt, r) || !decide_rate(r) || !decide_policy(rt, r, tree))
 		return false;
 	if (request_pool(r) == NULL) {
 		request_refuse(r, REFUSE_NO_UPSTREAM, "%s is not served by %s", r->action->iam_action,
@@ -436,6 +462,12 @@ request_log(struct runtime *rt, struct request *r)
 	call.policy = r->policy.policy;
 	call.statement = r->policy.sid;
 	call.policy_version = r->snap != NULL ? r->snap->version : NULL;
+	if (r->rate_limit != NULL && r->decision == GUARD_THROTTLE) {
+		call.rate_limit_name = r->rate_limit->name;
+		call.rate_limit_per = r->rate_limit->per_source ? "sourceAddress" : "identity";
+		call.rate_limit_rate = r->rate_limit->rate;
+		call.rate_limit_burst = r->rate_limit->burst;
+	}
 	if (r->shadowed && r->decision == GUARD_ALLOW) {
 		call.shadow_effect = policy_effect_name(r->shadow.effect);
 		call.shadow_policy = r->shadow.policy;

@@ -37,6 +37,7 @@ enum guard_decision {
 	GUARD_DENY,   /* policy said no */
 	GUARD_REJECT, /* malformed or unacceptable request */
 	GUARD_ERROR,  /* allowed, but the upstream failed */
+	GUARD_THROTTLE, /* over a rate limit (config "rate_limits") */
 };
 
 /*
@@ -58,6 +59,7 @@ enum guard_refusal {
 	REFUSE_TUNNEL_DENIED,	 /* egress: CONNECT to something that is not an allowed endpoint */
 	REFUSE_TOO_SLOW,	 /* the request did not arrive whole within limits.request_timeout_ms */
 	REFUSE_LOG_UNWRITABLE,	 /* the access log cannot be written and access_log.fail_open is false */
+	REFUSE_THROTTLED,	 /* over a rate limit: r->rate_limit says which */
 	REFUSE__COUNT
 };
 
@@ -107,6 +109,7 @@ struct request {
 	/* Shadow mode: allowed, but everything enforced would have denied it as `shadow` says (guard.shadow). */
 	bool shadowed;
 	struct policy_decision shadow;
+	const struct rate_limit_config *rate_limit; /* REFUSE_THROTTLED: the rule (in r->snap's config) */
 	char reason[REQUEST_REASON_MAX];
 
 	/* response */
@@ -160,6 +163,6 @@ struct upstream_pool *request_pool(const struct request *r);
  */
 void request_log(struct runtime *rt, struct request *r);
 
-const char *guard_decision_name(enum guard_decision d); /* "allow", "deny", "reject", "error" */
+const char *guard_decision_name(enum guard_decision d); /* "allow", "deny", "reject", "error", "throttle" */
 
 #endif

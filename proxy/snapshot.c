@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 
 #include "filters/policy/geoip.h"
+#include "proxy/ratelimit.h"
 #include "proxy/runtime.h"
 
 struct reload_stats reload_stats;
@@ -103,6 +104,11 @@ snapshot_new(const char *path, struct config *cfg, char *err, size_t errlen)
 		snapshot_unref(s);
 		return NULL;
 	}
+	if (cfg->nrate_limits > 0 && (s->rl = ratelimit_new(cfg->rate_limits, cfg->nrate_limits)) == NULL) {
+		snprintf(err, errlen, "out of memory for the rate limit buckets");
+		snapshot_unref(s);
+		return NULL;
+	}
 	return s;
 }
 
@@ -118,6 +124,7 @@ snapshot_unref(struct snapshot *s)
 	if (s == NULL || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	geoip_free(s->geoip);
+	ratelimit_free(s->rl);
 	config_free(s->cfg);
 	free(s);
 }

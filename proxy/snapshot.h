@@ -37,6 +37,7 @@ struct snapshot {
 	uint64_t generation;
 	struct config *cfg;   /* owned */
 	struct geoip *geoip;  /* owned; NULL without config "geoip" */
+	struct ratelimit *rl; /* owned; NULL without config "rate_limits" */
 	char version[SNAPSHOT_VERSION_HEX + 1];
 };
 

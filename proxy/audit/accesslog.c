@@ -1038,6 +1038,14 @@ write_guard(struct jsonw *w, const struct accesslog_call *r, const struct access
 	}
 	if (r->policy_version != NULL)
 		jsonw_string(w, "policyVersion", r->policy_version);
+	if (r->rate_limit_name != NULL) {
+		jsonw_object_begin(w, "rateLimit");
+		jsonw_string(w, "name", r->rate_limit_name);
+		jsonw_string(w, "per", r->rate_limit_per);
+		jsonw_double3(w, "rate", r->rate_limit_rate);
+		jsonw_uint(w, "burst", r->rate_limit_burst);
+		jsonw_object_end(w);
+	}
 	if (r->shadow_effect != NULL) {
 		/* Shadow mode: what everything enforced would have decided (config/README.md). */
 		jsonw_object_begin(w, "shadow");

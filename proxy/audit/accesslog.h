@@ -84,6 +84,11 @@ struct accesslog_call {
 	/* guard.shadow (shadow mode): allowed, but with everything enforced it would be denied by these; effect NULL: none */
 	const char *shadow_effect; /* "explicit-deny" or "implicit-deny" */
 	const char *shadow_policy, *shadow_statement, *shadow_resource;
+	/* guard.rateLimit (decision "throttle"): the rule that applied; name NULL: none */
+	const char *rate_limit_name;
+	const char *rate_limit_per; /* "identity" or "sourceAddress" */
+	double rate_limit_rate;
+	uint32_t rate_limit_burst;
 	int status;	       /* guard.status: sent to the client; 0 if none was */
 	const char *error_code; /* errorCode; NULL or "": none */
 	const char *request_id; /* requestID */
