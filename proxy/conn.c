@@ -20,6 +20,7 @@
 #include "proxy/egress.h"
 #include "filters/base/log.h"
 #include "proxy/snapshot.h"
+#include "proxy/metrics.h"
 #include "proxy/request.h"
 #include "proxy/runtime.h"
 #include "proxy/upstream.h"
@@ -43,6 +44,7 @@ struct conn {
 	struct runtime *rt;
 	const struct listener_config *lc;
 	struct snapshot *lc_owner; /* reference: the config lc lives in (reload) */
+	bool counted;		   /* in ddbguard_open_connections */
 	struct bufferevent *bev;
 	char client_ip[INET6_ADDRSTRLEN];
 	enum conn_state state;
@@ -102,8 +104,12 @@ static void
 conn_free(struct conn *c)
 {
 	log_debug("client %s: closing in state %d", c->client_ip, (int)c->state);
-	if (c->call != NULL)
+	if (c->call != NULL) {
 		upstream_call_abort(c->call);
+		metrics_count(METRIC_UPSTREAM_IN_FLIGHT, NULL, -1);
+	}
+	if (c->counted)
+		metrics_count(METRIC_OPEN_CONNECTIONS, c->lc->name, -1);
 	if (c->route_held)
 		egress_release(c->rt->egress, c->route);
 	if (c->tunnel_plain != NULL)
@@ -315,6 +321,8 @@ conn_forward(struct conn *c, struct evbuffer *in, size_t body_len)
 	c->state = CS_UPSTREAM;
 	c->call = upstream_call_start(pool, c->upstream_request, bufferevent_get_output(c->bev),
 	    &conn_upstream_cbs, c);
+	if (c->call != NULL)
+		metrics_count(METRIC_UPSTREAM_IN_FLIGHT, NULL, 1);
 	if (c->call == NULL) {
 		request_refuse(&c->req, REFUSE_UPSTREAM_FAILED, "out of memory while forwarding");
 		conn_answer_refusal(c, true);
@@ -395,6 +403,23 @@ conn_note_capacity(struct conn *c, const struct upstream_report *rep)
 		c->req.consumed_capacity = cc;
 }
 
+/* ddbguard_upstream_errors_total and /readyz's "upstream reachable". */
+static void
+conn_count_upstream(enum upstream_result res)
+{
+	static const char *const kind[] = {
+		[UPSTREAM_CONNECT_FAILED] = "connect",
+		[UPSTREAM_TLS_FAILED] = "tls",
+		[UPSTREAM_TIMEOUT] = "timeout",
+		[UPSTREAM_BAD_RESPONSE] = "bad_response",
+		[UPSTREAM_TRUNCATED] = "truncated",
+	};
+
+	metrics_upstream_seen(res == UPSTREAM_OK);
+	if (res != UPSTREAM_OK && (size_t)res < sizeof(kind) / sizeof(kind[0]) && kind[res] != NULL)
+		metrics_count(METRIC_UPSTREAM_ERRORS, kind[res], 1);
+}
+
 static void
 conn_upstream_done(void *arg, const struct upstream_report *rep)
 {
@@ -402,6 +427,8 @@ conn_upstream_done(void *arg, const struct upstream_report *rep)
 	struct request *r = &c->req;
 
 	c->call = NULL;
+	metrics_count(METRIC_UPSTREAM_IN_FLIGHT, NULL, -1);
+	conn_count_upstream(rep->result);
 	r->upstream_end_ns = request_now_ns();
 	r->upstream_status = rep->status;
 	snprintf(r->upstream_peer, sizeof(r->upstream_peer), "%s", rep->peer);
@@ -632,14 +659,17 @@ conn_read_connect(struct conn *c, struct evbuffer *in)
 	switch (egress_resolve(c->rt->egress, c->msg.connect_host, c->msg.connect_host_len, c->msg.connect_port,
 	    &route, why, sizeof(why))) {
 	case EGRESS_REFUSED:
+		metrics_count(METRIC_EGRESS_TUNNELS, "refused", 1);
 		request_refuse(&c->req, REFUSE_TUNNEL_DENIED, "%s", why);
 		conn_answer_refusal(c, true);
 		return false;
 	case EGRESS_FAILED:
+		metrics_count(METRIC_EGRESS_TUNNELS, "failed", 1);
 		request_refuse(&c->req, REFUSE_UPSTREAM_FAILED, "%s", why);
 		conn_answer_refusal(c, true);
 		return false;
 	case EGRESS_ALLOWED:
+		metrics_count(METRIC_EGRESS_TUNNELS, "allowed", 1);
 		c->route = route; /* held from here: conn_free releases it */
 		c->route_held = true;
 		break;
@@ -815,6 +845,8 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 	const char *how = (what & BEV_EVENT_TIMEOUT) ? "timed out" : "closed";
 
 	if (what & BEV_EVENT_CONNECTED) {
+		if (c->handshake_pending)
+			metrics_add(METRIC_TLS_HANDSHAKES, c->lc->name, "ok", NULL, 1);
 		c->handshake_pending = false; /* TLS is up; the request comes through readcb */
 		return;
 	}
@@ -834,6 +866,7 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 		ERR_error_string_n(e, tmp, sizeof(tmp));
+		metrics_add(METRIC_TLS_HANDSHAKES, c->lc->name, "failed", NULL, 1);
 		conn_begin_call(c);
 		request_refuse(&c->req, REFUSE_BAD_HTTP, "TLS handshake with the client failed (%s): %s",
 		    c->route && c->route->connect_host ? "egress tunnel" : "listener", tmp);
@@ -950,6 +983,9 @@ conn_accept(struct runtime *rt, const struct listener_config *lc, struct snapsho
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
 	conn_set_read_limit(c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	metrics_count(METRIC_CONNECTIONS, lc->name, 1);
+	metrics_count(METRIC_OPEN_CONNECTIONS, lc->name, 1);
+	c->counted = true;
 	return;
 fail_conn:
 	log_warnx("out of memory accepting a connection from %s", c->client_ip);

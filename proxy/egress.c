@@ -16,6 +16,7 @@
 
 #include "filters/dynamodb/arn.h"
 #include "filters/base/log.h"
+#include "proxy/metrics.h"
 #include "proxy/runtime.h"
 #include "proxy/tls.h"
 #include "proxy/upstream.h"
@@ -173,6 +174,7 @@ egress_entry_cert(struct egress *e, struct egress_entry *en)
 	en->cert_renew_at =
 	    now + (time_t)(e->cfg->cert_validity_s - e->cfg->cert_validity_s / EGRESS_RENEW_DIVISOR);
 	log_debug("egress: minted a certificate for %s", en->host);
+	metrics_count(METRIC_EGRESS_CERTS_MINTED, NULL, 1);
 	return cert;
 }
 
@@ -544,4 +546,14 @@ egress_set_upstream_tls(struct egress *e, SSL_CTX *tls)
 {
 	if (e != NULL)
 		e->upstream_tls = tls;
+}
+
+size_t
+egress_cached_certs(const struct egress *e)
+{
+	size_t i, n = 0;
+
+	for (i = 0; e != NULL && i < e->nentries; i++)
+		n += e->entries[i]->cert != NULL;
+	return n;
 }

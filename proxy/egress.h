@@ -57,4 +57,7 @@ SSL *egress_tunnel_ssl(struct egress *e, const struct route *route);
 /* Reload: tunnels opened from now on verify the upstream with `tls` (routes already cached keep theirs). */
 void egress_set_upstream_tls(struct egress *e, SSL_CTX *tls);
 
+/* Minted certificates held in the cache (metrics). Accepts NULL. */
+size_t egress_cached_certs(const struct egress *e);
+
 #endif

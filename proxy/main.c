@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/buffer.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 
@@ -30,6 +31,7 @@
 #include "proxy/egress.h"
 #include "proxy/listener.h"
 #include "filters/base/log.h"
+#include "proxy/metrics.h"
 #include "proxy/reload.h"
 #include "proxy/runtime.h"
 #include "proxy/tls.h"
@@ -157,6 +159,51 @@ on_digest_timer(evutil_socket_t fd, short what, void *arg)
 	accesslog_tick(((struct daemon *)arg)->rt.alog);
 }
 
+/* GET /metrics: counters from every thread's shard, plus what only the daemon can read. */
+static void
+daemon_metrics(void *arg, struct evbuffer *out)
+{
+	struct daemon *d = arg;
+	struct accesslog_stats ls;
+	struct metrics_state st = { 0 };
+
+	accesslog_stats(d->rt.alog, &ls);
+	st.listeners = d->rt.draining ? 0 : (unsigned)d->reload.nlisteners;
+	st.upstream_idle_dynamodb = upstream_pool_idle(d->rt.reverse.dynamodb);
+	st.upstream_idle_streams = upstream_pool_idle(d->rt.reverse.streams);
+	st.has_streams = d->rt.reverse.streams != NULL;
+	st.has_egress = d->rt.egress != NULL;
+	st.egress_cached_certs = egress_cached_certs(d->rt.egress);
+	st.log_queued_bytes = ls.queued_bytes;
+	st.log_buffer_bytes = ls.buffer_bytes;
+	st.log_write_errors = ls.write_errors;
+	st.log_digests = ls.digests;
+	st.log_healthy = ls.healthy;
+	st.reloads_accepted = atomic_load(&reload_stats.accepted);
+	st.reloads_refused = atomic_load(&reload_stats.refused);
+	st.config_version = d->rt.snap != NULL ? d->rt.snap->version : NULL;
+	metrics_render(out, &st);
+}
+
+/*
+ * GET /readyz: ready to take calls. Listeners accepting (not draining), the
+ * upstream's most recent exchange did not fail (or none happened yet), and
+ * the access log writable (or access_log.fail_open).
+ */
+static bool
+daemon_ready(void *arg, struct evbuffer *out)
+{
+	struct daemon *d = arg;
+	bool listeners = !d->rt.draining && d->reload.nlisteners > 0;
+	bool upstream = metrics_upstream_ok();
+	bool log = accesslog_accepting(d->rt.alog);
+	bool ready = listeners && upstream && log;
+
+	evbuffer_add_printf(out, "{\"ready\":%s,\"listeners\":%s,\"upstream\":%s,\"log\":%s}\n",
+	    ready ? "true" : "false", listeners ? "true" : "false", upstream ? "true" : "false", log ? "true" : "false");
+	return ready;
+}
+
 static void
 daemon_start(struct daemon *d, const char *path, struct config *loaded)
 {
@@ -208,6 +255,7 @@ daemon_start(struct daemon *d, const char *path, struct config *loaded)
 	}
 	if (cfg->admin.address != NULL && (d->admin = admin_new(rt->base, &cfg->admin, rt->alog)) == NULL)
 		fatalx("cannot start the admin endpoint %s port %u", cfg->admin.address, (unsigned)cfg->admin.port);
+	admin_set_hooks(d->admin, daemon_metrics, daemon_ready, d);
 	d->sigterm = evsignal_new(rt->base, SIGTERM, on_signal, d);
 	d->sigint = evsignal_new(rt->base, SIGINT, on_signal, d);
 	if (d->sigterm == NULL || d->sigint == NULL || evsignal_add(d->sigterm, NULL) < 0 ||

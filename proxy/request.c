@@ -14,6 +14,7 @@
 #include "proxy/audit/accesslog.h"
 #include "proxy/audit/ids.h"
 #include "proxy/audit/jsonw.h"
+#include "proxy/metrics.h"
 #include "proxy/ratelimit.h"
 #include "proxy/snapshot.h"
 #include "proxy/upstream.h"
@@ -402,6 +403,53 @@ log_attributes(struct request *r, struct condkeys_request **own, struct accesslo
 	}
 }
 
+/* ddbguard_refusals_total{reason}: the refusal enum's names. */
+static const char *const refusal_names[REFUSE__COUNT] = {
+	[REFUSE_NONE] = "internal",
+	[REFUSE_BAD_HTTP] = "bad_http",
+	[REFUSE_BAD_JSON] = "bad_json",
+	[REFUSE_UNKNOWN_ACTION] = "unknown_action",
+	[REFUSE_BAD_SIGNATURE] = "bad_signature",
+	[REFUSE_INVALID] = "invalid",
+	[REFUSE_DENIED] = "denied",
+	[REFUSE_NO_UPSTREAM] = "no_upstream",
+	[REFUSE_UPSTREAM_FAILED] = "upstream_failed",
+	[REFUSE_UPSTREAM_TIMEOUT] = "upstream_timeout",
+	[REFUSE_TUNNEL_DENIED] = "tunnel_denied",
+	[REFUSE_TOO_SLOW] = "too_slow",
+	[REFUSE_LOG_UNWRITABLE] = "log_unwritable",
+	[REFUSE_THROTTLED] = "throttled",
+};
+
+/* The call's metrics (proxy/metrics.h), from what its record says. */
+static void
+request_count(struct runtime *rt, const struct request *r, const struct accesslog_call *call)
+{
+	const struct config *cfg = r->snap != NULL ? r->snap->cfg : rt->cfg;
+	const char *table = r->inspect != NULL ? r->inspect->primary_table : NULL;
+	struct metrics_call m = {
+		.identity = call->identity,
+		.action = call->event_name,
+		.decision = call->decision,
+		.status = r->status,
+		.duration_s = call->duration_ms / 1e3,
+		.upstream_s = call->upstream_url != NULL && call->upstream_duration_ms > 0 ? call->upstream_duration_ms / 1e3
+											    : -1,
+		.rate_limit = call->rate_limit_name,
+	};
+	size_t i;
+
+	/* A table name is a label only when config "tables" lists it: bounded cardinality. */
+	for (i = 0; table != NULL && cfg != NULL && i < cfg->ntables; i++)
+		if (strcmp(cfg->tables[i].table, table) == 0) {
+			m.table = cfg->tables[i].table;
+			break;
+		}
+	if (r->decision != GUARD_ALLOW && r->refusal < REFUSE__COUNT)
+		m.refusal = refusal_names[r->refusal];
+	metrics_call(&m);
+}
+
 void
 request_log(struct runtime *rt, struct request *r)
 {
@@ -488,5 +536,6 @@ request_log(struct runtime *rt, struct request *r)
 	call.bytes_out = r->bytes_out;
 	call.consumed_capacity = r->consumed_capacity;
 	accesslog_write(rt->alog, &call);
+	request_count(rt, r, &call);
 	free(own);
 }

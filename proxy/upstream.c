@@ -693,3 +693,9 @@ upstream_pool_set_tls(struct upstream_pool *p, SSL_CTX *tls)
 	if (p != NULL && p->tls != NULL)
 		p->tls = tls;
 }
+
+unsigned
+upstream_pool_idle(const struct upstream_pool *p)
+{
+	return p != NULL ? p->nidle : 0;
+}

@@ -81,6 +81,8 @@ struct accesslog {
 	char *ring; /* owned */
 	size_t cap, head, tail;
 	_Atomic size_t used;
+	_Atomic uint64_t write_errors; /* failed write(2) calls of the writer (metrics) */
+	_Atomic uint64_t digests;      /* signed digests queued (metrics) */
 	_Atomic bool write_ok;	   /* the last write(2) succeeded */
 	_Atomic bool rotate_failed; /* the writer could not rename: stop size rotation */
 	_Atomic int inject_errno;  /* tests: fail every write(2) with this */
@@ -279,6 +281,7 @@ writer_failed(struct accesslog *a, int err)
 {
 	bool was_ok;
 
+	atomic_fetch_add_explicit(&a->write_errors, 1, memory_order_relaxed);
 	pthread_mutex_lock(&a->mu);
 	was_ok = atomic_load(&a->write_ok);
 	if (was_ok || a->fail_errno != err) {
@@ -579,6 +582,7 @@ write_digest(struct accesslog *a, time_t now)
 	if (!a->started ? write_all(a, a->w.buf, a->w.len) : enqueue(a, ENTRY_DATA, a->w.buf, a->w.len)) {
 		a->bytes += a->w.len;
 		a->digest_seq = logchain_seq(a->chain);
+		atomic_fetch_add_explicit(&a->digests, 1, memory_order_relaxed);
 		a->digest_time = now;
 	}
 }
@@ -1227,4 +1231,17 @@ write_all(struct accesslog *a, const char *buf, size_t len)
 	}
 	a->bytes += len;
 	return true;
+}
+
+void
+accesslog_stats(struct accesslog *a, struct accesslog_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (a == NULL)
+		return;
+	st->queued_bytes = atomic_load_explicit(&a->used, memory_order_relaxed);
+	st->buffer_bytes = a->cap;
+	st->write_errors = atomic_load_explicit(&a->write_errors, memory_order_relaxed);
+	st->digests = atomic_load_explicit(&a->digests, memory_order_relaxed);
+	st->healthy = accesslog_healthy(a);
 }

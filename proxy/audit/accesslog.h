@@ -155,4 +155,13 @@ bool accesslog_flush(struct accesslog *a, uint32_t timeout_ms);
 /* Tests only: every write(2) fails with `err` (0: stop failing). */
 void accesslog_test_fail_writes(struct accesslog *a, int err);
 
+/* For GET /metrics: queue fill, failed writes, digests. Accepts NULL (all zero). */
+struct accesslog_stats {
+	uint64_t queued_bytes, buffer_bytes; /* records waiting for the writer / access_log.buffer_bytes */
+	uint64_t write_errors;		     /* failed write(2) calls (each retried) */
+	uint64_t digests;		     /* signed digests queued */
+	bool healthy;			     /* accesslog_healthy() */
+};
+void accesslog_stats(struct accesslog *a, struct accesslog_stats *st);
+
 #endif
