@@ -27,21 +27,89 @@
 #define DDBGUARD_PROXY_ACCESSLOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
-
 #include <sys/queue.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "filters/dynamodb/inspect.h"
 
 struct accesslog;
 struct accesslog_waitq;
 struct access_log_config;
 struct event_base;
-struct request;
-struct runtime;
 
 enum accesslog_sync {
 	ACCESSLOG_SYNC_NONE,
 	ACCESSLOG_SYNC_INTERVAL,
 	ACCESSLOG_SYNC_EVERY_CALL,
+};
+
+/*
+ * What the log records about one call: a narrow description the daemon fills
+ * (proxy/request.c, request_log()), so this module reads neither the
+ * connection nor the policy engine. Every pointer is borrowed for the
+ * duration of accesslog_write() only; NULL means "absent" (written as null or
+ * left out, as ACCESS_LOG.md says). `*_len` strings are not NUL-terminated.
+ */
+struct accesslog_call {
+	/* when */
+	struct timespec wall_start; /* eventTime: CLOCK_REALTIME when the call began */
+	double duration_ms;	    /* guard.durationMs: begin to the moment the record is made */
+
+	/* what: the operation (names and facts from the catalog, not the catalog itself) */
+	const char *event_name;	  /* eventName ("GetItem"); NULL when the target named no known action */
+	const char *action_class; /* guard.class ("read", "write", "admin"); NULL with event_name */
+	bool read_only;		  /* readOnly */
+	bool management;	  /* managementEvent, eventCategory "Management" */
+	const char *target;	  /* raw X-Amz-Target, logged (<= 128 bytes) when no action matched */
+	size_t target_len;
+	const char *region;  /* awsRegion */
+	const char *account; /* recipientAccountId */
+
+	/* who, from where, how */
+	const char *client_ip;	      /* sourceIPAddress */
+	const char *user_agent;	      /* userAgent (<= 512 bytes logged) */
+	size_t user_agent_len;
+	const char *access_key_id;    /* userIdentity.accessKeyId; NULL: no SigV4 credential */
+	const char *identity;	      /* guard.identity: the ddbguard identity's name */
+	const char *identity_match;   /* guard.identityMatch ("access-key" ...); only with access_key_id */
+	const char *source_country;   /* guard.sourceCountry; NULL or "": unknown or no geoip */
+	const char *source_asn;	      /* guard.sourceASN; NULL or "" likewise */
+	const char *listener;	      /* guard.listener: the configured listener's name */
+	bool egress;		      /* guard.mode "egress" (else "reverse") */
+	const char *connect_target;   /* guard.connectTarget (<= 253 bytes logged); egress only */
+	size_t connect_target_len;
+	const char *tls_version;      /* tlsDetails; NULL on a plain listener */
+	const char *tls_cipher;
+	const char *host;	      /* tlsDetails.clientProvidedHostHeader */
+	size_t host_len;
+
+	/* which resources (the inspector's reading) and which names in the body */
+	const struct inspect_result *inspect; /* resources, requestParameters.tableName, .statement */
+	const cJSON *body;		      /* member names and enum values only, never a value */
+	const char *const *attributes;	      /* requestParameters.attributes: dynamodb:Attributes */
+	size_t nattributes;
+
+	/* the decision */
+	const char *decision;  /* guard.decision ("allow", "deny", "reject", "error") */
+	const char *reason;    /* guard.reason and errorMessage; NULL or "": none */
+	const char *policy;    /* guard.policy: the deciding statement's policy; NULL: none decided */
+	const char *statement; /* guard.statement: its Sid (NULL: none) */
+	int status;	       /* guard.status: sent to the client; 0 if none was */
+	const char *error_code; /* errorCode; NULL or "": none */
+	const char *request_id; /* requestID */
+
+	/* the upstream, when the call was forwarded */
+	const char *upstream_url;	 /* guard.upstream; NULL: not forwarded */
+	const char *upstream_peer;	 /* guard.upstream.address; NULL or "": none */
+	int upstream_status;		 /* 0: no answer */
+	const char *upstream_error_type; /* guard.upstream.errorType; NULL: none */
+	double upstream_duration_ms;	 /* <= 0: not measured */
+	uint64_t bytes_in, bytes_out;
+	const cJSON *consumed_capacity; /* ConsumedCapacity of the answer (object or array); NULL: none */
 };
 
 /* `path` "-" is standard output. Returns NULL (and logs why) on failure. */
@@ -61,11 +129,11 @@ void accesslog_reopen(struct accesslog *a);
 enum accesslog_sync accesslog_sync_mode(const struct accesslog *a);
 
 /*
- * Formats r's record and queues it for the writer. Never fails the call: a
- * record that does not fit the buffer is counted (rate-limited diagnostic) and
- * reported by the first record after recovery.
+ * Formats the record of `call` and queues it for the writer. Never fails the
+ * call: a record that does not fit the buffer is counted (rate-limited
+ * diagnostic) and reported by the first record after recovery.
  */
-void accesslog_write(struct accesslog *a, const struct runtime *rt, const struct request *r);
+void accesslog_write(struct accesslog *a, const struct accesslog_call *call);
 
 /*
  * Waiting for a record to be durable (access_log.sync "every_call").
@@ -77,9 +145,11 @@ void accesslog_write(struct accesslog *a, const struct runtime *rt, const struct
  * durable=true once the record is written and fdatasync'd, or false when the
  * write or the sync failed (the record may still reach the file later).
  * Until then the caller keeps `w` alive, or calls accesslog_wait_cancel() on
- * that same loop (then done is not called). It returns false (done is never
- * called) when the record could not be queued, or when sync is not
- * "every_call" (nothing to wait for).
+ * that same loop (then done is not called). Returns ACCESSLOG_WAITING when
+ * done will be called; ACCESSLOG_QUEUED when sync is not "every_call" (the
+ * record is queued as by accesslog_write(), nothing to wait for);
+ * ACCESSLOG_DROPPED when the record could not be queued (the buffer is full):
+ * with "every_call" the caller must then not release the response either.
  *
  * Threads: any number of event loops may call these, each with its own
  * base; the writer wakes each loop through an eventfd read by an event on
@@ -96,8 +166,9 @@ struct accesslog_wait {
 	struct accesslog_waitq *q;
 	uint64_t ticket;
 };
-bool accesslog_write_wait(struct accesslog *a, struct event_base *base, const struct runtime *rt,
-    const struct request *r, struct accesslog_wait *w);
+enum accesslog_queued { ACCESSLOG_QUEUED, ACCESSLOG_WAITING, ACCESSLOG_DROPPED };
+enum accesslog_queued accesslog_write_wait(struct accesslog *a, struct event_base *base,
+    const struct accesslog_call *call, struct accesslog_wait *w);
 void accesslog_wait_cancel(struct accesslog_wait *w); /* accepts a wait that is not queued */
 /* Frees what accesslog_write_wait() registered on base (pending waits are dropped, not called). */
 void accesslog_loop_detach(struct accesslog *a, struct event_base *base);

@@ -53,6 +53,7 @@ main(int argc, char **argv)
 	struct json_arena *arena;
 	struct condkeys_request *keys;
 	struct accesslog *a;
+	struct runtime rt;
 	const struct catalog_action *act;
 	char why[256];
 	long i, n;
@@ -97,11 +98,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "record_bench: cannot open %s\n", argv[2]);
 		return 1;
 	}
+	memset(&rt, 0, sizeof(rt));
+	rt.alog = a;
 	for (i = 0; i < n; i++) {
 		r.upstream_start_ns = r.mono_start_ns + 1000;
 		r.upstream_end_ns = r.mono_start_ns + 2500000;
 		r.keys_ready = false;
-		accesslog_write(a, NULL, &r);
+		request_log(&rt, &r); /* what the daemon does: describe the call (struct accesslog_call), queue it */
 		if ((i & 1023) == 1023)
 			accesslog_flush(a, 10000); /* keep the ring from filling: every record is written */
 	}
