@@ -481,14 +481,16 @@ writer_sync(struct accesslog *a, uint64_t last_ticket)
 
 /*
  * every_call: keeps `reserve` bytes allocated past the end of the file, so
- * the records already accepted fit even when the disk fills meanwhile. A
- * renewal that fails turns the log unhealthy (new calls are refused before
- * they are forwarded); one that succeeds again turns it healthy.
+ * the records already accepted fit even when the disk fills meanwhile. It is
+ * renewed after every batch (one fallocate: the file system allocates only
+ * what the batch used up). A renewal that fails turns the log unhealthy (new
+ * calls are refused before they are forwarded); one that succeeds again
+ * turns it healthy.
  */
 static void
 writer_reserve(struct accesslog *a)
 {
-	if (a->reserve == 0 || a->reserved_to >= a->bytes + a->reserve / 2)
+	if (a->reserve == 0 || (a->reserved_to >= a->bytes + a->reserve && atomic_load(&a->space_ok)))
 		return;
 	if (fallocate(a->fd, FALLOC_FL_KEEP_SIZE, (off_t)a->bytes, (off_t)a->reserve) == 0) {
 		a->reserved_to = a->bytes + a->reserve;

@@ -234,6 +234,18 @@ check_digest(struct verify *v, size_t i, struct dstate *ds, const struct entry *
 		    v->files[last_record->file], last_record->line);
 	if (last_record == NULL && d->seq == 0 && strcmp(d->hash, zeros) != 0)
 		return broken(v, e, "digest mismatch: it covers no record but its hash is not zeros");
+	/* Its signature first: with a key, an edited digest is named as such, not by what its edit broke. */
+	if (v->pub != NULL) {
+		if (!d->signed_)
+			return broken(v, e, "bad signature: the digest is not signed (a key was given)");
+		if (strcmp(d->key_id, v->pub_id) != 0)
+			return broken(v, e, "bad signature: signed with key %s, the given key is %s", d->key_id, v->pub_id);
+		if (!logchain_digest_verify(v->pub, d))
+			return broken(v, e, "bad signature");
+		ds->verified++;
+	} else {
+		ds->unchecked++;
+	}
 	/* The digest chain. */
 	if ((p = ds->last ? ds->last->digest : NULL) != NULL) {
 		bool restart = d->dseq == 1 && strcmp(d->prev, zeros) == 0;
@@ -241,9 +253,15 @@ check_digest(struct verify *v, size_t i, struct dstate *ds, const struct entry *
 		if (restart && !v->allow_restart)
 			return broken(v, e, "digest chain restarted (the daemon found no digest to continue; "
 			                    "--allow-restart accepts it)");
-		if (!restart && d->dseq > p->dseq + 1)
+		if (!restart && d->dseq > p->dseq + 1) {
+			for (size_t k = i + 1; k < v->n; k++)
+				if (v->e[k].kind == ENTRY_DIGEST && v->e[k].digest != NULL &&
+				    v->e[k].digest->dseq == p->dseq + 1)
+					return broken(v, e, "reordered: digest %" PRIu64 " comes later (%s:%zu)", p->dseq + 1,
+					    v->files[v->e[k].file], v->e[k].line);
 			return broken(v, e, "deleted: digests %" PRIu64 "..%" PRIu64 " are missing before it", p->dseq + 1,
 			    d->dseq - 1);
+		}
 		if (!restart && d->dseq <= p->dseq)
 			return broken(v, e, "reordered: digest %" PRIu64 " after digest %" PRIu64 " (%s:%zu)", d->dseq,
 			    p->dseq, v->files[ds->last->file], ds->last->line);
@@ -255,17 +273,6 @@ check_digest(struct verify *v, size_t i, struct dstate *ds, const struct entry *
 			    p->seq);
 		if (d->t < p->t)
 			return broken(v, e, "reordered: its time %s is before the previous digest's %s", d->time, p->time);
-	}
-	if (v->pub != NULL) {
-		if (!d->signed_)
-			return broken(v, e, "bad signature: the digest is not signed (a key was given)");
-		if (strcmp(d->key_id, v->pub_id) != 0)
-			return broken(v, e, "bad signature: signed with key %s, the given key is %s", d->key_id, v->pub_id);
-		if (!logchain_digest_verify(v->pub, d))
-			return broken(v, e, "bad signature");
-		ds->verified++;
-	} else {
-		ds->unchecked++;
 	}
 	ds->total++;
 	ds->last = e;
