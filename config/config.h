@@ -110,6 +110,8 @@ struct access_log_config {
 	uint32_t buffer_bytes;		/* records waiting for the writer thread; full: calls fail closed */
 	bool fail_open;			/* keep allowing calls while records cannot be written */
 	char *syslog;			/* "udp:HOST:PORT" or "unix:PATH" (RFC 5424); NULL: none */
+	char *sync;			/* "none", "interval" (default) or "every_call" (proxy/audit/accesslog.h) */
+	uint32_t sync_interval_ms;	/* "interval": fsync at most this often */
 };
 
 /* The admin endpoint (GET /healthz); address NULL: none. */

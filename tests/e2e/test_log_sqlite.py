@@ -39,6 +39,12 @@ def sqlite(db, sql, **params):
     return json.loads(out.stdout) if out.stdout.strip() else []
 
 
+def utc_ms_now():
+    """Now in the access log's eventTime format (2026-01-01T00:00:00.000Z), from one clock reading."""
+    ns = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + ".%03dZ" % (ns // 10**6 % 1000)
+
+
 @pytest.fixture(scope="module")
 def review(make_guard, dynalite, tables, tmp_path_factory):
     """A guard whose whole log is the traffic below, loaded into a SQLite database."""
@@ -55,16 +61,19 @@ def review(make_guard, dynalite, tables, tmp_path_factory):
         app.get_item(TableName="secrets", Key={"pk": {"S": "s1"}})
     with pytest.raises(ClientError):
         app.put_item(TableName="users", Item={"pk": {"S": "u1"}}, ConditionExpression="attribute_not_exists(pk)")
-    g.log.wait(0, n=9)
-    time.sleep(0.05)  # eventTime has millisecond resolution: keep the two phases apart
+    last = max(g.record(call)["eventTime"] for call in g.calls)  # every record of phase one, by request id
+    # eventTime has millisecond resolution: phase two starts once the clock has passed phase one's last.
+    while utc_ms_now() <= last:
+        time.sleep(0.001)
     reader.get_item(TableName="users", Key={"pk": {"S": "u1"}})
-    reader_from = g.log.wait(9, eventName="GetItem")[0]["eventTime"]
+    reader_from = g.record(eventName="GetItem")["eventTime"]
+    assert reader_from > last
     with pytest.raises(ClientError):
         reader.put_item(TableName="users", Item={"pk": {"S": "u2"}})
     head, body = g.request_bytes("GetItem", b"{not json")
     assert g.raw(head, body).status == 400
-    recs = g.log.wait(0, n=12)
-    assert len(recs) == 12
+    recs = [g.record(call) for call in g.calls]
+    assert len(recs) == 12 and len(g.log.records()) == 12
     db = tmp_path_factory.mktemp("sqlite-review") / "review.db"
     q = queries()
     sqlite(db, q["load"] + q["load-file"] + q["view"], log=g.log.path)
