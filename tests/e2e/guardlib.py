@@ -326,7 +326,8 @@ class Guard:
         another way (egress tests build theirs with a proxy). Returns the client."""
         client.meta.events.register("before-sign", _tag_request)
         client.meta.events.register("before-send", lambda request, **kw: self._boto_sent(request))
-        client.meta.events.register("after-call", lambda http_response, **kw: self._boto_answered(http_response))
+        client.meta.events.register("after-call", lambda http_response, context=None, **kw:
+                                    self._boto_answered(http_response, context))
         return client
 
     def _boto_sent(self, request):
@@ -336,9 +337,14 @@ class Guard:
         c.markers += _signature(h.get("Authorization"))
         return None
 
-    def _boto_answered(self, http_response):
-        if self.calls:
+    def _boto_answered(self, http_response, context):
+        # The call this answer belongs to, by the test id before-sign put in the request's context (not
+        # "the last call": clients of one Guard may run in several threads).
+        tid = (context or {}).get(TEST_ID_HEADER)
+        c = next((c for c in reversed(self.calls) if tid and c.markers[:1] == [tid]), None)
+        if c is None and tid is None and self.calls:
             c = self.calls[-1]
+        if c is not None:
             c.status = http_response.status_code
             c.request_id = http_response.headers.get("x-amzn-RequestId")
 
@@ -443,7 +449,9 @@ class Call:
 
 
 def _tag_request(request, **kwargs):
-    request.headers[TEST_ID_HEADER] = uuid.uuid4().hex
+    tid = uuid.uuid4().hex
+    request.headers[TEST_ID_HEADER] = tid
+    request.context[TEST_ID_HEADER] = tid  # the same dict after-call gets: pairs the answer with its call
 
 
 def _signature(auth):
