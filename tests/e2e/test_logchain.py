@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from guardlib import DDBGUARD_BIN, ROOT
+from guardlib import DDBGUARD_BIN, RECORD_TIMEOUT, ROOT
 
 LOGTOOL = DDBGUARD_BIN.parent / "ddbguard-log"
 ZEROS = "0" * 64
@@ -36,7 +36,7 @@ def calls(g, n):
         c.get_item(TableName="users", Key={"pk": {"S": "u1"}})
 
 
-def wait_lines(path, pred, timeout=5):
+def wait_lines(path, pred, timeout=RECORD_TIMEOUT):
     deadline = time.monotonic() + timeout
     while True:
         lines = path.read_bytes().split(b"\n")[:-1] if path.exists() else []
@@ -155,7 +155,7 @@ def test_sigusr1_reopen_continues_chain(chained, logkey, work):
     old = g.log.path.with_name("access.log.renamed")
     g.log.path.rename(old)
     g.proc.send_signal(signal.SIGUSR1)
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + RECORD_TIMEOUT
     while not g.log.path.exists() and time.monotonic() < deadline:
         time.sleep(0.02)
     calls(g, 4)
@@ -205,7 +205,7 @@ def test_max_bytes_rotation(make_guard, dynalite, tables, logkey):
     g = start_chained(make_guard, dynalite, logkey, "rotate", max_bytes=4096)
     n = 14
     calls(g, n)
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + RECORD_TIMEOUT
     while time.monotonic() < deadline:
         files = sorted(g.log.path.parent.glob("access.log*"))
         total = sum(len(records(f.read_bytes().split(b"\n")[:-1])) for f in files)
