@@ -150,7 +150,8 @@ class AccessLog:
         return len(self._lines())
 
     def records(self, since=0):
-        return [json.loads(line) for line in self._lines()[since:]]
+        # Digest lines (written every digest_every_seconds even without calls) are not records.
+        return [json.loads(line) for line in self._lines()[since:] if not line.startswith(b'{"ddbguardDigest":')]
 
     def wait(self, since, n=1, timeout=None, **match):
         """Waits until at least n records after `since` match (eventName=..., decision=... for guard),
