@@ -693,6 +693,8 @@ static const struct cfg_key limits_keys[] = {
 	    .offset = offsetof(struct limits_config, client_timeout_ms) },
 	{ .name = "request_timeout_ms", .type = CFG_U32, .min = 100, .max = 3600000, .def = 30000,
 	    .offset = offsetof(struct limits_config, request_timeout_ms) },
+	{ .name = "max_bodies_in_flight_bytes", .type = CFG_U64, .min = 1024, .max = 17179869184ULL,
+	    .def = 67108864, .offset = offsetof(struct limits_config, max_bodies_in_flight_bytes) },
 };
 
 static const struct cfg_key access_log_keys[] = {
@@ -1166,6 +1168,10 @@ config_from_json(struct cfg_ctx *ctx, const char *name, const cJSON *root)
 	cfg_object_load(ctx, root, top_keys, NKEYS(top_keys), c);
 	cfg_finish_listeners(ctx, c);
 	cfg_finish_upstream(ctx, c);
+	/* A body as large as max_body_bytes must fit the in-flight budget, or it would be throttled for ever. */
+	if (c->limits.max_bodies_in_flight_bytes < c->limits.max_body_bytes)
+		diag_error(ctx->d, "$.limits.max_bodies_in_flight_bytes",
+		    "must be at least limits.max_body_bytes (%llu)", (unsigned long long)c->limits.max_body_bytes);
 	if (cJSON_IsObject(root) && cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "policies"))) {
 		cJSON *merged = cfg_merge_policies(ctx, root);
 

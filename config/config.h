@@ -65,6 +65,7 @@ struct limits_config {
 	uint32_t max_connections;
 	uint32_t client_timeout_ms;
 	uint32_t request_timeout_ms; /* first byte of a request to its last */
+	uint64_t max_bodies_in_flight_bytes; /* all connections' Content-Lengths reserved at once (proxy/inflight.h) */
 };
 
 /* A CONNECT host sent to another address (a VPC endpoint, a test server), keeping its TLS name. */

@@ -1087,7 +1087,9 @@ format_record(struct jsonw *w, const struct runtime *rt, const struct request *r
 	jsonw_string(w, "eventName", r->action ? r->action->name : NULL);
 	jsonw_string(w, "awsRegion", r->route ? r->route->scope.region : NULL);
 	jsonw_string(w, "sourceIPAddress", r->client_ip);
-	ua = r->http ? http_get(r->http, HTTP_HDR_USER_AGENT, &ualen) : NULL;
+	ua = r->http ? http_get(r->http, HTTP_HDR_USER_AGENT, &ualen) : r->raw_user_agent;
+	if (r->http == NULL)
+		ualen = r->raw_user_agent_len;
 	if (ua != NULL)
 		jsonw_stringn(w, "userAgent", ua, ualen > 512 ? 512 : ualen);
 	else
