@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -637,12 +638,45 @@ parse_egress_routes(struct cfg_ctx *ctx, const cJSON *v, void *dst)
 	return ok;
 }
 
+/* vpce-<id>.dynamodb.<region>.vpce.amazonaws.com[.cn]; egress.c checks the region against egress.regions. */
+static const char *
+check_vpc_endpoint_name(const char *s)
+{
+	static const char *const want = "a VPC endpoint name such as "
+					"\"vpce-0123456789abcdef0-abcdefgh.dynamodb.us-east-1.vpce.amazonaws.com\"";
+	size_t n = strlen(s);
+
+	if (n > 253 || strncasecmp(s, "vpce-", 5) != 0 || strcasestr(s, ".dynamodb.") == NULL ||
+	    !((n > 19 && strcasecmp(s + n - 19, ".vpce.amazonaws.com") == 0) ||
+		(n > 22 && strcasecmp(s + n - 22, ".vpce.amazonaws.com.cn") == 0)))
+		return want;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '.')
+			return want;
+	return NULL;
+}
+
+static bool
+parse_egress_vpc_endpoints(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+{
+	struct egress_config *e = dst;
+	size_t i;
+
+	if (!cfg_string_array(ctx, v, 1024, check_vpc_endpoint_name, &e->vpc_endpoints, &e->nvpc_endpoints))
+		return false;
+	for (i = 0; i < e->nvpc_endpoints; i++)
+		for (char *q = e->vpc_endpoints[i]; *q; q++)
+			*q = (char)tolower((unsigned char)*q);
+	return true;
+}
+
 static const struct cfg_key egress_keys[] = {
 	{ .name = "ca_cert", .type = CFG_PATH, .required = true, .offset = offsetof(struct egress_config, ca_cert) },
 	{ .name = "ca_key", .type = CFG_PATH, .required = true, .offset = offsetof(struct egress_config, ca_key) },
 	{ .name = "regions", .type = CFG_CUSTOM, .required = true, .parse = parse_egress_regions },
 	{ .name = "account_ids", .type = CFG_CUSTOM, .parse = parse_egress_accounts, .parse_when_absent = true },
 	{ .name = "routes", .type = CFG_CUSTOM, .parse = parse_egress_routes, .parse_when_absent = true },
+	{ .name = "vpc_endpoints", .type = CFG_CUSTOM, .parse = parse_egress_vpc_endpoints },
 	{ .name = "cert_validity_s", .type = CFG_U32, .min = 3600, .max = 604800, .def = 86400,
 	    .offset = offsetof(struct egress_config, cert_validity_s) },
 	{ .name = "max_cached_certs", .type = CFG_U32, .min = 1, .max = 100000, .def = 1024,
@@ -1303,6 +1337,9 @@ egress_config_free(struct egress_config *e)
 		free(e->routes[i].to_host);
 	}
 	free(e->routes);
+	for (i = 0; i < e->nvpc_endpoints; i++)
+		free(e->vpc_endpoints[i]);
+	free(e->vpc_endpoints);
 }
 
 void

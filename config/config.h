@@ -85,6 +85,8 @@ struct egress_config {
 	size_t naccount_ids;
 	struct egress_route_config *routes;
 	size_t nroutes;
+	char **vpc_endpoints;	/* VPC endpoint names that may be tunnelled (lower case); routes' hosts may be too */
+	size_t nvpc_endpoints;
 	uint32_t cert_validity_s; /* lifetime of a minted certificate */
 	uint32_t max_cached_certs;
 };

@@ -165,11 +165,15 @@ request_note_raw_head(struct request *r, const char *head, size_t len)
 		if (r->raw_user_agent == NULL && (v = raw_field(p, eol, "user-agent", &vlen)) != NULL) {
 			r->raw_user_agent = v;
 			r->raw_user_agent_len = vlen;
-		} else if (r->target == NULL && (v = raw_field(p, eol, "x-amz-target", &vlen)) != NULL) {
-			r->target = v;
-			r->target_len = vlen;
-			if (catalog_lookup_target(v, vlen, &action) == CATALOG_FOUND)
-				r->action = action;
+		} else if ((v = raw_field(p, eol, "x-amz-target", &vlen)) != NULL) {
+			if (r->target == NULL) {
+				r->target = v;
+				r->target_len = vlen;
+				if (catalog_lookup_target(v, vlen, &action) == CATALOG_FOUND)
+					r->action = action;
+			} else if (vlen != r->target_len || memcmp(v, r->target, vlen) != 0) {
+				r->action = NULL; /* two different operations: the log names neither */
+			}
 		}
 		if (eol == end)
 			break;
