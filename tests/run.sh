@@ -7,9 +7,13 @@
 #   3. filters/dynamodb/gen_catalog.py --check   (1 test: the generated catalog matches the model)
 #   4. every unit-test binary build/tests/unit/test_*  (cmocka summaries are added up)
 #   5. the end-to-end suite tests/e2e with Debian's /usr/bin/python3 -m pytest (JUnit XML is added up)
+#   6. sanitizers: an ASan+UBSan build with clang in build-asan/ (with the libFuzzer targets), every unit
+#      binary and the end-to-end suite again against it ("asan:" in the summary), then each fuzz target
+#      replays its checked-in corpus tests/fuzz/corpus/<name> (one test per target)
 #
 # Env: BUILD_DIR (default build/), SKIP_INSTALL=1, UNIT_TIMEOUT (s, per binary, default 45),
-#      E2E_TIMEOUT (s, default 300), PYTEST_ARGS (extra pytest arguments, e.g. "-k deny -x").
+#      E2E_TIMEOUT (s, default 300), PYTEST_ARGS (extra pytest arguments, e.g. "-k deny -x"),
+#      ASAN_BUILD_DIR (default build-asan/), SKIP_ASAN=1 (skip step 6; then it counts as one skip).
 # No `set -e`: a failing step is counted and the script goes on, so the summary is always printed.
 set -u
 
@@ -48,7 +52,8 @@ if [[ "${SKIP_INSTALL:-0}" != 1 ]]; then
 	step "dependencies"
 	if ! "$ROOT/deploy/ensure-packages.sh" meson ninja-build pkg-config gcc libevent-dev libssl-dev \
 		libcjson-dev libmaxminddb-dev openssl awscli libcmocka-dev python3 python3-pytest python3-boto3 \
-		python3-cryptography python3-jsonschema sqlite3 mmdb-bin libmaxmind-db-writer-perl iproute2 node chromium; then
+		python3-cryptography python3-jsonschema sqlite3 mmdb-bin libmaxmind-db-writer-perl iproute2 node chromium \
+		clang libclang-rt-14-dev; then
 		count install 0 1 0
 	fi
 	if [[ ! -d deploy/dynalite/node_modules/dynalite ]]; then
@@ -162,5 +167,9 @@ else
 	echo "skipped: $BUILD/ddbguard was not built"
 	count e2e 0 1 0
 fi
+
+# ---- 6. sanitizers (ASan+UBSan unit + e2e) and fuzz corpora: tests/sanitizers.sh -------------------
+# shellcheck source=tests/sanitizers.sh
+source "$ROOT/tests/sanitizers.sh"
 
 summary
