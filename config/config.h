@@ -7,6 +7,13 @@
  * was expected; loading collects all of them. The loaded config is immutable
  * and everything the hot path needs is compiled here, once. See
  * config/README.md for every key.
+ *
+ * The folder config/ owns this loader, README.md (the format), examples/ and
+ * policies/ (the baseline guard pack). It sits above filters/: it may include
+ * filters/base, filters/dynamodb and filters/policy (it calls their
+ * compilers), and nothing in filters/ includes it; the access log (its own
+ * section), the daemon and the tools include config.h. tests/check_layers.py
+ * checks both directions.
  */
 #ifndef DDBGUARD_CONFIG_CONFIG_H
 #define DDBGUARD_CONFIG_CONFIG_H
@@ -15,7 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config/diag.h"
+#include "filters/base/diag.h"
+#include "filters/dynamodb/schema.h"
 
 struct policy_set;
 struct identity_set;
@@ -91,12 +99,6 @@ struct egress_config {
 	uint32_t max_cached_certs;
 };
 
-/* What DynamoDB's table descriptions would say, for keys IAM derives from them (dynamodb:LeadingKeys). */
-struct table_schema_config {
-	char *table;	     /* table name in our account and region */
-	char *partition_key; /* attribute name of its partition (hash) key */
-};
-
 struct geoip_config {
 	char *country_database; /* MaxMind country (or city) .mmdb; NULL: ddbguard:SourceCountry absent */
 	char *asn_database;	/* MaxMind ASN .mmdb; NULL: ddbguard:SourceASN absent */
@@ -111,6 +113,8 @@ struct access_log_config {
 	uint32_t buffer_bytes;		/* records waiting for the writer thread; full: calls fail closed */
 	bool fail_open;			/* keep allowing calls while records cannot be written */
 	char *syslog;			/* "udp:HOST:PORT" or "unix:PATH" (RFC 5424); NULL: none */
+	char *sync;			/* "none", "interval" (default) or "every_call" (proxy/audit/accesslog.h) */
+	uint32_t sync_interval_ms;	/* "interval": fsync at most this often */
 };
 
 /* The admin endpoint (GET /healthz); address NULL: none. */
@@ -129,7 +133,7 @@ struct config {
 	struct access_log_config access_log;
 	struct admin_config admin;
 	struct egress_config egress;
-	struct table_schema_config *tables;
+	struct table_schema *tables; /* for keys IAM derives from table descriptions (dynamodb:LeadingKeys) */
 	size_t ntables;
 	struct geoip_config geoip;
 	bool has_reverse_listener;

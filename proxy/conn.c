@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +19,8 @@
 #include "filters/policy/condkeys.h"
 #include "proxy/audit/accesslog.h"
 #include "proxy/egress.h"
+#include "filters/base/log.h"
 #include "proxy/inflight.h"
-#include "proxy/log.h"
 #include "proxy/request.h"
 #include "proxy/runtime.h"
 #include "proxy/upstream.h"
@@ -35,6 +36,7 @@ enum conn_state {
 	CS_HEAD,     /* waiting for (the rest of) a request head */
 	CS_BODY,     /* head parsed, waiting for the body */
 	CS_UPSTREAM, /* forwarded; reading from the client is paused */
+	CS_LOGWAIT,  /* access_log.sync "every_call": the response waits in `held` for its record */
 	CS_CLOSING,  /* flushing the last response, then close */
 };
 
@@ -69,6 +71,8 @@ struct conn {
 	bool close_after; /* the client asked for Connection: close */
 	struct event *deadline; /* limits.request_timeout_ms, armed from a request's first byte to its last */
 	bool deadline_armed;
+	struct evbuffer *held;		/* every_call: the response until its record is durable (owned) */
+	struct accesslog_wait logwait; /* every_call: the record's completion, while CS_LOGWAIT */
 	uint64_t inflight; /* this call's share of limits.max_bodies_in_flight_bytes, given back by conn_log */
 };
 
@@ -105,6 +109,9 @@ conn_free(struct conn *c)
 	log_debug("client %s: closing in state %d", c->client_ip, (int)c->state);
 	if (c->call != NULL)
 		upstream_call_abort(c->call);
+	accesslog_wait_cancel(&c->logwait);
+	if (c->held != NULL)
+		evbuffer_free(c->held);
 	if (c->route_held)
 		egress_release(c->rt->egress, c->route);
 	if (c->tunnel_plain != NULL)
@@ -129,17 +136,26 @@ conn_free(struct conn *c)
 	free(c);
 }
 
+/*
+ * The call's record is built: its body budget and its tree and strings go back
+ * now, not at the next call, so an idle connection holds no parse memory.
+ */
+static void
+conn_call_done(struct conn *c)
+{
+	inflight_release(c->inflight);
+	c->inflight = 0;
+	c->req.body = NULL;
+	c->req.consumed_capacity = NULL;
+	json_arena_release(c->arena);
+}
+
 static void
 conn_log(struct conn *c)
 {
 	c->rt->nrequests++;
-	accesslog_write(c->rt->alog, c->rt, &c->req);
-	inflight_release(c->inflight);
-	c->inflight = 0;
-	/* The record is written: the call's tree and strings go back now, not at the next call. */
-	c->req.body = NULL;
-	c->req.consumed_capacity = NULL;
-	json_arena_release(c->arena);
+	request_log(c->rt, &c->req);
+	conn_call_done(c);
 }
 
 #define CONN_LINGER_POLL_MS 10
@@ -298,6 +314,13 @@ static const struct upstream_callbacks conn_upstream_cbs = {
 	.on_done = conn_upstream_done,
 };
 
+/* Where the response being relayed goes: the client, or `held` (every_call). */
+static struct evbuffer *
+conn_response_out(struct conn *c)
+{
+	return c->held != NULL ? c->held : bufferevent_get_output(c->bev);
+}
+
 static void
 conn_forward(struct conn *c, struct evbuffer *in, size_t body_len)
 {
@@ -319,13 +342,26 @@ conn_forward(struct conn *c, struct evbuffer *in, size_t body_len)
 	 * the read high-water mark set at accept.
 	 */
 	c->state = CS_UPSTREAM;
-	c->call = upstream_call_start(pool, c->upstream_request, bufferevent_get_output(c->bev),
-	    &conn_upstream_cbs, c);
+	/*
+	 * access_log.sync "every_call": the response is relayed into `held`
+	 * and released only once the call's record is durable (conn_log_done),
+	 * so no client sees a success whose record a power loss could erase.
+	 */
+	if (accesslog_sync_mode(c->rt->alog) == ACCESSLOG_SYNC_EVERY_CALL && c->held == NULL &&
+	    (c->held = evbuffer_new()) == NULL) {
+		request_refuse(&c->req, REFUSE_UPSTREAM_FAILED, "out of memory while forwarding");
+		conn_answer_refusal(c, true);
+		return;
+	}
+	c->call = upstream_call_start(pool, c->upstream_request, conn_response_out(c), &conn_upstream_cbs, c);
 	if (c->call == NULL) {
 		request_refuse(&c->req, REFUSE_UPSTREAM_FAILED, "out of memory while forwarding");
 		conn_answer_refusal(c, true);
 		return;
 	}
+	if (c->held != NULL) /* nothing drains `held` until the end: room for the largest answer allowed */
+		upstream_call_set_client_limit(c->call, c->rt->response_limits.max_header_bytes +
+		    (size_t)c->rt->response_limits.max_body_bytes);
 	/* The answer's ConsumedCapacity, for the log; without the buffer the record just lacks it. */
 	if (request_wants_capacity(&c->req) &&
 	    (c->capture != NULL || (c->capture = malloc(UPSTREAM_CAPTURE_MAX)) != NULL))
@@ -337,7 +373,7 @@ static void
 conn_upstream_head(void *arg, const struct http_message *resp)
 {
 	struct conn *c = arg;
-	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evbuffer *out = conn_response_out(c);
 	size_t before = evbuffer_get_length(out), i;
 
 	evbuffer_add_printf(out, "HTTP/1.1 %d %.*s\r\n", resp->status, (int)resp->reason_len, resp->reason);
@@ -401,6 +437,47 @@ conn_note_capacity(struct conn *c, const struct upstream_report *rep)
 		c->req.consumed_capacity = cc;
 }
 
+/* every_call: the record is durable (or failed): release the held response, or close without it. */
+static void
+conn_log_done(struct accesslog_wait *w, bool durable)
+{
+	struct conn *c = (struct conn *)((char *)w - offsetof(struct conn, logwait));
+
+	if (!durable) {
+		log_warnx("client %s: response withheld and connection closed: the call's access-log record could "
+			  "not be made durable",
+		    c->client_ip);
+		conn_free(c);
+		return;
+	}
+	evbuffer_add_buffer(bufferevent_get_output(c->bev), c->held);
+	conn_next_call(c);
+}
+
+static void
+conn_log_then_release(struct conn *c)
+{
+	c->rt->nrequests++;
+	c->logwait.done = conn_log_done;
+	enum accesslog_queued q = request_log_wait(c->rt, &c->req, &c->logwait);
+
+	conn_call_done(c);
+	switch (q) {
+	case ACCESSLOG_WAITING:
+		c->state = CS_LOGWAIT;
+		return;
+	case ACCESSLOG_QUEUED: /* not every_call after all: nothing to wait for */
+		evbuffer_add_buffer(bufferevent_get_output(c->bev), c->held);
+		conn_next_call(c);
+		return;
+	case ACCESSLOG_DROPPED:
+		log_warnx("client %s: response withheld and connection closed: the access log buffer is full",
+		    c->client_ip);
+		conn_free(c);
+		return;
+	}
+}
+
 static void
 conn_upstream_done(void *arg, const struct upstream_report *rep)
 {
@@ -418,11 +495,17 @@ conn_upstream_done(void *arg, const struct upstream_report *rep)
 		conn_note_upstream_error(r, rep);
 	if (rep->result == UPSTREAM_OK && rep->capture_len > 0)
 		conn_note_capacity(c, rep);
+	if (rep->result == UPSTREAM_OK && c->held != NULL) {
+		conn_log_then_release(c);
+		return;
+	}
 	if (rep->result == UPSTREAM_OK) {
 		conn_log(c);
 		conn_next_call(c);
 		return;
 	}
+	if (c->held != NULL) /* a failed call's partial answer is never released */
+		evbuffer_drain(c->held, evbuffer_get_length(c->held));
 	request_refuse(r, rep->result == UPSTREAM_TIMEOUT ? REFUSE_UPSTREAM_TIMEOUT : REFUSE_UPSTREAM_FAILED,
 	    "upstream %s (%s): %s", r->upstream_url, rep->peer[0] ? rep->peer : "no address", rep->detail);
 	log_warnx("%s", r->reason);
@@ -701,6 +784,62 @@ conn_read_connect(struct conn *c, struct evbuffer *in)
 	return false; /* the tunnel's first request arrives through the new bufferevent */
 }
 
+#ifdef DDBGUARD_FAULT_FORWARD_DENIED
+/*
+ * FAULT INJECTION, test builds only (meson -Dfault_injection=true; meson.build
+ * refuses it in a release build). It plants the one bug the end-to-end suite
+ * must catch from outside the gateway: a call denied by policy is answered
+ * AccessDenied, and its log record says "deny", but it is sent upstream all
+ * the same (the answer is thrown away). tests/run.sh builds this variant and
+ * checks that the denial tests fail against it.
+ */
+struct fault_call {
+	struct evbuffer *req, *sink; /* owned; freed in fault_done */
+};
+
+static void
+fault_head(void *arg, const struct http_message *resp)
+{
+	(void)arg;
+	(void)resp;
+}
+
+static void
+fault_done(void *arg, const struct upstream_report *rep)
+{
+	struct fault_call *f = arg;
+
+	(void)rep;
+	evbuffer_free(f->req);
+	evbuffer_free(f->sink);
+	free(f);
+}
+
+static const struct upstream_callbacks fault_cbs = { .on_head = fault_head, .on_done = fault_done };
+
+static void
+conn_fault_forward_denied(struct conn *c, const char *body, size_t body_len)
+{
+	struct upstream_pool *pool = request_pool(&c->req);
+	struct fault_call *f;
+
+	if (c->req.refusal != REFUSE_DENIED || pool == NULL || (f = calloc(1, sizeof(*f))) == NULL)
+		return;
+	f->req = evbuffer_new();
+	f->sink = evbuffer_new();
+	evbuffer_drain(c->upstream_request, evbuffer_get_length(c->upstream_request));
+	if (f->req != NULL && f->sink != NULL && conn_build_forward_head(c) &&
+	    evbuffer_add_buffer(f->req, c->upstream_request) == 0 && evbuffer_add(f->req, body, body_len) == 0 &&
+	    upstream_call_start(pool, f->req, f->sink, &fault_cbs, f) != NULL)
+		return;
+	if (f->req != NULL)
+		evbuffer_free(f->req);
+	if (f->sink != NULL)
+		evbuffer_free(f->sink);
+	free(f);
+}
+#endif
+
 /* Returns true when the call was answered here and the next one may be read. */
 static bool
 conn_read_body(struct conn *c, struct evbuffer *in)
@@ -725,6 +864,9 @@ conn_read_body(struct conn *c, struct evbuffer *in)
 		conn_forward(c, in, len);
 		return false;
 	}
+#ifdef DDBGUARD_FAULT_FORWARD_DENIED
+	conn_fault_forward_denied(c, body, len);
+#endif
 	evbuffer_drain(in, len);
 	return conn_answer_refusal(c, false);
 }
@@ -761,7 +903,7 @@ conn_readcb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
-	if (c->state == CS_UPSTREAM || c->state == CS_CLOSING)
+	if (c->state == CS_UPSTREAM || c->state == CS_CLOSING || c->state == CS_LOGWAIT)
 		return; /* the next request is read once this one's response is out */
 	conn_process(c);
 }
@@ -777,6 +919,8 @@ conn_writecb(struct bufferevent *bev, void *arg)
 		return;
 	case CS_UPSTREAM:
 		upstream_call_resume(c->call);
+		return;
+	case CS_LOGWAIT:
 		return;
 	default:
 		if (c->read_paused) {
@@ -828,7 +972,7 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 	 * response still goes out, then the connection closes. A full close
 	 * shows up as a write error then.
 	 */
-	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && c->state == CS_UPSTREAM) {
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && (c->state == CS_UPSTREAM || c->state == CS_LOGWAIT)) {
 		c->close_after = true;
 		bufferevent_disable(bev, EV_READ);
 		return;

@@ -3,7 +3,12 @@
  *
  *   ddbguard -c FILE            run in the foreground
  *   ddbguard --check -c FILE    validate FILE, print every error, exit 0/1
+ *
+ * The daemon's start-up, daemon_main(); the program's main() is
+ * proxy/tools/ddbguard.c, which also dispatches `ddbguard explain`.
  */
+#include "proxy/main.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -23,9 +28,8 @@
 #include "proxy/admin.h"
 #include "proxy/conn.h"
 #include "proxy/egress.h"
-#include "proxy/tools/explain.h"
 #include "proxy/listener.h"
-#include "proxy/log.h"
+#include "filters/base/log.h"
 #include "proxy/runtime.h"
 #include "proxy/tls.h"
 #include "proxy/upstream.h"
@@ -38,7 +42,6 @@ struct daemon {
 	size_t nlisteners;
 	struct event *sigterm, *sigint;
 	struct event *sigusr1;	    /* reopen the access log */
-	struct event *digest_timer; /* signed access-log digests every digest_every_seconds */
 	struct admin *admin;	    /* GET /healthz; NULL without config "admin" */
 };
 
@@ -136,12 +139,6 @@ on_sigusr1(evutil_socket_t sig, short what, void *arg)
 }
 
 static void
-on_digest_timer(evutil_socket_t fd, short what, void *arg)
-{
-	accesslog_tick(((struct daemon *)arg)->rt.alog);
-}
-
-static void
 daemon_start(struct daemon *d, const struct config *cfg)
 {
 	struct runtime *rt = &d->rt;
@@ -192,14 +189,6 @@ daemon_start(struct daemon *d, const struct config *cfg)
 	d->sigusr1 = evsignal_new(rt->base, SIGUSR1, on_sigusr1, d);
 	if (d->sigusr1 == NULL || evsignal_add(d->sigusr1, NULL) < 0)
 		fatalx("cannot install the SIGUSR1 handler");
-	if (cfg->access_log.signing_key != NULL) {
-		/* Checked every second so a digest is at most a second late; a no-op without new records. */
-		struct timeval tick = { .tv_sec = 1 };
-
-		d->digest_timer = event_new(rt->base, -1, EV_PERSIST, on_digest_timer, d);
-		if (d->digest_timer == NULL || event_add(d->digest_timer, &tick) < 0)
-			fatalx("cannot start the digest timer");
-	}
 }
 
 static void
@@ -210,8 +199,6 @@ daemon_stop(struct daemon *d)
 	event_free(d->sigterm);
 	event_free(d->sigint);
 	event_free(d->sigusr1);
-	if (d->digest_timer != NULL)
-		event_free(d->digest_timer);
 	admin_free(d->admin);
 	/* Connections still open after the drain deadline are closed by the kernel at exit. */
 	upstream_pool_free(d->rt.reverse.dynamodb);
@@ -225,7 +212,7 @@ daemon_stop(struct daemon *d)
 }
 
 int
-main(int argc, char **argv)
+daemon_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -240,8 +227,6 @@ main(int argc, char **argv)
 	struct config *cfg;
 	int ch;
 
-	if (argc > 1 && strcmp(argv[1], "explain") == 0)
-		return explain_main(argc - 1, argv + 1);
 	while ((ch = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;

@@ -1,12 +1,13 @@
-# tests/sanitizers.sh — step 6 of tests/run.sh, sourced by it (uses its step, count, LOGDIR, PY, ROOT,
-# UNIT_TIMEOUT, E2E_TIMEOUT, PYTEST_ARGS):
+# tests/sanitizers.sh — step 7 of tests/run.sh, sourced by it (uses its step, count, count_skips, LOGDIR, PY,
+# ROOT, UNIT_TIMEOUT, E2E_TIMEOUT, PYTEST_ARGS). Skips follow run.sh's rule: allowed only when listed in
+# tests/allowed-skips.txt (IDs "asan:unit:BINARY:TEST", "asan:e2e:FILE::TEST", "asan:all").
 #   - an ASan+UBSan build with clang in ASAN_BUILD_DIR (default build-asan/), every UBSan finding fatal,
 #     with the libFuzzer targets in the same build;
 #   - every unit-test binary and the end-to-end suite against it (named "asan:..." in the summary); a
 #     sanitizer report (including a leak at exit) fails the binary, or the ddbguard instance's exit status
 #     fails the e2e test that stops it;
 #   - each fuzz target replays its checked-in corpus tests/fuzz/corpus/<name> (one test per target).
-# SKIP_ASAN=1 skips it all (counted as one skip). The long campaign is tests/fuzz/campaign.sh.
+# SKIP_ASAN=1 leaves it all out (one skip, "asan:all"). The long campaign is tests/fuzz/campaign.sh.
 
 ASAN_BUILD="${ASAN_BUILD_DIR:-$ROOT/build-asan}"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
@@ -40,7 +41,7 @@ EOF
 }
 
 asan_units() {
-	local t name out t0 rc p f s note
+	local t name out t0 rc p f s note sk
 	step "sanitizers: unit tests ($ASAN_BUILD/tests/unit/test_*)"
 	for t in "$ASAN_BUILD"/tests/unit/test_*; do
 		[[ -f "$t" && -x "$t" ]] || continue
@@ -60,12 +61,15 @@ asan_units() {
 		if ((f)); then
 			grep -E '^\[  (FAILED|ERROR) *\]|Sanitizer|runtime error' "$out" | head -20 | sed 's/^/    /'
 		fi
-		count "$name" "$p" "$f" "$s"
+		count "$name" "$p" "$f" 0
+		mapfile -t sk < <(awk '/^\[  SKIPPED \] [A-Za-z_]/ && !/test\(s\)/ { print "asan:unit:'"$(basename "$t")"':" $4 }' "$out" | sort -u)
+		((s == ${#sk[@]})) || sk+=("asan:unit:$(basename "$t"):(unnamed skip)")
+		((${#sk[@]})) && count_skips "$name" "${sk[@]}"
 	done
 }
 
 asan_e2e() {
-	local xml="$LOGDIR/e2e-asan-junit.xml" rc p f s
+	local xml="$LOGDIR/e2e-asan-junit.xml" rc p f s sk
 	step "sanitizers: end-to-end against $ASAN_BUILD/ddbguard"
 	# shellcheck disable=SC2086 # PYTEST_ARGS is a list of words
 	DDBGUARD_BIN="$ASAN_BUILD/ddbguard" timeout -k 10 $((E2E_TIMEOUT * 2)) \
@@ -82,7 +86,20 @@ asan_e2e() {
 		f=1
 		echo "asan e2e: pytest exit $rc"
 	fi
-	count asan:e2e "$p" "$f" "$s"
+	count asan:e2e "$p" "$f" 0
+	mapfile -t sk < <("$PY" - "$xml" <<'EOF'
+import sys, xml.etree.ElementTree as ET
+try:
+    root = ET.parse(sys.argv[1]).getroot()
+except Exception:
+    sys.exit()
+for tc in root.iter("testcase"):
+    if tc.find("skipped") is not None:
+        print("asan:e2e:%s.py::%s" % (tc.get("classname", "").rsplit(".", 1)[-1], tc.get("name")))
+EOF
+	)
+	((s <= 0 || s == ${#sk[@]})) || sk+=("asan:e2e:(unnamed skip)")
+	((${#sk[@]})) && count_skips asan:e2e "${sk[@]}"
 }
 
 asan_fuzz_corpora() {
@@ -114,8 +131,8 @@ asan_fuzz_corpora() {
 }
 
 if [[ "${SKIP_ASAN:-0}" == 1 ]]; then
-	step "sanitizers: skipped (SKIP_ASAN=1)"
-	count asan 0 0 1
+	step "sanitizers: not run (SKIP_ASAN=1)"
+	count_skips asan "asan:all"
 elif ! command -v clang >/dev/null; then
 	step "sanitizers"
 	echo "clang is not installed (apt-get install clang libclang-rt-14-dev)"

@@ -26,8 +26,13 @@ def with_ua(g, op, body, ua, **kw):
     return g.request_bytes(op, body, extra=extra, **kw)
 
 
-def expect_record(g, mark, ua, event="GetItem", **want):
-    rec = g.log.wait(mark, userAgent=ua)[0]
+def expect_record(g, mark, ua, event="GetItem", resp=None, **want):
+    """The record of the call with this (unique) User-Agent: by its x-amzn-RequestId when the client got a
+    response, else the record carrying that User-Agent (a call that never got one)."""
+    if resp is not None:
+        rec = g.log.by_request_id(resp.header("x-amzn-RequestId"))
+    else:
+        rec = g.log.wait(mark, userAgent=ua)[0]
     assert rec["eventName"] == event, rec
     assert rec["userAgent"] == ua, rec
     assert rec["sourceIPAddress"] == "127.0.0.1", rec
@@ -76,7 +81,8 @@ def test_refusal_record_carries_event_name_user_agent_and_source(hostile, stage)
     mark = hostile.log.mark()
     r = hostile.raw(*STAGES[stage](hostile, ua))
     assert r.status == 400, r
-    rec = expect_record(hostile, mark, ua)
+    hostile.assert_not_forwarded()
+    rec = expect_record(hostile, mark, ua, resp=r)
     assert rec["guard"]["decision"] in ("reject", "deny"), rec
     assert rec["errorCode"] == r.json()["__type"].split("#")[1], (rec, r)
     assert rec["requestID"] == r.header("x-amzn-RequestId"), rec
@@ -89,7 +95,8 @@ def test_refusal_record_of_a_head_over_the_limit(hostile):
     mark = hostile.log.mark()
     r = hostile.raw(head, body)
     assert r.status == 400, r
-    expect_record(hostile, mark, ua, decision="reject", status=400)
+    hostile.assert_not_forwarded()
+    expect_record(hostile, mark, ua, resp=r, decision="reject", status=400)
 
 
 def test_refusal_record_of_a_request_that_timed_out(hostile):
@@ -100,7 +107,7 @@ def test_refusal_record_of_a_request_that_timed_out(hostile):
         s.sendall(head + body[:5])  # the rest never comes
         r = read_response(s)
     assert r.status == 408, r
-    expect_record(hostile, mark, ua, event="PutItem", decision="reject", status=408)
+    expect_record(hostile, mark, ua, event="PutItem", resp=r, decision="reject", status=408)
 
 
 def test_refusal_record_of_a_head_cut_short(hostile):
@@ -148,7 +155,8 @@ def test_bodies_in_flight_over_the_budget_get_throttling_exception(hostile):
     assert r.status == 400, r
     assert r.json()["__type"] == THROTTLED, r
     assert r.header("Connection") == "close", r
-    rec = expect_record(hostile, mark, ua, event="PutItem", decision="reject", status=400,
+    hostile.assert_not_forwarded()
+    rec = expect_record(hostile, mark, ua, event="PutItem", resp=r, decision="reject", status=400,
                         errorCode="ThrottlingException")
     assert "max_bodies_in_flight_bytes" in rec["errorMessage"], rec
     # A small call (its body fits what is left) is still served meanwhile.
@@ -254,9 +262,7 @@ def test_upstream_reset_mid_response(make_guard, split_upstream):
 def test_upstream_stall_mid_response(make_guard, split_upstream):
     up = split_upstream("stall")
     g = make_guard("up-stall", up.url, response_timeout_ms=1000)
-    t0 = time.monotonic()
     out, rec, errors = victim_and_bystanders(g)
-    assert time.monotonic() - t0 < 12
     assert "exception" not in out, out
     raw = out.get("raw", b"")
     # The head went out, the body never completes: the gateway closes the connection after the timeout.
