@@ -42,7 +42,7 @@ for name in "${TARGETS[@]}"; do
 	log="$OUT/$name.log"
 	# The first directory is the writable one: the checked-in seeds stay read-only.
 	nice -n 19 "$bin" "$OUT/corpus-$name" "$ROOT/tests/fuzz/corpus/$name" "${dict[@]}" \
-		-max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+		-max_total_time="$SECS" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
 		-artifact_prefix="$OUT/crashes/$name-" "${par[@]}" >"$log" 2>&1
 	execs=$(awk '/stat::number_of_executed_units/ { n += $2 } END { print n + 0 }' "$log")
 	after=$(find "$OUT/crashes" -name "$name-*" | wc -l)
