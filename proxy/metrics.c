@@ -249,7 +249,7 @@ struct family {
 /* By kind - 1 (enum metric), then calls. */
 static const struct family families[METRIC__COUNT + 1] = {
 	[METRIC_REFUSALS] = { "ddbguard_refusals_total", "counter",
-	    "Calls not forwarded, by reason (bad_http, denied, throttled, upstream_failed, ...).", { "reason" } },
+	    "Calls not answered by the upstream, by reason (bad_http, denied, rate_limited, upstream_failed, ...).", { "reason" } },
 	[METRIC_THROTTLED] = { "ddbguard_throttled_calls_total", "counter",
 	    "Calls refused with ThrottlingException, by rate_limits rule.", { "limit" } },
 	[METRIC_CONNECTIONS] = { "ddbguard_connections_total", "counter", "Client connections accepted, by listener.",

@@ -84,7 +84,7 @@ def test_counters_after_a_known_sequence(mg):
     assert not any(dict(lab).get("table") in ("orders", "secrets") for (n, lab), _ in s.items())
     assert value(s, "ddbguard_refusals_total", reason="denied") == 1
     assert value(s, "ddbguard_refusals_total", reason="bad_json") == 1
-    assert value(s, "ddbguard_refusals_total", reason="throttled") == 1
+    assert value(s, "ddbguard_refusals_total", reason="rate_limited") == 1
     assert value(s, "ddbguard_throttled_calls_total", limit="reader-limit") == 1
     assert value(s, "ddbguard_call_duration_seconds_count") == 9
     assert value(s, "ddbguard_call_duration_seconds_bucket", le="+Inf") == 9
@@ -96,7 +96,7 @@ def test_counters_after_a_known_sequence(mg):
     assert value(s, "ddbguard_upstream_idle_connections", upstream="dynamodb") >= 1
     assert value(s, "ddbguard_listeners") == 1
     assert value(s, "ddbguard_access_log_write_errors_total") == 0
-    digests = sum(1 for r in mg.log.records() if "ddbguardDigest" in r)  # every file starts with one
+    digests = mg.log.path.read_bytes().count(b'{"ddbguardDigest":')  # every file starts with one
     assert value(s, "ddbguard_access_log_digests_total") == digests >= 1
     assert value(s, "ddbguard_access_log_healthy") == 1
     assert value(s, "ddbguard_access_log_buffer_bytes") > 0
