@@ -84,7 +84,6 @@ fi
 
 # ---- 4. unit tests -----------------------------------------------------------------------------
 step "unit tests ($BUILD/tests/unit/test_*)"
-export SHARED_DIR="${SHARED_DIR:-$ROOT/../shared}"
 if ((configured)); then
 	nunit=0
 	for t in "$BUILD"/tests/unit/test_*; do
