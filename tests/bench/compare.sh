@@ -53,7 +53,7 @@ cat > "$CONF" <<JSON
 JSON
 [[ -s "$CERTDIR/server.crt" ]] || { echo "unexpected cert names in $CERTDIR: $(ls "$CERTDIR")"; exit 2; }
 
-"$DDBGUARD" -c "$CONF" 2>"$WORK/ddbguard/stderr.log" & DG_PID=$!
+"$DDBGUARD" $([[ $(id -u) == 0 ]] && echo --allow-root) -c "$CONF" 2>"$WORK/ddbguard/stderr.log" & DG_PID=$!
 trap 'kill -TERM $DG_PID 2>/dev/null; wait $DG_PID 2>/dev/null' EXIT
 for _ in $(seq 50); do ss -Hltn "sport = :18453" | grep -q . && break; sleep 0.1; done
 kill -0 $DG_PID 2>/dev/null || { echo "ddbguard did not start:"; cat "$WORK/ddbguard/stderr.log"; exit 1; }
