@@ -53,14 +53,37 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: ddbguard-log verify [--pubkey FILE] [--allow-restart] FILE...\n"
-	           "       ddbguard-log summary|denials [--since T] [--until T] [--json] [-o FILE] FILE...\n"
-	           "       ddbguard-log report [--since T] [--until T] --out FILE.html FILE...\n"
-	           "  (summary, denials, report: see proxy/tools/logreview.h; T is ISO 8601 or a span like 1h, 7d)\n"
+	           "       ddbguard-log summary [--since TIME] [--until TIME] [--json] [-o FILE] FILE...\n"
+	           "       ddbguard-log denials [--since TIME] [--until TIME] [--json] [-o FILE] FILE...\n"
+	           "       ddbguard-log report  [--since TIME] [--until TIME] --out FILE.html FILE...\n"
+	           "       ddbguard-log --help\n"
+	           "\n"
+	           "Tools for ddbguard's access log (one JSON record per call, hash-chained).\n"
+	           "\n"
+	           "  verify    check the hash chain (and, with --pubkey, the signed digests) over FILEs taken\n"
+	           "            as one chain; name the first record that was edited, deleted or reordered\n"
+	           "  summary   calls by identity, action, table, source country; top denied statements;\n"
+	           "            identities and tables first seen in the window\n"
+	           "  denials   every denied or rejected call in the window, newest last\n"
+	           "  report    a self-contained HTML page (inline SVG charts, no scripts or network)\n"
+	           "\n"
 	           "  FILE...          access-log files of one chain, oldest first (size-rotated names\n"
-	           "                   PATH.<time>.<seq> are sorted by seq; others keep the order given)\n"
-	           "  --pubkey FILE    PEM Ed25519 public key (log-signing.pub): check digest signatures\n"
+	           "                   PATH.<time>.<seq> are sorted by seq; others keep the order given);\n"
+	           "                   - reads standard input (summary, denials, report)\n"
+	           "  --pubkey FILE    PEM Ed25519 public key (log-signing.pub from certs/mklogkey.sh):\n"
+	           "                   check the digest signatures too\n"
 	           "  --allow-restart  accept chainStart markers (a new chain after a broken file tail)\n"
-	           "exit: 0 verified, 1 broken (the first broken record is named), 2 usage or I/O error\n");
+	           "  --since TIME     only records at or after TIME; --until TIME: only before TIME.\n"
+	           "                   TIME is ISO 8601 (2026-05-01, 2026-05-01T12:00:00Z, 2026-05-01T14:00+02:00;\n"
+	           "                   no zone is UTC) or a span back from the newest record: 90s, 30m, 1h, 7d, 2w.\n"
+	           "                   Without --since every identity and table counts as first seen\n"
+	           "  --json           machine-readable output (summary, denials)\n"
+	           "  -o, --out FILE   write to FILE instead of standard output (report: required)\n"
+	           "\n"
+	           "exit: verify: 0 verified, 1 broken (the first broken record is named), 2 usage or I/O error;\n"
+	           "      summary, denials, report: 0 done (malformed lines are reported on stderr and counted),\n"
+	           "      2 usage error, unreadable input or unwritable output\n"
+	           "See ddbguard-log(1).\n");
 }
 
 /* The seq of a size-rotated name PATH.YYYYmmddTHHMMSSZ.<seq>, or -1. */
