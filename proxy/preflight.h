@@ -11,7 +11,7 @@
 
 #include <stdbool.h>
 
-#include "config/diag.h"
+#include "filters/base/diag.h"
 
 struct config;
 

@@ -21,7 +21,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "config/config.h"
-#include "proxy/log.h"
+#include "filters/base/log.h"
 
 void
 service_notify_ready(const char *status)
