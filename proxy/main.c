@@ -330,6 +330,7 @@ daemon_main(int argc, char **argv)
 		fatalx("refusing to run as root: set \"user\" (and \"group\") in %s to drop privileges after "
 		       "binding, or \"allow_root\": true (--allow-root) to keep root", path);
 	signal(SIGPIPE, SIG_IGN);
+	service_fit_nofile(cfg);
 	daemon_start(&d, cfg);
 	/* Ports are bound and root-only files read: hand the access log over, then give up root for good. */
 	if (!service_chown_for_user(cfg, cfg->access_log.path, err, sizeof(err)) ||

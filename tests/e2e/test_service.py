@@ -204,3 +204,32 @@ def test_started_as_root_without_user_it_refuses(work, certs, dynalite, root_onl
     p.write_text(json.dumps(cfg))
     r = run(DDBGUARD_BIN, "-c", p)
     assert r.returncode == 1 and 'user "ddbguard-no-such-user" does not exist' in r.stderr, r.stderr
+
+
+def limits_nofile(pid):
+    for line in Path("/proc/%d/limits" % pid).read_text().splitlines():
+        if line.startswith("Max open files"):
+            return [int(x) for x in line.split()[3:5]]
+    raise AssertionError("no Max open files line")
+
+
+@pytest.mark.parametrize("hard,conns,want_soft,warns", [(8192, 1000, 2064, False), (1024, 4096, 1024, True)])
+def test_open_file_limit_fits_max_connections(work, certs, dynalite, hard, conns, want_soft, warns):
+    import resource
+    name = "nofile-%d" % hard
+    cfg = make_config(work, certs, name, dynalite.url)
+    cfg["limits"]["max_connections"] = conns
+    g = Guard(work, name, cfg, certs.ca)
+    g.config_path.write_text(json.dumps(cfg))
+    g.proc = subprocess.Popen([str(DDBGUARD_BIN), "-c", str(g.config_path)], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=open(g.stderr_path, "ab"),
+                              preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard)))
+    try:
+        deadline = time.monotonic() + 10
+        while not listening(g.port) and time.monotonic() < deadline and g.proc.poll() is None:
+            time.sleep(0.05)
+        assert listening(g.port), g.stderr()
+        assert limits_nofile(g.proc.pid) == [want_soft, hard]
+        assert ("open-file limit %d is below" % hard in g.stderr()) == warns, g.stderr()
+    finally:
+        g.stop()
