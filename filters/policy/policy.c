@@ -415,8 +415,9 @@ policy_arn_never_matches(const char *pattern, char *why, size_t whylen)
 	seg[5] = p;
 	len[5] = strlen(p);
 	for (i = 1; i < 6; i++) {
-		if (policy_has_wildcard(seg[i], len[i]))
-			return false; /* this segment and the ones after it could be anything */
+		/* This segment and the ones after it could be anything (the resource judges its own parts). */
+		if (i < 5 && policy_has_wildcard(seg[i], len[i]))
+			return false;
 		switch (i) {
 		case 1:
 			if (!policy_in_list(seg[1], len[1], policy_partitions,
