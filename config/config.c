@@ -302,6 +302,14 @@ check_syslog_target(const char *s)
 	return "\"udp:HOST:PORT\" or \"unix:/PATH\"";
 }
 
+static const char *
+check_log_sync(const char *s)
+{
+	if (strcmp(s, "none") == 0 || strcmp(s, "interval") == 0 || strcmp(s, "every_call") == 0)
+		return NULL;
+	return "\"none\", \"interval\" or \"every_call\"";
+}
+
 /* A Host header value: reg-name or IP literal, optional :port; no spaces or controls. */
 static const char *
 check_host_header(const char *s)
@@ -638,12 +646,45 @@ parse_egress_routes(struct cfg_ctx *ctx, const cJSON *v, void *dst)
 	return ok;
 }
 
+/* vpce-<id>.dynamodb.<region>.vpce.amazonaws.com[.cn]; egress.c checks the region against egress.regions. */
+static const char *
+check_vpc_endpoint_name(const char *s)
+{
+	static const char *const want = "a VPC endpoint name such as "
+					"\"vpce-0123456789abcdef0-abcdefgh.dynamodb.us-east-1.vpce.amazonaws.com\"";
+	size_t n = strlen(s);
+
+	if (n > 253 || strncasecmp(s, "vpce-", 5) != 0 || strcasestr(s, ".dynamodb.") == NULL ||
+	    !((n > 19 && strcasecmp(s + n - 19, ".vpce.amazonaws.com") == 0) ||
+		(n > 22 && strcasecmp(s + n - 22, ".vpce.amazonaws.com.cn") == 0)))
+		return want;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '.')
+			return want;
+	return NULL;
+}
+
+static bool
+parse_egress_vpc_endpoints(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+{
+	struct egress_config *e = dst;
+	size_t i;
+
+	if (!cfg_string_array(ctx, v, 1024, check_vpc_endpoint_name, &e->vpc_endpoints, &e->nvpc_endpoints))
+		return false;
+	for (i = 0; i < e->nvpc_endpoints; i++)
+		for (char *q = e->vpc_endpoints[i]; *q; q++)
+			*q = (char)tolower((unsigned char)*q);
+	return true;
+}
+
 static const struct cfg_key egress_keys[] = {
 	{ .name = "ca_cert", .type = CFG_PATH, .required = true, .offset = offsetof(struct egress_config, ca_cert) },
 	{ .name = "ca_key", .type = CFG_PATH, .required = true, .offset = offsetof(struct egress_config, ca_key) },
 	{ .name = "regions", .type = CFG_CUSTOM, .required = true, .parse = parse_egress_regions },
 	{ .name = "account_ids", .type = CFG_CUSTOM, .parse = parse_egress_accounts, .parse_when_absent = true },
 	{ .name = "routes", .type = CFG_CUSTOM, .parse = parse_egress_routes, .parse_when_absent = true },
+	{ .name = "vpc_endpoints", .type = CFG_CUSTOM, .parse = parse_egress_vpc_endpoints },
 	{ .name = "cert_validity_s", .type = CFG_U32, .min = 3600, .max = 604800, .def = 86400,
 	    .offset = offsetof(struct egress_config, cert_validity_s) },
 	{ .name = "max_cached_certs", .type = CFG_U32, .min = 1, .max = 100000, .def = 1024,
@@ -694,6 +735,8 @@ static const struct cfg_key limits_keys[] = {
 	    .offset = offsetof(struct limits_config, client_timeout_ms) },
 	{ .name = "request_timeout_ms", .type = CFG_U32, .min = 100, .max = 3600000, .def = 30000,
 	    .offset = offsetof(struct limits_config, request_timeout_ms) },
+	{ .name = "max_bodies_in_flight_bytes", .type = CFG_U64, .min = 1024, .max = 17179869184ULL,
+	    .def = 67108864, .offset = offsetof(struct limits_config, max_bodies_in_flight_bytes) },
 };
 
 static const struct cfg_key access_log_keys[] = {
@@ -710,6 +753,10 @@ static const struct cfg_key access_log_keys[] = {
 	{ .name = "fail_open", .type = CFG_BOOL, .def = 0, .offset = offsetof(struct access_log_config, fail_open) },
 	{ .name = "syslog", .type = CFG_STRING, .max = 300, .check = check_syslog_target,
 	    .offset = offsetof(struct access_log_config, syslog) },
+	{ .name = "sync", .type = CFG_STRING, .max = 16, .def_str = "interval", .check = check_log_sync,
+	    .offset = offsetof(struct access_log_config, sync) },
+	{ .name = "sync_interval_ms", .type = CFG_U32, .min = 1, .max = 60000, .def = 1000,
+	    .offset = offsetof(struct access_log_config, sync_interval_ms) },
 };
 
 static const struct cfg_key admin_keys[] = {
@@ -1245,6 +1292,10 @@ config_from_json(struct cfg_ctx *ctx, const char *name, const cJSON *root)
 	cfg_object_load(ctx, root, top_keys, NKEYS(top_keys), c);
 	cfg_finish_listeners(ctx, c);
 	cfg_finish_upstream(ctx, c);
+	/* A body as large as max_body_bytes must fit the in-flight budget, or it would be throttled for ever. */
+	if (c->limits.max_bodies_in_flight_bytes < c->limits.max_body_bytes)
+		diag_error(ctx->d, "$.limits.max_bodies_in_flight_bytes",
+		    "must be at least limits.max_body_bytes (%llu)", (unsigned long long)c->limits.max_body_bytes);
 	if (cJSON_IsObject(root) && cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "policies"))) {
 		cJSON *merged = cfg_merge_policies(ctx, root);
 
@@ -1377,6 +1428,9 @@ egress_config_free(struct egress_config *e)
 		free(e->routes[i].to_host);
 	}
 	free(e->routes);
+	for (i = 0; i < e->nvpc_endpoints; i++)
+		free(e->vpc_endpoints[i]);
+	free(e->vpc_endpoints);
 }
 
 void
@@ -1401,6 +1455,7 @@ config_free(struct config *c)
 	free(c->upstream.host_header);
 	free(c->access_log.path);
 	free(c->access_log.syslog);
+	free(c->access_log.sync);
 	free(c->admin.address);
 	free(c->access_log.signing_key);
 	egress_config_free(&c->egress);

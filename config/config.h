@@ -7,6 +7,13 @@
  * was expected; loading collects all of them. The loaded config is immutable
  * and everything the hot path needs is compiled here, once. See
  * config/README.md for every key.
+ *
+ * The folder config/ owns this loader, README.md (the format), examples/ and
+ * policies/ (the baseline guard pack). It sits above filters/: it may include
+ * filters/base, filters/dynamodb and filters/policy (it calls their
+ * compilers), and nothing in filters/ includes it; the access log (its own
+ * section), the daemon and the tools include config.h. tests/check_layers.py
+ * checks both directions.
  */
 #ifndef DDBGUARD_CONFIG_CONFIG_H
 #define DDBGUARD_CONFIG_CONFIG_H
@@ -66,6 +73,7 @@ struct limits_config {
 	uint32_t max_connections;
 	uint32_t client_timeout_ms;
 	uint32_t request_timeout_ms; /* first byte of a request to its last */
+	uint64_t max_bodies_in_flight_bytes; /* all connections' Content-Lengths reserved at once (proxy/inflight.h) */
 };
 
 /* A CONNECT host sent to another address (a VPC endpoint, a test server), keeping its TLS name. */
@@ -85,6 +93,8 @@ struct egress_config {
 	size_t naccount_ids;
 	struct egress_route_config *routes;
 	size_t nroutes;
+	char **vpc_endpoints;	/* VPC endpoint names that may be tunnelled (lower case); routes' hosts may be too */
+	size_t nvpc_endpoints;
 	uint32_t cert_validity_s; /* lifetime of a minted certificate */
 	uint32_t max_cached_certs;
 };
@@ -103,6 +113,8 @@ struct access_log_config {
 	uint32_t buffer_bytes;		/* records waiting for the writer thread; full: calls fail closed */
 	bool fail_open;			/* keep allowing calls while records cannot be written */
 	char *syslog;			/* "udp:HOST:PORT" or "unix:PATH" (RFC 5424); NULL: none */
+	char *sync;			/* "none", "interval" (default) or "every_call" (proxy/audit/accesslog.h) */
+	uint32_t sync_interval_ms;	/* "interval": fsync at most this often */
 };
 
 /* The admin endpoint (GET /healthz); address NULL: none. */

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "proxy/audit/accesslog.h"
 #include "proxy/egress.h"
 #include "filters/base/log.h"
+#include "proxy/inflight.h"
 #include "proxy/request.h"
 #include "proxy/runtime.h"
 #include "proxy/upstream.h"
@@ -34,6 +36,7 @@ enum conn_state {
 	CS_HEAD,     /* waiting for (the rest of) a request head */
 	CS_BODY,     /* head parsed, waiting for the body */
 	CS_UPSTREAM, /* forwarded; reading from the client is paused */
+	CS_LOGWAIT,  /* access_log.sync "every_call": the response waits in `held` for its record */
 	CS_CLOSING,  /* flushing the last response, then close */
 };
 
@@ -68,10 +71,14 @@ struct conn {
 	bool close_after; /* the client asked for Connection: close */
 	struct event *deadline; /* limits.request_timeout_ms, armed from a request's first byte to its last */
 	bool deadline_armed;
+	struct evbuffer *held;		/* every_call: the response until its record is durable (owned) */
+	struct accesslog_wait logwait; /* every_call: the record's completion, while CS_LOGWAIT */
+	uint64_t inflight; /* this call's share of limits.max_bodies_in_flight_bytes, given back by conn_log */
 };
 
 static void conn_process(struct conn *c);
 static void conn_begin_call(struct conn *c);
+static void conn_note_partial_head(struct conn *c, struct evbuffer *in);
 static void conn_arm_deadline(struct conn *c);
 static void conn_disarm_deadline(struct conn *c);
 static void conn_set_read_limit(struct conn *c);
@@ -102,6 +109,9 @@ conn_free(struct conn *c)
 	log_debug("client %s: closing in state %d", c->client_ip, (int)c->state);
 	if (c->call != NULL)
 		upstream_call_abort(c->call);
+	accesslog_wait_cancel(&c->logwait);
+	if (c->held != NULL)
+		evbuffer_free(c->held);
 	if (c->route_held)
 		egress_release(c->rt->egress, c->route);
 	if (c->tunnel_plain != NULL)
@@ -115,6 +125,7 @@ conn_free(struct conn *c)
 	if (c->upstream_request != NULL)
 		evbuffer_free(c->upstream_request);
 	json_arena_free(c->arena);
+	inflight_release(c->inflight);
 	free(c->head);
 	free(c->fwd_head);
 	free(c->keys);
@@ -125,11 +136,26 @@ conn_free(struct conn *c)
 	free(c);
 }
 
+/*
+ * The call's record is built: its body budget and its tree and strings go back
+ * now, not at the next call, so an idle connection holds no parse memory.
+ */
+static void
+conn_call_done(struct conn *c)
+{
+	inflight_release(c->inflight);
+	c->inflight = 0;
+	c->req.body = NULL;
+	c->req.consumed_capacity = NULL;
+	json_arena_release(c->arena);
+}
+
 static void
 conn_log(struct conn *c)
 {
 	c->rt->nrequests++;
 	request_log(c->rt, &c->req);
+	conn_call_done(c);
 }
 
 #define CONN_LINGER_POLL_MS 10
@@ -288,6 +314,13 @@ static const struct upstream_callbacks conn_upstream_cbs = {
 	.on_done = conn_upstream_done,
 };
 
+/* Where the response being relayed goes: the client, or `held` (every_call). */
+static struct evbuffer *
+conn_response_out(struct conn *c)
+{
+	return c->held != NULL ? c->held : bufferevent_get_output(c->bev);
+}
+
 static void
 conn_forward(struct conn *c, struct evbuffer *in, size_t body_len)
 {
@@ -309,13 +342,26 @@ conn_forward(struct conn *c, struct evbuffer *in, size_t body_len)
 	 * the read high-water mark set at accept.
 	 */
 	c->state = CS_UPSTREAM;
-	c->call = upstream_call_start(pool, c->upstream_request, bufferevent_get_output(c->bev),
-	    &conn_upstream_cbs, c);
+	/*
+	 * access_log.sync "every_call": the response is relayed into `held`
+	 * and released only once the call's record is durable (conn_log_done),
+	 * so no client sees a success whose record a power loss could erase.
+	 */
+	if (accesslog_sync_mode(c->rt->alog) == ACCESSLOG_SYNC_EVERY_CALL && c->held == NULL &&
+	    (c->held = evbuffer_new()) == NULL) {
+		request_refuse(&c->req, REFUSE_UPSTREAM_FAILED, "out of memory while forwarding");
+		conn_answer_refusal(c, true);
+		return;
+	}
+	c->call = upstream_call_start(pool, c->upstream_request, conn_response_out(c), &conn_upstream_cbs, c);
 	if (c->call == NULL) {
 		request_refuse(&c->req, REFUSE_UPSTREAM_FAILED, "out of memory while forwarding");
 		conn_answer_refusal(c, true);
 		return;
 	}
+	if (c->held != NULL) /* nothing drains `held` until the end: room for the largest answer allowed */
+		upstream_call_set_client_limit(c->call, c->rt->response_limits.max_header_bytes +
+		    (size_t)c->rt->response_limits.max_body_bytes);
 	/* The answer's ConsumedCapacity, for the log; without the buffer the record just lacks it. */
 	if (request_wants_capacity(&c->req) &&
 	    (c->capture != NULL || (c->capture = malloc(UPSTREAM_CAPTURE_MAX)) != NULL))
@@ -327,7 +373,7 @@ static void
 conn_upstream_head(void *arg, const struct http_message *resp)
 {
 	struct conn *c = arg;
-	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evbuffer *out = conn_response_out(c);
 	size_t before = evbuffer_get_length(out), i;
 
 	evbuffer_add_printf(out, "HTTP/1.1 %d %.*s\r\n", resp->status, (int)resp->reason_len, resp->reason);
@@ -391,6 +437,47 @@ conn_note_capacity(struct conn *c, const struct upstream_report *rep)
 		c->req.consumed_capacity = cc;
 }
 
+/* every_call: the record is durable (or failed): release the held response, or close without it. */
+static void
+conn_log_done(struct accesslog_wait *w, bool durable)
+{
+	struct conn *c = (struct conn *)((char *)w - offsetof(struct conn, logwait));
+
+	if (!durable) {
+		log_warnx("client %s: response withheld and connection closed: the call's access-log record could "
+			  "not be made durable",
+		    c->client_ip);
+		conn_free(c);
+		return;
+	}
+	evbuffer_add_buffer(bufferevent_get_output(c->bev), c->held);
+	conn_next_call(c);
+}
+
+static void
+conn_log_then_release(struct conn *c)
+{
+	c->rt->nrequests++;
+	c->logwait.done = conn_log_done;
+	enum accesslog_queued q = request_log_wait(c->rt, &c->req, &c->logwait);
+
+	conn_call_done(c);
+	switch (q) {
+	case ACCESSLOG_WAITING:
+		c->state = CS_LOGWAIT;
+		return;
+	case ACCESSLOG_QUEUED: /* not every_call after all: nothing to wait for */
+		evbuffer_add_buffer(bufferevent_get_output(c->bev), c->held);
+		conn_next_call(c);
+		return;
+	case ACCESSLOG_DROPPED:
+		log_warnx("client %s: response withheld and connection closed: the access log buffer is full",
+		    c->client_ip);
+		conn_free(c);
+		return;
+	}
+}
+
 static void
 conn_upstream_done(void *arg, const struct upstream_report *rep)
 {
@@ -408,11 +495,17 @@ conn_upstream_done(void *arg, const struct upstream_report *rep)
 		conn_note_upstream_error(r, rep);
 	if (rep->result == UPSTREAM_OK && rep->capture_len > 0)
 		conn_note_capacity(c, rep);
+	if (rep->result == UPSTREAM_OK && c->held != NULL) {
+		conn_log_then_release(c);
+		return;
+	}
 	if (rep->result == UPSTREAM_OK) {
 		conn_log(c);
 		conn_next_call(c);
 		return;
 	}
+	if (c->held != NULL) /* a failed call's partial answer is never released */
+		evbuffer_drain(c->held, evbuffer_get_length(c->held));
 	request_refuse(r, rep->result == UPSTREAM_TIMEOUT ? REFUSE_UPSTREAM_TIMEOUT : REFUSE_UPSTREAM_FAILED,
 	    "upstream %s (%s): %s", r->upstream_url, rep->peer[0] ? rep->peer : "no address", rep->detail);
 	log_warnx("%s", r->reason);
@@ -442,8 +535,10 @@ conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	c->deadline_armed = false;
 	if (c->state != CS_HEAD && c->state != CS_BODY && c->state != CS_CONNECT)
 		return;
-	if (c->state != CS_BODY)
+	if (c->state != CS_BODY) {
 		conn_begin_call(c);
+		conn_note_partial_head(c, bufferevent_get_input(c->bev));
+	}
 	request_refuse(&c->req, REFUSE_TOO_SLOW, "the request did not arrive whole within %u ms",
 	    c->rt->cfg->limits.request_timeout_ms);
 	conn_answer_refusal(c, true);
@@ -481,6 +576,23 @@ conn_begin_call(struct conn *c)
 	}
 }
 
+/*
+ * A head that never parsed (too large, cut short, timed out): the log still
+ * says what it named. Looks at most max_header_bytes into the input, which
+ * stays as it is until the record is written.
+ */
+static void
+conn_note_partial_head(struct conn *c, struct evbuffer *in)
+{
+	size_t n = evbuffer_get_length(in);
+	const char *p;
+
+	if (n > c->rt->cfg->limits.max_header_bytes)
+		n = c->rt->cfg->limits.max_header_bytes;
+	if (n > 0 && (p = (const char *)evbuffer_pullup(in, (ev_ssize_t)n)) != NULL)
+		request_note_raw_head(&c->req, p, n);
+}
+
 /* RFC 9110 7.2: inside a tunnel the Host must name the endpoint the tunnel was opened to. */
 static bool
 conn_host_matches_tunnel(const struct conn *c)
@@ -510,6 +622,7 @@ conn_read_head(struct conn *c, struct evbuffer *in)
 	conn_begin_call(c);
 	c->head_scan = 0;
 	if (n < 0) {
+		conn_note_partial_head(c, in);
 		request_refuse(&c->req, REFUSE_BAD_HTTP,
 		    "request head is larger than limits.max_header_bytes (%u) or not terminated by CRLF CRLF",
 		    lim->max_header_bytes);
@@ -519,11 +632,13 @@ conn_read_head(struct conn *c, struct evbuffer *in)
 	evbuffer_remove(in, c->head, (size_t)n);
 	c->req.bytes_in = (uint64_t)n;
 	if (http_parse_request(c->head, (size_t)n, &c->rt->request_limits, &c->msg, &err) != HTTP_OK) {
+		request_note_raw_head(&c->req, c->head, (size_t)n);
 		request_refuse(&c->req, REFUSE_BAD_HTTP, "%s%s%s", err.reason, err.field[0] ? ": " : "", err.field);
 		conn_answer_refusal(c, true); /* framing is in doubt: never read past it */
 		return false;
 	}
 	c->req.http = &c->msg;
+	request_note_target(&c->req);
 	c->close_after = !c->msg.keep_alive;
 	if (c->route->connect_host != NULL && !conn_host_matches_tunnel(c)) {
 		request_refuse(&c->req, REFUSE_BAD_HTTP, "Host does not match the CONNECT target %s",
@@ -531,6 +646,16 @@ conn_read_head(struct conn *c, struct evbuffer *in)
 		conn_answer_refusal(c, true);
 		return false;
 	}
+	/* Before any of the body is buffered: the budget bounds what bodies can hold, not what they did. */
+	if (c->msg.content_length > 0 &&
+	    !inflight_reserve(c->msg.content_length, c->rt->cfg->limits.max_bodies_in_flight_bytes)) {
+		request_refuse(&c->req, REFUSE_THROTTLED,
+		    "Rate of requests exceeds the allowed throughput. (ddbguard: request bodies in flight are at "
+		    "limits.max_bodies_in_flight_bytes)");
+		conn_answer_refusal(c, true); /* the body is never read */
+		return false;
+	}
+	c->inflight = c->msg.content_length;
 	if (c->msg.expect_continue)
 		evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
 	c->state = CS_BODY;
@@ -593,6 +718,7 @@ conn_read_connect(struct conn *c, struct evbuffer *in)
 	conn_begin_call(c);
 	c->head_scan = 0;
 	if (n < 0) {
+		conn_note_partial_head(c, in);
 		request_refuse(&c->req, REFUSE_BAD_HTTP, "request head too large or not terminated by CRLF CRLF");
 		conn_answer_refusal(c, true);
 		return false;
@@ -600,6 +726,7 @@ conn_read_connect(struct conn *c, struct evbuffer *in)
 	evbuffer_remove(in, c->head, (size_t)n);
 	c->req.bytes_in = (uint64_t)n;
 	if (http_parse_connect(c->head, (size_t)n, &c->rt->request_limits, &c->msg, &err) != HTTP_OK) {
+		request_note_raw_head(&c->req, c->head, (size_t)n);
 		/* A proxy request for anything else (GET http://..., CONNECT elsewhere) is a way out we do not offer. */
 		bool not_connect = (size_t)n < 8 || memcmp(c->head, "CONNECT ", 8) != 0;
 		const char *end = c->head + n, *t = memchr(c->head, ' ', (size_t)n), *te;
@@ -776,7 +903,7 @@ conn_readcb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
-	if (c->state == CS_UPSTREAM || c->state == CS_CLOSING)
+	if (c->state == CS_UPSTREAM || c->state == CS_CLOSING || c->state == CS_LOGWAIT)
 		return; /* the next request is read once this one's response is out */
 	conn_process(c);
 }
@@ -792,6 +919,8 @@ conn_writecb(struct bufferevent *bev, void *arg)
 		return;
 	case CS_UPSTREAM:
 		upstream_call_resume(c->call);
+		return;
+	case CS_LOGWAIT:
 		return;
 	default:
 		if (c->read_paused) {
@@ -843,14 +972,16 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 	 * response still goes out, then the connection closes. A full close
 	 * shows up as a write error then.
 	 */
-	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && c->state == CS_UPSTREAM) {
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && (c->state == CS_UPSTREAM || c->state == CS_LOGWAIT)) {
 		c->close_after = true;
 		bufferevent_disable(bev, EV_READ);
 		return;
 	}
 	partial_head = c->state == CS_HEAD && evbuffer_get_length(bufferevent_get_input(bev)) > 0;
-	if (partial_head)
+	if (partial_head) {
 		conn_begin_call(c);
+		conn_note_partial_head(c, bufferevent_get_input(bev));
+	}
 	if (partial_head || c->state == CS_BODY) {
 		request_refuse(&c->req, REFUSE_BAD_HTTP, "client connection %s before the request was complete", how);
 		c->req.status = 0;

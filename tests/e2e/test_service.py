@@ -173,6 +173,10 @@ def test_started_as_root_it_drops_to_the_configured_user(work, certs, dynalite, 
     cfg["access_log"]["path"] = str(logdir / "access.log")
     g = Guard(work, "drop", cfg, certs.ca).start()
     try:
+        # The port listens from the bind on; the drop follows it: wait for ddbguard to say it is done.
+        deadline = time.monotonic() + 10
+        while "running as user nobody" not in g.stderr() and time.monotonic() < deadline and g.proc.poll() is None:
+            time.sleep(0.02)
         st = proc_status(g.proc.pid)
         assert st["Uid"] == [str(user.pw_uid)] * 4, st["Uid"]       # real, effective, saved, fs
         assert st["Gid"] == [str(group.gr_gid)] * 4, st["Gid"]

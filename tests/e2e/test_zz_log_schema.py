@@ -1,4 +1,4 @@
-"""proxy/access-log.schema.json: a fresh record of each decision validates and carries the documented fields,
+"""proxy/audit/access-log.schema.json: a fresh record of each decision validates and carries the documented fields,
 and (this module runs last: "zz") every line of every access log the session wrote validates too.
 
 Each decision's record is checked against what proxy/audit/ACCESS_LOG.md promises, and that no item value
@@ -126,7 +126,7 @@ def test_error_record(make_guard, dynalite, validator):
     g = make_guard("zz-down", "https://localhost:%d" % free_port(), connect_timeout_ms=1000)
     with pytest.raises(ClientError):
         g.boto().get_item(TableName="users", Key={"pk": {"S": MARKER}})
-    rec = valid(validator, g.log.wait(0, eventName="GetItem")[0])
+    rec = valid(validator, g.record(eventName="GetItem"))
     assert rec["guard"]["decision"] == "error" and rec["guard"]["status"] == 502
     assert rec["errorCode"] == "ServiceUnavailableException"
     assert rec["guard"]["upstream"]["url"].startswith("https://localhost:")
