@@ -944,6 +944,7 @@ accesslog_close(struct accesslog *a)
 		close(a->fd);
 	jsonw_release(&a->w);
 	jsonw_release(&a->out);
+	accesslog_thread_release(); /* the closing thread's record buffer; other loops release theirs */
 	logchain_free(a->chain);
 	syslog_sink_free(a->syslog);
 	free(a->ring);
@@ -1507,10 +1508,18 @@ count_drop(struct accesslog *a)
  * Formats r's record into this thread's buffer and queues it. Returns its
  * ticket, 0 when it could not be queued. Any event loop thread may call it.
  */
+static _Thread_local struct jsonw tl_w; /* per event loop: no allocation once warm, no lock */
+
+void
+accesslog_thread_release(void)
+{
+	jsonw_release(&tl_w);
+}
+
 static uint64_t
 submit(struct accesslog *a, const struct accesslog_call *r)
 {
-	static _Thread_local struct jsonw w; /* per event loop: no allocation once warm, no lock */
+	struct jsonw *w = &tl_w;
 	struct accesslog_recovery rec = { 0 };
 	struct accesslog_health h;
 	bool healthy = accesslog_healthy(a);
@@ -1531,13 +1540,13 @@ submit(struct accesslog *a, const struct accesslog_call *r)
 		rec.dropped = atomic_exchange(&a->dropped, 0);
 		rec.since_ms = since;
 	}
-	jsonw_reset(&w);
-	format_record(&w, r, &rec);
-	if (w.failed) {
+	jsonw_reset(w);
+	format_record(w, r, &rec);
+	if (w->failed) {
 		log_warnx("access log: could not format a record (out of memory)");
 		return 0;
 	}
-	if ((ticket = enqueue(a, ENTRY_DATA, w.buf, w.len)) == 0) {
+	if ((ticket = enqueue(a, ENTRY_DATA, w->buf, w->len)) == 0) {
 		if (rec.present) /* the recovery report goes on the next record that fits */
 			atomic_store(&a->degraded_since_ms, rec.since_ms);
 		else
