@@ -120,6 +120,7 @@ struct accesslog {
 	size_t cap, head, tail;
 	uint64_t queued_ticket; /* under mu: tickets handed out (data entries queued) */
 	uint64_t taken_ticket;	/* under mu: the last ticket the writer took from the ring */
+	uint64_t nwakeups;	/* under mu: signals to a sleeping writer (reported at close) */
 	_Atomic size_t used;
 	_Atomic bool write_ok;	   /* the last write(2) or fdatasync succeeded */
 	_Atomic bool space_ok;	   /* every_call: the reservation past the end of the file holds */
@@ -320,8 +321,11 @@ enqueue(struct accesslog *a, enum entry_type type, const char *buf, size_t len)
 		ring_put(a, buf, len);
 		atomic_fetch_add(&a->used, sizeof(h) + len);
 		ticket = type == ENTRY_DATA ? ++a->queued_ticket : 1;
-		if (a->writer_idle)
+		if (a->writer_idle) {
+			a->writer_idle = false; /* one signal wakes it; later records join its batch */
+			a->nwakeups++;
 			pthread_cond_signal(&a->cv);
+		}
 	}
 	pthread_mutex_unlock(&a->mu);
 	return ticket;
@@ -935,8 +939,8 @@ accesslog_close(struct accesslog *a)
 	for (i = 0; i < atomic_load(&a->nwaitq); i++)
 		waitq_free(a->waitq[i]);
 	if (a->path != NULL && a->started)
-		log_info("access log %s: %llu records, %llu fdatasync (sync \"%s\")", a->path,
-		    (unsigned long long)a->nwritten, (unsigned long long)a->nsyncs,
+		log_info("access log %s: %llu records, %llu fdatasync, %llu writer wake-ups (sync \"%s\")", a->path,
+		    (unsigned long long)a->nwritten, (unsigned long long)a->nsyncs, (unsigned long long)a->nwakeups,
 		    a->sync == ACCESSLOG_SYNC_NONE ? "none" : a->sync == ACCESSLOG_SYNC_INTERVAL ? "interval" : "every_call");
 	if (a->reserve != 0 && a->fd >= 0 && ftruncate(a->fd, (off_t)a->bytes) < 0)
 		log_warn("access log: giving back the space reserved past the end of the file");
