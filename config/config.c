@@ -1213,6 +1213,11 @@ cfg_finish_listeners(struct cfg_ctx *ctx, struct config *c)
 	if (!egress_listener && c->egress.enabled)
 		diag_error(ctx->d, "$.egress", "configured, but no listener has kind \"egress\"");
 	if (c->egress.enabled && c->egress.naccount_ids == 0 && c->account_id != NULL) {
+		/*
+		 * FIX (found by fuzz_config, a leak): an "account_ids" whose every entry was
+		 * refused leaves an empty array behind; free it before the default replaces it.
+		 */
+		free(c->egress.account_ids);
 		if ((c->egress.account_ids = calloc(1, sizeof(char *))) == NULL)
 			abort();
 		c->egress.account_ids[0] = xstrdup(c->account_id);

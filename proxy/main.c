@@ -8,6 +8,7 @@
  * The daemon's start-up, daemon_main(); the program's main() is
  * proxy/tools/ddbguard.c, which also dispatches `ddbguard explain`.
  */
+#include "proxy/offload.h"
 #include "proxy/main.h"
 
 #include <errno.h>
@@ -188,6 +189,7 @@ daemon_start(struct daemon *d, const struct config *cfg)
 	TAILQ_INIT(&rt->conns);
 	if ((rt->base = event_base_new()) == NULL || (rt->dns = dns_new(rt->base)) == NULL)
 		fatalx("cannot initialise libevent");
+	rt->offload = offload_new(rt->base); /* NULL: large bodies are parsed on the loop (warned) */
 	if ((d->upstream_tls = tls_client_ctx_new(u->ca_file)) == NULL)
 		fatalx("cannot set up upstream TLS (upstream.ca_file)");
 	if (u->dynamodb.host != NULL) {
@@ -243,6 +245,7 @@ daemon_stop(struct daemon *d)
 	egress_free(d->rt.egress);
 	accesslog_close(d->rt.alog); /* drains what is queued, waiting a bounded time */
 	geoip_free(d->rt.geoip);
+	offload_free(d->rt.offload);
 	SSL_CTX_free(d->upstream_tls);
 	evdns_base_free(d->rt.dns, 0);
 	event_base_free(d->rt.base);

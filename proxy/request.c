@@ -261,7 +261,12 @@ decide_body(struct runtime *rt, struct request *r, const char *body, size_t len,
 	enum inspect_status st;
 	const cJSON *root;
 
-	root = json_arena_parse(arena, body, len, &rt->body_json, &jerr);
+	if (r->has_parsed) { /* parsed off the loop with the same options */
+		root = r->parsed;
+		jerr = r->parse_err;
+	} else {
+		root = json_arena_parse(arena, body, len, &rt->body_json, &jerr);
+	}
 	if (root == NULL) {
 		if (jerr.line > 0)
 			request_refuse(r, REFUSE_BAD_JSON, "request body is not acceptable JSON: %s at byte %zu",
