@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -645,12 +646,45 @@ parse_egress_routes(struct cfg_ctx *ctx, const cJSON *v, void *dst)
 	return ok;
 }
 
+/* vpce-<id>.dynamodb.<region>.vpce.amazonaws.com[.cn]; egress.c checks the region against egress.regions. */
+static const char *
+check_vpc_endpoint_name(const char *s)
+{
+	static const char *const want = "a VPC endpoint name such as "
+					"\"vpce-0123456789abcdef0-abcdefgh.dynamodb.us-east-1.vpce.amazonaws.com\"";
+	size_t n = strlen(s);
+
+	if (n > 253 || strncasecmp(s, "vpce-", 5) != 0 || strcasestr(s, ".dynamodb.") == NULL ||
+	    !((n > 19 && strcasecmp(s + n - 19, ".vpce.amazonaws.com") == 0) ||
+		(n > 22 && strcasecmp(s + n - 22, ".vpce.amazonaws.com.cn") == 0)))
+		return want;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '.')
+			return want;
+	return NULL;
+}
+
+static bool
+parse_egress_vpc_endpoints(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+{
+	struct egress_config *e = dst;
+	size_t i;
+
+	if (!cfg_string_array(ctx, v, 1024, check_vpc_endpoint_name, &e->vpc_endpoints, &e->nvpc_endpoints))
+		return false;
+	for (i = 0; i < e->nvpc_endpoints; i++)
+		for (char *q = e->vpc_endpoints[i]; *q; q++)
+			*q = (char)tolower((unsigned char)*q);
+	return true;
+}
+
 static const struct cfg_key egress_keys[] = {
 	{ .name = "ca_cert", .type = CFG_PATH, .required = true, .offset = offsetof(struct egress_config, ca_cert) },
 	{ .name = "ca_key", .type = CFG_PATH, .required = true, .offset = offsetof(struct egress_config, ca_key) },
 	{ .name = "regions", .type = CFG_CUSTOM, .required = true, .parse = parse_egress_regions },
 	{ .name = "account_ids", .type = CFG_CUSTOM, .parse = parse_egress_accounts, .parse_when_absent = true },
 	{ .name = "routes", .type = CFG_CUSTOM, .parse = parse_egress_routes, .parse_when_absent = true },
+	{ .name = "vpc_endpoints", .type = CFG_CUSTOM, .parse = parse_egress_vpc_endpoints },
 	{ .name = "cert_validity_s", .type = CFG_U32, .min = 3600, .max = 604800, .def = 86400,
 	    .offset = offsetof(struct egress_config, cert_validity_s) },
 	{ .name = "max_cached_certs", .type = CFG_U32, .min = 1, .max = 100000, .def = 1024,
@@ -701,6 +735,8 @@ static const struct cfg_key limits_keys[] = {
 	    .offset = offsetof(struct limits_config, client_timeout_ms) },
 	{ .name = "request_timeout_ms", .type = CFG_U32, .min = 100, .max = 3600000, .def = 30000,
 	    .offset = offsetof(struct limits_config, request_timeout_ms) },
+	{ .name = "max_bodies_in_flight_bytes", .type = CFG_U64, .min = 1024, .max = 17179869184ULL,
+	    .def = 67108864, .offset = offsetof(struct limits_config, max_bodies_in_flight_bytes) },
 };
 
 static const struct cfg_key access_log_keys[] = {
@@ -1178,6 +1214,10 @@ config_from_json(struct cfg_ctx *ctx, const char *name, const cJSON *root)
 	cfg_object_load(ctx, root, top_keys, NKEYS(top_keys), c);
 	cfg_finish_listeners(ctx, c);
 	cfg_finish_upstream(ctx, c);
+	/* A body as large as max_body_bytes must fit the in-flight budget, or it would be throttled for ever. */
+	if (c->limits.max_bodies_in_flight_bytes < c->limits.max_body_bytes)
+		diag_error(ctx->d, "$.limits.max_bodies_in_flight_bytes",
+		    "must be at least limits.max_body_bytes (%llu)", (unsigned long long)c->limits.max_body_bytes);
 	if (cJSON_IsObject(root) && cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "policies"))) {
 		cJSON *merged = cfg_merge_policies(ctx, root);
 
@@ -1309,6 +1349,9 @@ egress_config_free(struct egress_config *e)
 		free(e->routes[i].to_host);
 	}
 	free(e->routes);
+	for (i = 0; i < e->nvpc_endpoints; i++)
+		free(e->vpc_endpoints[i]);
+	free(e->vpc_endpoints);
 }
 
 void

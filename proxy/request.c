@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
 #include <event2/buffer.h>
@@ -59,6 +60,9 @@ static const struct refusal_info {
 	[REFUSE_LOG_UNWRITABLE] = { 503, "Service Unavailable",
 	    "com.amazon.coral.service#ServiceUnavailableException", "ServiceUnavailableException",
 	    GUARD_ERROR },
+	/* DynamoDB's own shape for "slow down": SDKs retry it with backoff (proxy/inflight.h). */
+	[REFUSE_THROTTLED] = { 400, "Bad Request", "com.amazon.coral.availability#ThrottlingException",
+	    "ThrottlingException", GUARD_REJECT },
 };
 
 uint64_t
@@ -128,6 +132,64 @@ printable_copy(char *dst, size_t dstlen, const char *s, size_t n)
 	for (i = 0; i < lim && i + 1 < dstlen; i++)
 		dst[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
 	dst[i] = '\0';
+}
+
+/* Case-insensitive "name:" at the start of `line`; returns the trimmed value or NULL. */
+static const char *
+raw_field(const char *line, const char *end, const char *name, size_t *vlen)
+{
+	size_t n = strlen(name);
+	const char *v, *ve;
+
+	if ((size_t)(end - line) <= n || strncasecmp(line, name, n) != 0 || line[n] != ':')
+		return NULL;
+	for (v = line + n + 1; v < end && (*v == ' ' || *v == '\t'); v++)
+		;
+	for (ve = end; ve > v && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r'); ve--)
+		;
+	*vlen = (size_t)(ve - v);
+	return v;
+}
+
+void
+request_note_raw_head(struct request *r, const char *head, size_t len)
+{
+	const char *p = head, *end = head + len, *eol, *v;
+	const struct catalog_action *action;
+	size_t vlen;
+
+	if (r->http != NULL || head == NULL)
+		return;
+	/* Skip the request line; then one field per line, the first of each name wins. */
+	for (p = memchr(p, '\n', len); p != NULL && ++p < end; p = eol) {
+		if ((eol = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			eol = end;
+		if (r->raw_user_agent == NULL && (v = raw_field(p, eol, "user-agent", &vlen)) != NULL) {
+			r->raw_user_agent = v;
+			r->raw_user_agent_len = vlen;
+		} else if ((v = raw_field(p, eol, "x-amz-target", &vlen)) != NULL) {
+			if (r->target == NULL) {
+				r->target = v;
+				r->target_len = vlen;
+				if (catalog_lookup_target(v, vlen, &action) == CATALOG_FOUND)
+					r->action = action;
+			} else if (vlen != r->target_len || memcmp(v, r->target, vlen) != 0) {
+				r->action = NULL; /* two different operations: the log names neither */
+			}
+		}
+		if (eol == end)
+			break;
+	}
+}
+
+void
+request_note_target(struct request *r)
+{
+	const struct catalog_action *action;
+
+	r->target = http_get(r->http, HTTP_HDR_X_AMZ_TARGET, &r->target_len);
+	if (catalog_lookup_target(r->target, r->target_len, &action) == CATALOG_FOUND)
+		r->action = action;
 }
 
 static bool
@@ -398,6 +460,9 @@ request_log_wait(struct runtime *rt, struct request *r, struct accesslog_wait *w
 	if (r->http != NULL) {
 		call.user_agent = http_get(r->http, HTTP_HDR_USER_AGENT, &call.user_agent_len);
 		call.host = http_get(r->http, HTTP_HDR_HOST, &call.host_len);
+	} else { /* a head that did not parse: what request_note_raw_head read from it */
+		call.user_agent = r->raw_user_agent;
+		call.user_agent_len = r->raw_user_agent_len;
 	}
 	if (r->has_auth) {
 		call.access_key_id = r->auth.access_key_id;

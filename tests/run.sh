@@ -11,12 +11,17 @@
 #
 #   6. fault injection: a ddbguard built with -Dfault_injection=true (forwards calls it denies) must make
 #      the denial tests fail (1 test: the suite catches the bug)
+#   7. sanitizers (tests/sanitizers.sh): an ASan+UBSan build with clang in build-asan/ (with the libFuzzer
+#      targets), every unit binary and the end-to-end suite again against it ("asan:" in the summary), then
+#      each fuzz target replays its checked-in corpus tests/fuzz/corpus/<name> (one test per target)
 # A skip counts as a failure unless the test is listed, with its reason, in tests/allowed-skips.txt.
 # Run as root (CI does): the full-disk tests mount a tmpfs.
 #
 # Env: BUILD_DIR (default build/), SKIP_INSTALL=1, UNIT_TIMEOUT (s, per binary, default 45),
 #      E2E_TIMEOUT (s, default 300), PYTEST_ARGS (extra pytest arguments, e.g. "-k deny -x"),
-#      SKIP_FAULT_CHECK=1 (leave out step 6, e.g. while iterating on one e2e file).
+#      SKIP_FAULT_CHECK=1 (leave out step 6, e.g. while iterating on one e2e file),
+#      ASAN_BUILD_DIR (default build-asan/), SKIP_ASAN=1 (leave out step 7; counted as a skip, i.e. a failure
+#      unless allowed).
 # No `set -e`: a failing step is counted and the script goes on, so the summary is always printed.
 set -u
 
@@ -76,7 +81,8 @@ if [[ "${SKIP_INSTALL:-0}" != 1 ]]; then
 	step "dependencies"
 	if ! "$ROOT/deploy/ensure-packages.sh" meson ninja-build pkg-config gcc libevent-dev libssl-dev \
 		libcjson-dev libmaxminddb-dev libsqlite3-dev openssl awscli libcmocka-dev python3 python3-pytest python3-boto3 \
-		python3-cryptography python3-jsonschema sqlite3 mmdb-bin libmaxmind-db-writer-perl iproute2 node chromium; then
+		python3-cryptography python3-jsonschema sqlite3 mmdb-bin libmaxmind-db-writer-perl iproute2 node chromium \
+		clang libclang-rt-14-dev; then
 		count install 0 1 0
 	fi
 	if [[ ! -d deploy/dynalite/node_modules/dynalite ]]; then
@@ -268,5 +274,9 @@ EOF
 		count fault 0 1 0
 	fi
 fi
+
+# ---- 7. sanitizers (ASan+UBSan unit + e2e) and fuzz corpora: tests/sanitizers.sh -------------------
+# shellcheck source=tests/sanitizers.sh
+source "$ROOT/tests/sanitizers.sh"
 
 summary

@@ -104,6 +104,7 @@ struct accesslog {
 	bool unsynced;		/* bytes written since the last fdatasync */
 	uint64_t reserved_to;	/* the file offset up to which space is reserved */
 	bool rotate_failed;	/* the writer could not rename: stop size rotation */
+	uint64_t nsyncs, nwritten; /* fdatasyncs and records written, reported at close */
 	time_t last_complaint, last_syslog_complaint;
 	struct syslog_sink *syslog; /* owned; NULL without access_log.syslog; used by the writer */
 	char *wbuf; /* a batch copied out of the ring; `cap` bytes */
@@ -474,6 +475,7 @@ writer_sync(struct accesslog *a, uint64_t last_ticket)
 	}
 	if (!atomic_load(&a->write_ok))
 		writer_recovered(a);
+	a->nsyncs++;
 	a->unsynced = false;
 	a->sync_ms = mono_ms();
 	return true;
@@ -522,13 +524,17 @@ writer_reserve(struct accesslog *a)
 static void
 writer_digest(struct accesslog *a, enum logchain_end end)
 {
+	size_t len = a->out.len;
+
 	a->out.need_comma[0] = false; /* a new line, not a member of the one before */
+	a->digest_ms = mono_ms();     /* also after a failure: the next try is an interval later, not at once */
 	if (!logchain_digest(a->chain, &a->out, time(NULL), a->digest_every_seconds, end)) {
+		a->out.len = len; /* nothing half-written */
+		a->out.failed = false;
 		log_warnx("access log: could not %s a digest", logchain_has_key(a->chain) ? "sign" : "write");
 		return;
 	}
 	a->digest_seq = logchain_seq(a->chain);
-	a->digest_ms = mono_ms();
 }
 
 /* Writes (and syncs, as configured or when `force_sync`) what is in a->out. False: the daemon gave up. */
@@ -638,6 +644,7 @@ writer_batch(struct accesslog *a, size_t blen, uint64_t first_ticket)
 			continue;
 		}
 		logchain_commit(a->chain);
+		a->nwritten++;
 		/* The same sealed line to syslog: a non-blocking datagram, never a wait (syslog_sink.h). */
 		if (a->syslog != NULL && !syslog_sink_send(a->syslog, a->out.buf + start, a->out.len - start))
 			syslog_complain(a);
@@ -927,6 +934,10 @@ accesslog_close(struct accesslog *a)
 	}
 	for (i = 0; i < atomic_load(&a->nwaitq); i++)
 		waitq_free(a->waitq[i]);
+	if (a->path != NULL && a->started)
+		log_info("access log %s: %llu records, %llu fdatasync (sync \"%s\")", a->path,
+		    (unsigned long long)a->nwritten, (unsigned long long)a->nsyncs,
+		    a->sync == ACCESSLOG_SYNC_NONE ? "none" : a->sync == ACCESSLOG_SYNC_INTERVAL ? "interval" : "every_call");
 	if (a->reserve != 0 && a->fd >= 0 && ftruncate(a->fd, (off_t)a->bytes) < 0)
 		log_warn("access log: giving back the space reserved past the end of the file");
 	if (a->owns_fd && a->fd >= 0)
@@ -1095,17 +1106,33 @@ accesslog_wait_cancel(struct accesslog_wait *w)
 
 /* ---- formatting (event loop) ---- */
 
+/*
+ * eventTime, "YYYY-MM-DDTHH:MM:SS.mmmZ". The text up to the seconds is made
+ * once per second per thread (gmtime_r and strftime cost ~2k instructions)
+ * and reused; the milliseconds are three digits.
+ */
 static void
 write_time(struct jsonw *w, const struct timespec *ts)
 {
-	char buf[40];
+	static _Thread_local time_t cached_sec = -1;
+	static _Thread_local char cached[24];
+	static _Thread_local size_t cached_len;
+	char buf[32];
 	struct tm tm;
-	size_t n;
+	long ms = ts->tv_nsec / 1000000;
 
-	gmtime_r(&ts->tv_sec, &tm);
-	n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, sizeof(buf) - n, ".%03ldZ", ts->tv_nsec / 1000000);
-	jsonw_string(w, "eventTime", buf);
+	if (ts->tv_sec != cached_sec) {
+		gmtime_r(&ts->tv_sec, &tm);
+		cached_len = strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+		cached_sec = ts->tv_sec;
+	}
+	memcpy(buf, cached, cached_len);
+	buf[cached_len] = '.';
+	buf[cached_len + 1] = (char)('0' + ms / 100 % 10);
+	buf[cached_len + 2] = (char)('0' + ms / 10 % 10);
+	buf[cached_len + 3] = (char)('0' + ms % 10);
+	buf[cached_len + 4] = 'Z';
+	jsonw_stringn(w, "eventTime", buf, cached_len + 5);
 }
 
 static void

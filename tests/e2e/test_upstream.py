@@ -155,7 +155,7 @@ def test_sigterm_lets_the_call_in_flight_finish(make_guard, fake_upstream):
     up.release.set()
     t.join(RECORD_TIMEOUT)
     assert result["r"].status == 200 and result["r"].body == b"{}", result
-    assert g.proc.wait(10) == 0
+    assert g.proc.wait(RECORD_TIMEOUT) == 0
     rec = g.record(eventName="GetItem")
     assert rec["guard"]["decision"] == "allow" and rec["guard"]["status"] == 200, rec
     assert "draining" in g.stderr()
