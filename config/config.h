@@ -158,6 +158,9 @@ struct config {
 	size_t nrate_limits;
 	char **policy_files;		/* resolved paths of "policy_files", in order (for the config version) */
 	size_t npolicy_files;
+	char *user;	 /* run as this user after binding (started as root); NULL: stay who we are */
+	char *group;	 /* and this group; NULL: the user's primary group */
+	bool allow_root; /* keep running as root (no "user"): refused unless set */
 	struct policy_set *policies;	/* owned */
 	struct identity_set *identities; /* owned */
 };

@@ -10,6 +10,7 @@
 #include "proxy/audit/logchain.h"
 #include "proxy/egress.h"
 #include "proxy/listener.h"
+#include "proxy/preflight.h"
 #include "proxy/runtime.h"
 #include "proxy/tls.h"
 #include "proxy/upstream.h"
@@ -88,6 +89,8 @@ restart_only_change(const struct config *o, const struct config *n)
 		return "access_log.signing_key (removing it)";
 	if (!str_eq(o->admin.address, n->admin.address) || o->admin.port != n->admin.port)
 		return "admin";
+	if (!str_eq(o->user, n->user) || !str_eq(o->group, n->group) || o->allow_root != n->allow_root)
+		return "user/group/allow_root";
 	return NULL;
 }
 
@@ -158,6 +161,27 @@ plan_build(struct reload_target *t, struct reload_plan *p, char *why, size_t why
 		log_warnx("reload: %s", err);
 		append(why, whylen, err);
 		diag_free(d);
+		return false;
+	}
+	diag_free(d);
+	/* What --check verifies beyond syntax (certificates and keys load and match, files readable ...), same lines. */
+	if ((d = diag_new(t->path)) == NULL) {
+		config_free(loaded);
+		snprintf(why, whylen, "out of memory");
+		return false;
+	}
+	preflight_check(loaded, d);
+	for (i = 0; i < diag_count(d); i++) {
+		log_warnx("reload: %s", diag_message(d, i));
+		if (i < 3)
+			append(why, whylen, diag_message(d, i));
+	}
+	if (diag_count(d) > 0) {
+		snprintf(err, sizeof(err), "%s: %zu error%s", t->path, diag_count(d), diag_count(d) == 1 ? "" : "s");
+		log_warnx("reload: %s", err);
+		append(why, whylen, err);
+		diag_free(d);
+		config_free(loaded);
 		return false;
 	}
 	diag_free(d);

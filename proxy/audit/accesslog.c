@@ -120,6 +120,7 @@ struct accesslog {
 	size_t cap, head, tail;
 	uint64_t queued_ticket; /* under mu: tickets handed out (data entries queued) */
 	uint64_t taken_ticket;	/* under mu: the last ticket the writer took from the ring */
+	uint64_t nwakeups;	/* under mu: signals to a sleeping writer (reported at close) */
 	_Atomic size_t used;
 	_Atomic uint64_t write_errors; /* failed write(2) calls of the writer (metrics) */
 	_Atomic uint64_t digests;      /* signed digests written (metrics) */
@@ -325,8 +326,11 @@ enqueue(struct accesslog *a, enum entry_type type, const char *buf, size_t len)
 		ring_put(a, buf, len);
 		atomic_fetch_add(&a->used, sizeof(h) + len);
 		ticket = type == ENTRY_DATA ? ++a->queued_ticket : 1;
-		if (a->writer_idle)
+		if (a->writer_idle) {
+			a->writer_idle = false; /* one signal wakes it; later records join its batch */
+			a->nwakeups++;
 			pthread_cond_signal(&a->cv);
+		}
 	}
 	pthread_mutex_unlock(&a->mu);
 	return ticket;
@@ -998,8 +1002,8 @@ accesslog_close(struct accesslog *a)
 	for (i = 0; i < atomic_load(&a->nwaitq); i++)
 		waitq_free(a->waitq[i]);
 	if (a->path != NULL && a->started)
-		log_info("access log %s: %llu records, %llu fdatasync (sync \"%s\")", a->path,
-		    (unsigned long long)a->nwritten, (unsigned long long)a->nsyncs,
+		log_info("access log %s: %llu records, %llu fdatasync, %llu writer wake-ups (sync \"%s\")", a->path,
+		    (unsigned long long)a->nwritten, (unsigned long long)a->nsyncs, (unsigned long long)a->nwakeups,
 		    a->sync == ACCESSLOG_SYNC_NONE ? "none" : a->sync == ACCESSLOG_SYNC_INTERVAL ? "interval" : "every_call");
 	if (a->reserve != 0 && a->fd >= 0 && ftruncate(a->fd, (off_t)a->bytes) < 0)
 		log_warn("access log: giving back the space reserved past the end of the file");
@@ -1007,6 +1011,7 @@ accesslog_close(struct accesslog *a)
 		close(a->fd);
 	jsonw_release(&a->w);
 	jsonw_release(&a->out);
+	accesslog_thread_release(); /* the closing thread's record buffer; other loops release theirs */
 	logchain_free(a->chain);
 	syslog_sink_free(a->syslog);
 	free(a->pending_key);
@@ -1593,10 +1598,18 @@ count_drop(struct accesslog *a)
  * Formats r's record into this thread's buffer and queues it. Returns its
  * ticket, 0 when it could not be queued. Any event loop thread may call it.
  */
+static _Thread_local struct jsonw tl_w; /* per event loop: no allocation once warm, no lock */
+
+void
+accesslog_thread_release(void)
+{
+	jsonw_release(&tl_w);
+}
+
 static uint64_t
 submit(struct accesslog *a, const struct accesslog_call *r)
 {
-	static _Thread_local struct jsonw w; /* per event loop: no allocation once warm, no lock */
+	struct jsonw *w = &tl_w;
 	struct accesslog_recovery rec = { 0 };
 	struct accesslog_health h;
 	bool healthy = accesslog_healthy(a);
@@ -1617,13 +1630,13 @@ submit(struct accesslog *a, const struct accesslog_call *r)
 		rec.dropped = atomic_exchange(&a->dropped, 0);
 		rec.since_ms = since;
 	}
-	jsonw_reset(&w);
-	format_record(&w, r, &rec);
-	if (w.failed) {
+	jsonw_reset(w);
+	format_record(w, r, &rec);
+	if (w->failed) {
 		log_warnx("access log: could not format a record (out of memory)");
 		return 0;
 	}
-	if ((ticket = enqueue(a, ENTRY_DATA, w.buf, w.len)) == 0) {
+	if ((ticket = enqueue(a, ENTRY_DATA, w->buf, w->len)) == 0) {
 		if (rec.present) /* the recovery report goes on the next record that fits */
 			atomic_store(&a->degraded_since_ms, rec.since_ms);
 		else

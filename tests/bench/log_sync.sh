@@ -67,12 +67,13 @@ done
 for m in "${MODES[@]}"; do kill -TERM "${PID[$m]}"; wait "${PID[$m]}" 2>/dev/null; done
 mean() { awk '{s=0; for(i=1;i<=NF;i++) s+=$i; printf "%.1f", s/NF}' <<<"$1"; }
 echo
-printf '%-11s %9s %8s %8s %10s %16s\n' sync req/s p50_ms p99_ms CPU_us/req records/fdatasync
+printf '%-11s %9s %8s %8s %10s %18s %16s\n' sync req/s p50_ms p99_ms CPU_us/req records/fdatasync records/wake-up
 for m in "${MODES[@]}"; do
-  line=$(grep -o '[0-9]* records, [0-9]* fdatasync' "$WORK/$m.stderr" | tail -1)
-  recs=$(awk '{print $1}' <<<"$line"); syncs=$(awk '{print $3}' <<<"$line")
-  printf '%-11s %9.0f %8.3f %8.3f %10s %16s\n' "$m" "$(mean "${RPS[$m]}")" \
+  line=$(grep -o '[0-9]* records, [0-9]* fdatasync, [0-9]* writer wake-ups' "$WORK/$m.stderr" | tail -1)
+  recs=$(awk '{print $1}' <<<"$line"); syncs=$(awk '{print $3}' <<<"$line"); wakes=$(awk '{print $5}' <<<"$line")
+  printf '%-11s %9.0f %8.3f %8.3f %10s %18s %16s\n' "$m" "$(mean "${RPS[$m]}")" \
     "$(awk "BEGIN{print $(mean "${P50[$m]}")/1000}")" "$(awk "BEGIN{print $(mean "${P99[$m]}")/1000}")" \
-    "$(mean "${CPU[$m]}")" "$( [[ "${syncs:-0}" -gt 0 ]] && awk "BEGIN{printf \"%.1f\", $recs/$syncs}" || echo "-")"
+    "$(mean "${CPU[$m]}")" "$( [[ "${syncs:-0}" -gt 0 ]] && awk "BEGIN{printf \"%.1f\", $recs/$syncs}" || echo "-")" \
+    "$( [[ "${wakes:-0}" -gt 0 ]] && awk "BEGIN{printf \"%.1f\", $recs/$wakes}" || echo "-")"
 done
 echo "(work dir: $WORK)"
