@@ -180,7 +180,20 @@ snapshot_runtime_sync(struct runtime *rt)
 	rt->snap = s; /* the reference snapshot_current() took */
 	rt->snap_gen = s->generation;
 	rt->geoip = s->geoip;
-	runtime_prepare(rt, s->cfg); /* limits; the route's scope cannot change on reload */
+	if (old == NULL) {
+		runtime_prepare(rt, s->cfg);
+	} else {
+		/*
+		 * A reload: only the HTTP limits can differ (the route's scope is
+		 * restart-only), and body_json is left alone: a parse thread
+		 * (proxy/offload.h) may be reading it.
+		 */
+		rt->cfg = s->cfg;
+		rt->request_limits.max_header_bytes = s->cfg->limits.max_header_bytes;
+		rt->request_limits.max_headers = s->cfg->limits.max_headers;
+		rt->request_limits.max_body_bytes = s->cfg->limits.max_body_bytes;
+		rt->response_limits.max_body_bytes = s->cfg->limits.max_response_bytes;
+	}
 	snapshot_unref(old);
 }
 
