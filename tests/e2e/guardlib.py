@@ -150,7 +150,8 @@ class AccessLog:
         return len(self._lines())
 
     def records(self, since=0):
-        return [json.loads(line) for line in self._lines()[since:]]
+        # Digest lines (written every digest_every_seconds even without calls) are not records.
+        return [json.loads(line) for line in self._lines()[since:] if not line.startswith(b'{"ddbguardDigest":')]
 
     def wait(self, since, n=1, timeout=None, **match):
         """Waits until at least n records after `since` match (eventName=..., decision=... for guard),
@@ -245,6 +246,8 @@ class Guard:
     def start(self, timeout=RECORD_TIMEOUT):
         if not DDBGUARD_BIN.exists():
             raise RuntimeError("%s does not exist; build it (ninja -C build)" % DDBGUARD_BIN)
+        if os.geteuid() == 0 and "user" not in self.config:
+            self.config.setdefault("allow_root", True)  # tests run as root; ddbguard refuses it unless told
         self.config_path.write_text(json.dumps(self.config, indent=2))
         self.proc = subprocess.Popen([str(DDBGUARD_BIN), "-c", str(self.config_path)],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -539,6 +542,10 @@ class FakeUpstream:
       "silent":   never answers (keeps the connection open until stop())
       "slow":     answers 200 with a small JSON body after `delay` seconds
       "held":     answers 200 with a small JSON body once the test calls release.set()
+      "ok":       answers 200 {"Item": {}} at once (Connection: close)
+      "reset":    200 with Content-Length 100 and part of the body, then a TCP reset (SO_LINGER 0)
+      "stall":    200 with Content-Length 100 and part of the body, then nothing (held until stop())
+    `mode` may also be a function of the request body returning one of these, per request.
     """
 
     def __init__(self, cert, key, mode, delay=1.5):
@@ -593,16 +600,34 @@ class FakeUpstream:
                     return
                 body += chunk
             self.requests += 1
-            if self.mode == "truncate":
+            mode = self.mode(body) if callable(self.mode) else self.mode
+            partial = (b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\n"
+                       b"x-amzn-RequestId: FAKE\r\nContent-Length: 100\r\n\r\n{\"Item\": {\"pk\"")
+            if mode == "ok":
                 s.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\n"
-                          b"x-amzn-RequestId: FAKE\r\nContent-Length: 100\r\n\r\n{\"Item\": {\"pk\"")
-            elif self.mode == "garbage":
-                s.sendall(b"SPDY/9 700 What\r\n\r\n")
-            elif self.mode == "silent":
+                          b"x-amzn-RequestId: OK\r\nConnection: close\r\nContent-Length: 11\r\n\r\n"
+                          b"{\"Item\":{}}")
+            if mode == "reset":
+                import struct
+                s.sendall(partial)
+                time.sleep(0.2)  # the partial response is relayed before the reset
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.close()  # the fd, without a TLS close_notify: the kernel sends RST
+                return
+            if mode == "stall":
+                s.sendall(partial)
                 self.held.append(s)
                 return
-            elif self.mode in ("slow", "held"):
-                if self.mode == "slow":
+            if mode == "truncate":
+                s.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\n"
+                          b"x-amzn-RequestId: FAKE\r\nContent-Length: 100\r\n\r\n{\"Item\": {\"pk\"")
+            elif mode == "garbage":
+                s.sendall(b"SPDY/9 700 What\r\n\r\n")
+            elif mode == "silent":
+                self.held.append(s)
+                return
+            elif mode in ("slow", "held"):
+                if mode == "slow":
                     time.sleep(self.delay)
                 else:
                     self.release.wait(RECORD_TIMEOUT)
