@@ -151,7 +151,7 @@ def boto(g, ca, endpoint=None, service="dynamodb"):
         service, region_name=REGION, endpoint_url=endpoint, verify=str(ca),
         aws_access_key_id=APP_KEY, aws_secret_access_key=SECRET,
         config=Config(proxies={"https": proxy_url(g)}, retries={"total_max_attempts": 1, "mode": "standard"},
-                      connect_timeout=5, read_timeout=10)))
+                      connect_timeout=30, read_timeout=60)))  # hang guards
 
 
 def cli(g, ca, *args):
@@ -164,7 +164,7 @@ def cli(g, ca, *args):
         "AWS_RETRY_MODE": "standard",
     }
     return g.run_cli([AWS_BIN, "dynamodb", *args, "--region", REGION, "--output", "json",
-                      "--cli-connect-timeout", "5", "--cli-read-timeout", "10"], env)
+                      "--cli-connect-timeout", "30", "--cli-read-timeout", "60"], env)
 
 
 def connect(g, target, raw_request=None):
