@@ -21,6 +21,7 @@
 #include "proxy/log.h"
 #include "proxy/request.h"
 #include "proxy/runtime.h"
+#include "proxy/sourcecap.h"
 #include "proxy/upstream.h"
 
 /* Pipelined responses waiting for a slow reader beyond this stop further reading. */
@@ -66,8 +67,13 @@ struct conn {
 	struct upstream_call *call;
 	char *capture; /* UPSTREAM_CAPTURE_MAX, allocated on the first call that asks for ConsumedCapacity (owned) */
 	bool close_after; /* the client asked for Connection: close */
-	struct event *deadline; /* limits.request_timeout_ms, armed from a request's first byte to its last */
+	struct event *deadline; /* limits.request_timeout_ms from a request's first byte to its last, or
+				   limits.handshake_timeout_ms while handshake_pending */
 	bool deadline_armed;
+	struct sourcecap_entry *source; /* this connection's count in rt->sources (given back in conn_free) */
+	uint64_t wire_in;	/* raw bytes read under TLS (BIO callback): did a failed handshake get anything? */
+	uint64_t wire_first_ns; /* first raw byte seen while a call was in flight: the next request's clock */
+	uint64_t ncalls;	/* calls answered on this connection */
 };
 
 static void conn_process(struct conn *c);
@@ -106,6 +112,8 @@ conn_free(struct conn *c)
 		egress_release(c->rt->egress, c->route);
 	if (c->tunnel_plain != NULL)
 		conn_flush_tunnel(c->tunnel_plain);
+	if (c->ssl != NULL && SSL_get_rbio(c->ssl) != NULL)
+		BIO_set_callback_ex(SSL_get_rbio(c->ssl), NULL); /* no callback into a freed conn */
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	if (c->deadline != NULL)
@@ -119,6 +127,7 @@ conn_free(struct conn *c)
 	free(c->fwd_head);
 	free(c->keys);
 	free(c->capture);
+	sourcecap_give(c->rt->sources, c->source);
 	TAILQ_REMOVE(&c->rt->conns, c, link);
 	if (--c->rt->nconns == 0 && c->rt->draining)
 		event_base_loopexit(c->rt->base, NULL);
@@ -128,6 +137,7 @@ conn_free(struct conn *c)
 static void
 conn_log(struct conn *c)
 {
+	c->ncalls++;
 	c->rt->nrequests++;
 	accesslog_write(c->rt->alog, c->rt, &c->req);
 }
@@ -191,6 +201,12 @@ conn_next_call(struct conn *c)
 		return;
 	}
 	c->state = CS_HEAD;
+	/*
+	 * Bytes of the next request that came in (or sit undecrypted in the TLS
+	 * layer) while this call was in flight started its clock already.
+	 */
+	if (c->wire_first_ns != 0 || (c->ssl != NULL && SSL_has_pending(c->ssl)))
+		conn_arm_deadline(c);
 	conn_process(c);
 }
 
@@ -440,6 +456,17 @@ conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 
 	c->deadline_armed = false;
+	if (c->handshake_pending) {
+		conn_begin_call(c);
+		request_refuse(&c->req, REFUSE_TOO_SLOW, "the TLS handshake (%s) did not finish within %u ms",
+		    c->route && c->route->connect_host ? "egress tunnel" : "listener",
+		    c->rt->cfg->limits.handshake_timeout_ms);
+		c->req.status = 0; /* nothing can be said over a connection without TLS */
+		c->req.bytes_in = c->wire_in;
+		conn_log(c);
+		conn_free(c);
+		return;
+	}
 	if (c->state != CS_HEAD && c->state != CS_BODY && c->state != CS_CONNECT)
 		return;
 	if (c->state != CS_BODY)
@@ -450,15 +477,32 @@ conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-conn_arm_deadline(struct conn *c)
+conn_arm_timer(struct conn *c, uint64_t ms)
 {
-	uint32_t ms = c->rt->cfg->limits.request_timeout_ms;
-	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
 
 	if (c->deadline == NULL && (c->deadline = evtimer_new(c->rt->base, conn_deadline_cb, c)) == NULL)
 		return; /* out of memory: client_timeout_ms still bounds each read */
 	if (evtimer_add(c->deadline, &tv) == 0)
 		c->deadline_armed = true;
+}
+
+/*
+ * The request clock: request_timeout_ms from the request's first byte on the
+ * wire (wire_first_ns when it came in during the previous call), encrypted
+ * or not.
+ */
+static void
+conn_arm_deadline(struct conn *c)
+{
+	uint64_t ms = c->rt->cfg->limits.request_timeout_ms, spent;
+
+	if (c->wire_first_ns != 0) {
+		spent = (request_now_ns() - c->wire_first_ns) / 1000000u;
+		ms = spent < ms ? ms - spent : 1;
+		c->wire_first_ns = 0;
+	}
+	conn_arm_timer(c, ms);
 }
 
 static void
@@ -468,6 +512,58 @@ conn_disarm_deadline(struct conn *c)
 		evtimer_del(c->deadline);
 		c->deadline_armed = false;
 	}
+}
+
+/*
+ * Raw bytes arrived under TLS (a BIO callback, before any of them decrypt):
+ * this, not decrypted data, starts a request's clock, so a client that
+ * trickles a record a byte at a time is bounded like a plain one.
+ */
+static void
+conn_wire_bytes(struct conn *c, size_t n)
+{
+	c->wire_in += n;
+	if (c->handshake_pending)
+		return; /* handshake_timeout_ms runs */
+	switch (c->state) {
+	case CS_HEAD:
+	case CS_CONNECT:
+		if (!c->deadline_armed)
+			conn_arm_deadline(c);
+		break;
+	case CS_UPSTREAM:
+	case CS_CLOSING:
+		if (c->wire_first_ns == 0)
+			c->wire_first_ns = request_now_ns();
+		break;
+	case CS_BODY:
+		break; /* the request being read is on the clock */
+	}
+}
+
+static long
+conn_wire_cb(BIO *b, int oper, const char *argp, size_t len, int argi, long argl, int ret, size_t *processed)
+{
+	struct conn *c = (struct conn *)BIO_get_callback_arg(b);
+
+	if (c != NULL && oper == (BIO_CB_READ | BIO_CB_RETURN) && ret > 0 && processed != NULL && *processed > 0)
+		conn_wire_bytes(c, *processed);
+	return ret;
+}
+
+/* Watches the raw side of the client's TLS and starts handshake_timeout_ms. */
+static void
+conn_watch_tls(struct conn *c)
+{
+	BIO *rbio = SSL_get_rbio(c->ssl);
+
+	if (rbio != NULL) {
+		BIO_set_callback_arg(rbio, (char *)c);
+		BIO_set_callback_ex(rbio, conn_wire_cb);
+	}
+	c->handshake_pending = true;
+	conn_disarm_deadline(c);
+	conn_arm_timer(c, c->rt->cfg->limits.handshake_timeout_ms);
 }
 
 static void
@@ -569,8 +665,8 @@ conn_open_tunnel(struct conn *c, const struct route *route)
 	c->bev = tls;
 	c->ssl = ssl;
 	c->route = route;
-	c->handshake_pending = true;
 	c->state = CS_HEAD;
+	conn_watch_tls(c);
 	return true;
 }
 
@@ -667,6 +763,7 @@ conn_read_body(struct conn *c, struct evbuffer *in)
 	if (evbuffer_get_length(in) < len)
 		return false;
 	conn_disarm_deadline(c); /* the whole request is here */
+	c->wire_first_ns = 0;
 	if (len > 0 && (body = (const char *)evbuffer_pullup(in, (ev_ssize_t)len)) == NULL) {
 		request_refuse(&c->req, REFUSE_BAD_HTTP, "out of memory reading the body");
 		conn_answer_refusal(c, true);
@@ -752,6 +849,10 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED) {
 		c->handshake_pending = false; /* TLS is up; the request comes through readcb */
+		conn_disarm_deadline(c);
+		/* The first request's bytes may have come with the handshake's last flight. */
+		if ((c->ssl != NULL && SSL_has_pending(c->ssl)) || evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+			conn_arm_deadline(c);
 		return;
 	}
 	/*
@@ -765,15 +866,23 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 
 		ERR_clear_error();
 		/* Nothing but a close (a port probe) is not a call: like HAProxy's dontlognull. */
-		if (e == 0 || ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+		if (c->wire_in == 0 && !(what & BEV_EVENT_TIMEOUT) &&
+		    (e == 0 || ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING)) {
 			conn_free(c);
 			return;
 		}
-		ERR_error_string_n(e, tmp, sizeof(tmp));
+		if (what & BEV_EVENT_TIMEOUT)
+			snprintf(tmp, sizeof(tmp), "no bytes for limits.client_timeout_ms");
+		else if (e == 0 || ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+			snprintf(tmp, sizeof(tmp), "the client closed the connection");
+		else
+			ERR_error_string_n(e, tmp, sizeof(tmp));
 		conn_begin_call(c);
-		request_refuse(&c->req, REFUSE_BAD_HTTP, "TLS handshake with the client failed (%s): %s",
+		request_refuse(&c->req, (what & BEV_EVENT_TIMEOUT) ? REFUSE_TOO_SLOW : REFUSE_BAD_HTTP,
+		    "TLS handshake with the client failed (%s): %s",
 		    c->route && c->route->connect_host ? "egress tunnel" : "listener", tmp);
 		c->req.status = 0;
+		c->req.bytes_in = c->wire_in;
 		conn_log(c);
 		conn_free(c);
 		return;
@@ -799,6 +908,17 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 	} else if (c->state == CS_UPSTREAM) {
 		snprintf(c->req.reason, sizeof(c->req.reason), "client connection %s before the response was sent",
 		    how);
+		conn_log(c);
+	} else if ((what & BEV_EVENT_TIMEOUT) && c->state == CS_HEAD && c->ncalls == 0) {
+		/*
+		 * A connection that never sent a request held a slot for
+		 * client_timeout_ms: worth a record. The normal end of an idle
+		 * keep-alive connection after its calls is not.
+		 */
+		conn_begin_call(c);
+		request_refuse(&c->req, REFUSE_TOO_SLOW, "client connection idle for limits.client_timeout_ms (%u ms) "
+		    "without sending a request", c->rt->cfg->limits.client_timeout_ms);
+		c->req.status = 0;
 		conn_log(c);
 	}
 	conn_free(c);
@@ -845,7 +965,7 @@ conn_new_bev(struct runtime *rt, SSL_CTX *tls, evutil_socket_t fd)
 
 void
 conn_accept(struct runtime *rt, const struct listener_config *lc, SSL_CTX *tls, evutil_socket_t fd,
-    const struct sockaddr *sa, socklen_t salen)
+    const struct sockaddr *sa, socklen_t salen, struct sourcecap_entry *source)
 {
 	const struct limits_config *lim = &rt->cfg->limits;
 	struct timeval tv = { .tv_sec = lim->client_timeout_ms / 1000,
@@ -857,6 +977,7 @@ conn_accept(struct runtime *rt, const struct listener_config *lc, SSL_CTX *tls, 
 		goto fail;
 	rt->nconns++;
 	TAILQ_INSERT_TAIL(&rt->conns, c, link);
+	c->source = source;
 	c->rt = rt;
 	c->lc = lc;
 	c->req.inspect = &c->inspect;
@@ -877,7 +998,7 @@ conn_accept(struct runtime *rt, const struct listener_config *lc, SSL_CTX *tls, 
 		goto fail_conn;
 	if (tls != NULL) {
 		c->ssl = bufferevent_openssl_get_ssl(c->bev);
-		c->handshake_pending = true;
+		conn_watch_tls(c);
 	}
 	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
@@ -892,6 +1013,7 @@ fail_conn:
 	return;
 fail:
 	close(fd);
+	sourcecap_give(rt->sources, source);
 	log_warnx("out of memory accepting a connection");
 }
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <event2/dns.h>
 #include <event2/event.h>
@@ -27,6 +28,7 @@
 #include "proxy/listener.h"
 #include "proxy/log.h"
 #include "proxy/runtime.h"
+#include "proxy/sourcecap.h"
 #include "proxy/tls.h"
 #include "proxy/upstream.h"
 
@@ -91,6 +93,60 @@ dns_new(struct event_base *base)
 	return dns;
 }
 
+/*
+ * Descriptors beyond connections: listeners, admin, access log and its
+ * rotation, DNS, the event loop's own (epoll, signal pipe), certificates and
+ * the config read at start, GeoIP files.
+ */
+#define FD_RESERVE 64
+
+/*
+ * Raises the soft RLIMIT_NOFILE to the hard limit and refuses to start when
+ * the connections the config allows cannot all have a descriptor: every
+ * client connection, one upstream connection per call in flight (at most one
+ * per client connection), the idle upstream pools, and FD_RESERVE. Running
+ * out later would fail calls at random instead.
+ * XXX: egress keeps a pool per endpoint name in use; only one pool's idle
+ * connections are counted (the rest close after upstream.idle_timeout_ms).
+ */
+static void
+fd_limit_raise(const struct config *cfg)
+{
+	struct rlimit rl;
+	uint64_t pools = (cfg->upstream.dynamodb.host != NULL) + cfg->upstream.has_streams + cfg->egress.enabled;
+	uint64_t need = 2 * (uint64_t)cfg->limits.max_connections + pools * cfg->upstream.max_idle_connections +
+	    FD_RESERVE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		fatalx("getrlimit(RLIMIT_NOFILE) failed");
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit want = { .rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max };
+		FILE *f;
+		unsigned long long nr_open;
+
+		/* An unlimited hard limit cannot be the soft one: the kernel caps it at fs.nr_open. */
+		if (want.rlim_cur == RLIM_INFINITY && (f = fopen("/proc/sys/fs/nr_open", "r")) != NULL) {
+			if (fscanf(f, "%llu", &nr_open) == 1)
+				want.rlim_cur = (rlim_t)nr_open;
+			fclose(f);
+		}
+		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+			rl.rlim_cur = want.rlim_cur;
+		else
+			log_warn("cannot raise the soft RLIMIT_NOFILE from %llu to %llu", (unsigned long long)rl.rlim_cur,
+			    (unsigned long long)want.rlim_cur);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && need > (uint64_t)rl.rlim_cur)
+		fatalx("limits.max_connections %u needs %llu file descriptors (2 per connection: client and upstream, "
+		       "+ %llu for idle upstream pools, + %d reserved) but RLIMIT_NOFILE allows %llu (hard limit %llu); "
+		       "raise the limit (systemd: LimitNOFILE=) or lower limits.max_connections",
+		    cfg->limits.max_connections, (unsigned long long)need,
+		    (unsigned long long)(pools * cfg->upstream.max_idle_connections), FD_RESERVE,
+		    (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
+	log_debug("file descriptors: need %llu, RLIMIT_NOFILE %llu", (unsigned long long)need,
+	    (unsigned long long)rl.rlim_cur);
+}
+
 /* The longest a graceful stop waits for calls in flight. */
 #define DRAIN_GRACE_MS 5000
 
@@ -152,6 +208,8 @@ daemon_start(struct daemon *d, const struct config *cfg)
 
 	runtime_prepare(rt, cfg);
 	TAILQ_INIT(&rt->conns);
+	if ((rt->sources = sourcecap_new(cfg->limits.max_connections_per_source)) == NULL)
+		fatalx("out of memory");
 	if ((rt->base = event_base_new()) == NULL || (rt->dns = dns_new(rt->base)) == NULL)
 		fatalx("cannot initialise libevent");
 	if ((d->upstream_tls = tls_client_ctx_new(u->ca_file)) == NULL)
@@ -219,6 +277,7 @@ daemon_stop(struct daemon *d)
 	egress_free(d->rt.egress);
 	accesslog_close(d->rt.alog); /* drains what is queued, waiting a bounded time */
 	geoip_free(d->rt.geoip);
+	sourcecap_free(d->rt.sources);
 	SSL_CTX_free(d->upstream_tls);
 	evdns_base_free(d->rt.dns, 0);
 	event_base_free(d->rt.base);
@@ -267,6 +326,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	fd_limit_raise(cfg);
 	daemon_start(&d, cfg);
 	event_base_dispatch(d.rt.base);
 	daemon_stop(&d);

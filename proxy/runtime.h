@@ -25,6 +25,7 @@ struct accesslog;
 struct egress;
 struct geoip;
 struct conn;
+struct sourcecap;
 TAILQ_HEAD(conn_list, conn);
 
 /*
@@ -55,6 +56,7 @@ struct runtime {
 	struct http_limits request_limits;
 	struct http_limits response_limits;
 
+	struct sourcecap *sources; /* owned: client connections per source address (max_connections_per_source) */
 	struct conn_list conns; /* every open client connection, for draining */
 	uint32_t nconns;
 	uint64_t nrequests;
