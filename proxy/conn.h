@@ -35,4 +35,7 @@ void conn_accept(struct runtime *rt, const struct listener_config *lc, SSL_CTX *
  */
 void conn_drain_all(struct runtime *rt);
 
+/* Frees the worker's spare call memory (rt->spare_work) and trim timer; at shutdown, after the event loop. */
+void conn_spare_free(struct runtime *rt);
+
 #endif

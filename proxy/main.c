@@ -5,6 +5,7 @@
  *   ddbguard --check -c FILE    validate FILE, print every error, exit 0/1
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -109,7 +110,7 @@ dns_new(struct event_base *base)
  * XXX: egress keeps a pool per endpoint name in use; only one pool's idle
  * connections are counted (the rest close after upstream.idle_timeout_ms).
  */
-static void
+static uint64_t
 fd_limit_raise(const struct config *cfg)
 {
 	struct rlimit rl;
@@ -145,6 +146,45 @@ fd_limit_raise(const struct config *cfg)
 		    (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
 	log_debug("file descriptors: need %llu, RLIMIT_NOFILE %llu", (unsigned long long)need,
 	    (unsigned long long)rl.rlim_cur);
+	return need;
+}
+
+/* The most descriptor slots fd_slots_reserve() sets up (about 48 bytes each). */
+static void
+fd_slots_quiet(int severity, const char *msg)
+{
+	/* The expected EBADF of each reservation; nothing else logs meanwhile. */
+}
+
+#define FD_SLOTS_MAX 262144
+
+/*
+ * libevent allocates a small per-descriptor record the first time a
+ * descriptor number is watched and keeps it until the event loop is freed.
+ * Allocated lazily, those records land between the connections' own blocks
+ * and pin every heap page after a burst of connections closes (RSS would
+ * never come back down). Setting them all up at start keeps them together:
+ * an event_add on a descriptor number that is not open allocates the record,
+ * then fails (EBADF) without registering anything.
+ */
+static void
+fd_slots_reserve(struct event_base *base, uint64_t nfds)
+{
+	struct event *ev;
+	int fd;
+
+	if (nfds > FD_SLOTS_MAX)
+		nfds = FD_SLOTS_MAX;
+	event_set_log_callback(fd_slots_quiet);
+	for (fd = (int)nfds - 1; fd >= 0; fd--) {
+		if (fcntl(fd, F_GETFD) != -1)
+			continue; /* open: watched for real when used */
+		if ((ev = event_new(base, fd, EV_READ, NULL, NULL)) == NULL)
+			return;
+		(void)event_add(ev, NULL);
+		event_free(ev);
+	}
+	event_set_log_callback(NULL);
 }
 
 /* The longest a graceful stop waits for calls in flight. */
@@ -198,7 +238,7 @@ on_digest_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-daemon_start(struct daemon *d, const struct config *cfg)
+daemon_start(struct daemon *d, const struct config *cfg, uint64_t nfds)
 {
 	struct runtime *rt = &d->rt;
 	const struct upstream_config *u = &cfg->upstream;
@@ -212,6 +252,7 @@ daemon_start(struct daemon *d, const struct config *cfg)
 		fatalx("out of memory");
 	if ((rt->base = event_base_new()) == NULL || (rt->dns = dns_new(rt->base)) == NULL)
 		fatalx("cannot initialise libevent");
+	fd_slots_reserve(rt->base, nfds);
 	if ((d->upstream_tls = tls_client_ctx_new(u->ca_file)) == NULL)
 		fatalx("cannot set up upstream TLS (upstream.ca_file)");
 	if (u->dynamodb.host != NULL) {
@@ -278,6 +319,7 @@ daemon_stop(struct daemon *d)
 	accesslog_close(d->rt.alog); /* drains what is queued, waiting a bounded time */
 	geoip_free(d->rt.geoip);
 	sourcecap_free(d->rt.sources);
+	conn_spare_free(&d->rt);
 	SSL_CTX_free(d->upstream_tls);
 	evdns_base_free(d->rt.dns, 0);
 	event_base_free(d->rt.base);
@@ -326,8 +368,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	fd_limit_raise(cfg);
-	daemon_start(&d, cfg);
+	daemon_start(&d, cfg, fd_limit_raise(cfg));
 	event_base_dispatch(d.rt.base);
 	daemon_stop(&d);
 	config_free(cfg);

@@ -383,3 +383,68 @@ def test_soft_descriptor_limit_is_raised_to_the_hard_one(work, certs, dynalite):
         assert line.split()[3:5] == ["8192", "8192"], line
     finally:
         assert stop_process(proc) == 0
+# ---------------------------------------------------------------------------------------------------
+def rss_kb(pid):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_ten_thousand_idle_connections(work, certs, dynalite, tables):
+    # ddbguard needs two descriptors per allowed connection (client + upstream) plus its pools and reserve; a
+    # container whose hard RLIMIT_NOFILE cannot be raised (20000 here) gets a little under 10k.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    n, sources = min(10000, (hard - 400) // 2), 10
+    port = free_port()
+    cfg = make_config(work, certs, "conn-10k", dynalite.url)
+    cfg["listeners"].append({"name": "plain", "address": "127.0.0.1", "port": port})
+    cfg["limits"].update({"max_connections": n + 50})  # per source: the default cap (1024) > n / sources
+    g = Guard(work, "conn-10k", cfg, certs.ca)
+    g.config_path.write_text(json.dumps(cfg))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # this process holds the client side
+    g.proc = subprocess.Popen([str(DDBGUARD_BIN), "-c", str(g.config_path)], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=open(g.stderr_path, "ab"))
+    try:
+        for _ in range(200):
+            if listening(port) and listening(g.port):
+                break
+            time.sleep(0.05)
+        pid = g.proc.pid
+        assert served(g)
+        fds0 = open_fds(pid)
+        results = []
+        for cycle in range(2):
+            base = rss_kb(pid)
+            conns = []
+            for i in range(n):
+                conns.append(connect_from("127.0.1.%d" % (1 + i % sources), port))
+            # Every one of them accepted (an fd each in the server), then a call on one of them works.
+            for _ in range(400):
+                if open_fds(pid) >= fds0 + n - 5:
+                    break
+                time.sleep(0.05)
+            assert open_fds(pid) >= fds0 + n - 5
+            assert served(g)
+            full = rss_kb(pid)
+            for s in conns:
+                s.close()
+            for _ in range(400):
+                if open_fds(pid) <= fds0 + 2:
+                    break
+                time.sleep(0.05)
+            # The server gives freed heap back about a second after a large drop in connections: poll for it.
+            for _ in range(200):
+                after = rss_kb(pid)
+                if after <= results[0][0] * 1.10 + 1024 if results else after <= base * 1.10 + 1024:
+                    break
+                time.sleep(0.05)
+            results.append((base, full, after))
+        print("RSS kB (baseline, with %d idle, after close) per cycle: %s; per idle connection: %.2f kB" % (
+            n, results, (results[0][1] - results[0][0]) / n))
+        base0 = results[0][0]
+        for base, full, after in results:
+            assert after <= base0 * 1.10 + 1024, results  # back within 10% of the first baseline
+        assert (results[0][1] - results[0][0]) / n < 8, results  # well under 8 kB per idle plain connection
+    finally:
+        assert stop_process(g.proc) == 0
