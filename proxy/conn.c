@@ -22,6 +22,7 @@
 #include "proxy/log.h"
 #include "proxy/request.h"
 #include "proxy/runtime.h"
+#include "proxy/sockio.h"
 #include "proxy/sourcecap.h"
 #include "proxy/upstream.h"
 
@@ -80,6 +81,7 @@ struct conn {
 	struct runtime *rt;
 	const struct listener_config *lc;
 	struct bufferevent *bev;
+	struct sockio *io; /* plain reverse listener: write-first I/O over bev's buffers (owned); NULL: bev's own */
 	char client_ip[INET6_ADDRSTRLEN];
 	enum conn_state state;
 	bool read_paused; /* CONN_OUTPUT_HIGH_WATER reached */
@@ -105,6 +107,22 @@ struct conn {
 };
 
 static void conn_process(struct conn *c);
+
+/* Read interest on or off, through sockio when the connection has it. */
+static void
+conn_read_set(struct conn *c, bool on)
+{
+	if (c->io != NULL) {
+		if (on)
+			sockio_read_enable(c->io);
+		else
+			sockio_read_disable(c->io);
+	} else if (on) {
+		bufferevent_enable(c->bev, EV_READ);
+	} else {
+		bufferevent_disable(c->bev, EV_READ);
+	}
+}
 static bool conn_begin_call(struct conn *c);
 static void conn_release_work(struct conn *c);
 static void conn_arm_deadline(struct conn *c);
@@ -252,6 +270,7 @@ conn_free(struct conn *c)
 		conn_flush_tunnel(c->tunnel_plain);
 	if (c->ssl != NULL && SSL_get_rbio(c->ssl) != NULL)
 		BIO_set_callback_ex(SSL_get_rbio(c->ssl), NULL); /* no callback into a freed conn */
+	sockio_free(c->io);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	if (c->deadline != NULL)
@@ -322,7 +341,7 @@ static bool
 conn_close_after_flush(struct conn *c)
 {
 	c->state = CS_CLOSING;
-	bufferevent_disable(c->bev, EV_READ);
+	conn_read_set(c, false);
 	return conn_close_when_sent(c);
 }
 
@@ -943,6 +962,8 @@ conn_process(struct conn *c)
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 
+	if (c->io != NULL)
+		sockio_read_check(c->io); /* reading resumes once a full input buffer was drained */
 	if (c->state == CS_CONNECT) {
 		if (!c->deadline_armed && evbuffer_get_length(in) > 0)
 			conn_arm_deadline(c);
@@ -952,7 +973,7 @@ conn_process(struct conn *c)
 	for (;;) {
 		if (evbuffer_get_length(out) > CONN_OUTPUT_HIGH_WATER) {
 			c->read_paused = true;
-			bufferevent_disable(c->bev, EV_READ);
+			conn_read_set(c, false);
 			return;
 		}
 		if (c->state == CS_HEAD && evbuffer_get_length(in) == 0) {
@@ -993,7 +1014,7 @@ conn_writecb(struct bufferevent *bev, void *arg)
 	default:
 		if (c->read_paused) {
 			c->read_paused = false;
-			bufferevent_enable(c->bev, EV_READ);
+			conn_read_set(c, true);
 			conn_process(c);
 		}
 	}
@@ -1057,7 +1078,7 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 	 */
 	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && c->state == CS_UPSTREAM) {
 		c->close_after = true;
-		bufferevent_disable(bev, EV_READ);
+		conn_read_set(c, false);
 		return;
 	}
 	partial_head = c->state == CS_HEAD && evbuffer_get_length(bufferevent_get_input(bev)) > 0;
@@ -1161,6 +1182,18 @@ conn_accept(struct runtime *rt, const struct listener_config *lc, SSL_CTX *tls, 
 	if (tls != NULL) {
 		c->ssl = bufferevent_openssl_get_ssl(c->bev);
 		conn_watch_tls(c);
+	}
+	/*
+	 * Plain reverse connections: sockio writes first and reads without
+	 * FIONREAD (see sockio.h). TLS and egress connections keep the
+	 * bufferevent's own I/O (the TLS filter of a tunnel drives the plain
+	 * connection under it).
+	 */
+	if (tls == NULL && lc->kind != LISTENER_EGRESS &&
+	    (c->io = sockio_new(c->bev, conn_readcb, conn_writecb, conn_eventcb, c,
+		 (size_t)lim->max_header_bytes + (size_t)lim->max_body_bytes)) != NULL) {
+		sockio_set_timeouts(c->io, &tv, &tv);
+		return;
 	}
 	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
