@@ -7,6 +7,13 @@
  * was expected; loading collects all of them. The loaded config is immutable
  * and everything the hot path needs is compiled here, once. See
  * config/README.md for every key.
+ *
+ * The folder config/ owns this loader, README.md (the format), examples/ and
+ * policies/ (the baseline guard pack). It sits above filters/: it may include
+ * filters/base, filters/dynamodb and filters/policy (it calls their
+ * compilers), and nothing in filters/ includes it; the access log (its own
+ * section), the daemon and the tools include config.h. tests/check_layers.py
+ * checks both directions.
  */
 #ifndef DDBGUARD_CONFIG_CONFIG_H
 #define DDBGUARD_CONFIG_CONFIG_H
@@ -15,7 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config/diag.h"
+#include "filters/base/diag.h"
+#include "filters/dynamodb/schema.h"
 
 struct policy_set;
 struct identity_set;
@@ -67,6 +75,7 @@ struct limits_config {
 	uint32_t request_timeout_ms; /* first byte of a request to its last */
 	uint32_t handshake_timeout_ms;	  /* TCP accept (or CONNECT's 200) to the end of the client's TLS handshake */
 	uint32_t max_connections_per_source; /* per client IPv4 address or IPv6 /64; 0: no cap */
+	uint64_t max_bodies_in_flight_bytes; /* all connections' Content-Lengths reserved at once (proxy/inflight.h) */
 };
 
 /* A CONNECT host sent to another address (a VPC endpoint, a test server), keeping its TLS name. */
@@ -86,14 +95,10 @@ struct egress_config {
 	size_t naccount_ids;
 	struct egress_route_config *routes;
 	size_t nroutes;
+	char **vpc_endpoints;	/* VPC endpoint names that may be tunnelled (lower case); routes' hosts may be too */
+	size_t nvpc_endpoints;
 	uint32_t cert_validity_s; /* lifetime of a minted certificate */
 	uint32_t max_cached_certs;
-};
-
-/* What DynamoDB's table descriptions would say, for keys IAM derives from them (dynamodb:LeadingKeys). */
-struct table_schema_config {
-	char *table;	     /* table name in our account and region */
-	char *partition_key; /* attribute name of its partition (hash) key */
 };
 
 struct geoip_config {
@@ -110,6 +115,8 @@ struct access_log_config {
 	uint32_t buffer_bytes;		/* records waiting for the writer thread; full: calls fail closed */
 	bool fail_open;			/* keep allowing calls while records cannot be written */
 	char *syslog;			/* "udp:HOST:PORT" or "unix:PATH" (RFC 5424); NULL: none */
+	char *sync;			/* "none", "interval" (default) or "every_call" (proxy/audit/accesslog.h) */
+	uint32_t sync_interval_ms;	/* "interval": fsync at most this often */
 };
 
 /* The admin endpoint (GET /healthz); address NULL: none. */
@@ -128,10 +135,13 @@ struct config {
 	struct access_log_config access_log;
 	struct admin_config admin;
 	struct egress_config egress;
-	struct table_schema_config *tables;
+	struct table_schema *tables; /* for keys IAM derives from table descriptions (dynamodb:LeadingKeys) */
 	size_t ntables;
 	struct geoip_config geoip;
 	bool has_reverse_listener;
+	char *user;	 /* run as this user after binding (started as root); NULL: stay who we are */
+	char *group;	 /* and this group; NULL: the user's primary group */
+	bool allow_root; /* keep running as root (no "user"): refused unless set */
 	struct policy_set *policies;	/* owned */
 	struct identity_set *identities; /* owned */
 };

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <malloc.h>
@@ -19,7 +20,9 @@
 #include "filters/policy/condkeys.h"
 #include "proxy/audit/accesslog.h"
 #include "proxy/egress.h"
-#include "proxy/log.h"
+#include "filters/base/log.h"
+#include "proxy/inflight.h"
+#include "proxy/offload.h"
 #include "proxy/request.h"
 #include "proxy/runtime.h"
 #include "proxy/sockio.h"
@@ -37,6 +40,8 @@ enum conn_state {
 	CS_HEAD,     /* waiting for (the rest of) a request head */
 	CS_BODY,     /* head parsed, waiting for the body */
 	CS_UPSTREAM, /* forwarded; reading from the client is paused */
+	CS_LOGWAIT,  /* access_log.sync "every_call": the response waits in `held` for its record */
+	CS_PARSING,  /* a large body is parsed on the runtime's parse thread; reading is off */
 	CS_CLOSING,  /* flushing the last response, then close */
 };
 
@@ -100,6 +105,11 @@ struct conn {
 	struct event *deadline; /* limits.request_timeout_ms from a request's first byte to its last, or
 				   limits.handshake_timeout_ms while handshake_pending */
 	bool deadline_armed;
+	struct evbuffer *held;		/* every_call: the response until its record is durable (owned) */
+	struct accesslog_wait logwait; /* every_call: the record's completion, while CS_LOGWAIT */
+	struct offload_job parse; /* CS_PARSING: the body's parse on the parse thread */
+	bool gone;		  /* freed while CS_PARSING: conn_parsed finishes the job */
+	uint64_t inflight; /* this call's share of limits.max_bodies_in_flight_bytes, given back by conn_log */
 	struct sourcecap_entry *source; /* this connection's count in rt->sources (given back in conn_free) */
 	uint64_t wire_in;	/* raw bytes read under TLS (BIO callback): did a failed handshake get anything? */
 	uint64_t wire_first_ns; /* first raw byte seen while a call was in flight: the next request's clock */
@@ -107,6 +117,8 @@ struct conn {
 };
 
 static void conn_process(struct conn *c);
+static bool conn_begin_call(struct conn *c);
+static void conn_release_work(struct conn *c);
 
 /* Read interest on or off, through sockio when the connection has it. */
 static void
@@ -123,8 +135,7 @@ conn_read_set(struct conn *c, bool on)
 		bufferevent_disable(c->bev, EV_READ);
 	}
 }
-static bool conn_begin_call(struct conn *c);
-static void conn_release_work(struct conn *c);
+static void conn_note_partial_head(struct conn *c, struct evbuffer *in);
 static void conn_arm_deadline(struct conn *c);
 static void conn_disarm_deadline(struct conn *c);
 static void conn_set_read_limit(struct conn *c);
@@ -261,9 +272,21 @@ conn_flush_tunnel(struct bufferevent *plain)
 static void
 conn_free(struct conn *c)
 {
+	if (c->state == CS_PARSING) {
+		/* The parse thread still reads the body and writes the arena: conn_parsed frees. */
+		c->gone = true;
+		if (c->io != NULL)
+			sockio_read_disable(c->io);
+		else
+			bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+		return;
+	}
 	log_debug("client %s: closing in state %d", c->client_ip, (int)c->state);
 	if (c->call != NULL)
 		upstream_call_abort(c->call);
+	accesslog_wait_cancel(&c->logwait);
+	if (c->held != NULL)
+		evbuffer_free(c->held);
 	if (c->route_held)
 		egress_release(c->rt->egress, c->route);
 	if (c->tunnel_plain != NULL)
@@ -277,6 +300,7 @@ conn_free(struct conn *c)
 		event_free(c->deadline);
 	if (c->linger != NULL)
 		event_free(c->linger);
+	inflight_release(c->inflight);
 	conn_release_work(c);
 	sourcecap_give(c->rt->sources, c->source);
 	TAILQ_REMOVE(&c->rt->conns, c, link);
@@ -286,12 +310,27 @@ conn_free(struct conn *c)
 	free(c);
 }
 
+/*
+ * The call's record is built: its body budget and its tree and strings go back
+ * now, not at the next call, so an idle connection holds no parse memory.
+ */
+static void
+conn_call_done(struct conn *c)
+{
+	inflight_release(c->inflight);
+	c->inflight = 0;
+	c->w->req.body = NULL;
+	c->w->req.consumed_capacity = NULL;
+	json_arena_release(c->w->arena);
+}
+
 static void
 conn_log(struct conn *c)
 {
 	c->ncalls++;
 	c->rt->nrequests++;
-	accesslog_write(c->rt->alog, c->rt, &c->w->req);
+	request_log(c->rt, &c->w->req);
+	conn_call_done(c);
 }
 
 #define CONN_LINGER_POLL_MS 10
@@ -456,6 +495,13 @@ static const struct upstream_callbacks conn_upstream_cbs = {
 	.on_done = conn_upstream_done,
 };
 
+/* Where the response being relayed goes: the client, or `held` (every_call). */
+static struct evbuffer *
+conn_response_out(struct conn *c)
+{
+	return c->held != NULL ? c->held : bufferevent_get_output(c->bev);
+}
+
 static void
 conn_forward(struct conn *c, struct evbuffer *in, size_t body_len)
 {
@@ -477,13 +523,26 @@ conn_forward(struct conn *c, struct evbuffer *in, size_t body_len)
 	 * the read high-water mark set at accept.
 	 */
 	c->state = CS_UPSTREAM;
-	c->call = upstream_call_start(pool, c->w->upstream_request, bufferevent_get_output(c->bev),
-	    &conn_upstream_cbs, c);
+	/*
+	 * access_log.sync "every_call": the response is relayed into `held`
+	 * and released only once the call's record is durable (conn_log_done),
+	 * so no client sees a success whose record a power loss could erase.
+	 */
+	if (accesslog_sync_mode(c->rt->alog) == ACCESSLOG_SYNC_EVERY_CALL && c->held == NULL &&
+	    (c->held = evbuffer_new()) == NULL) {
+		request_refuse(&c->w->req, REFUSE_UPSTREAM_FAILED, "out of memory while forwarding");
+		conn_answer_refusal(c, true);
+		return;
+	}
+	c->call = upstream_call_start(pool, c->w->upstream_request, conn_response_out(c), &conn_upstream_cbs, c);
 	if (c->call == NULL) {
 		request_refuse(&c->w->req, REFUSE_UPSTREAM_FAILED, "out of memory while forwarding");
 		conn_answer_refusal(c, true);
 		return;
 	}
+	if (c->held != NULL) /* nothing drains `held` until the end: room for the largest answer allowed */
+		upstream_call_set_client_limit(c->call, c->rt->response_limits.max_header_bytes +
+		    (size_t)c->rt->response_limits.max_body_bytes);
 	/* The answer's ConsumedCapacity, for the log; without the buffer the record just lacks it. */
 	if (request_wants_capacity(&c->w->req) &&
 	    (c->w->capture != NULL || (c->w->capture = malloc(UPSTREAM_CAPTURE_MAX)) != NULL))
@@ -495,7 +554,7 @@ static void
 conn_upstream_head(void *arg, const struct http_message *resp)
 {
 	struct conn *c = arg;
-	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evbuffer *out = conn_response_out(c);
 	size_t before = evbuffer_get_length(out), i;
 
 	evbuffer_add_printf(out, "HTTP/1.1 %d %.*s\r\n", resp->status, (int)resp->reason_len, resp->reason);
@@ -559,6 +618,47 @@ conn_note_capacity(struct conn *c, const struct upstream_report *rep)
 		c->w->req.consumed_capacity = cc;
 }
 
+/* every_call: the record is durable (or failed): release the held response, or close without it. */
+static void
+conn_log_done(struct accesslog_wait *w, bool durable)
+{
+	struct conn *c = (struct conn *)((char *)w - offsetof(struct conn, logwait));
+
+	if (!durable) {
+		log_warnx("client %s: response withheld and connection closed: the call's access-log record could "
+			  "not be made durable",
+		    c->client_ip);
+		conn_free(c);
+		return;
+	}
+	evbuffer_add_buffer(bufferevent_get_output(c->bev), c->held);
+	conn_next_call(c);
+}
+
+static void
+conn_log_then_release(struct conn *c)
+{
+	c->rt->nrequests++;
+	c->logwait.done = conn_log_done;
+	enum accesslog_queued q = request_log_wait(c->rt, &c->w->req, &c->logwait);
+
+	conn_call_done(c);
+	switch (q) {
+	case ACCESSLOG_WAITING:
+		c->state = CS_LOGWAIT;
+		return;
+	case ACCESSLOG_QUEUED: /* not every_call after all: nothing to wait for */
+		evbuffer_add_buffer(bufferevent_get_output(c->bev), c->held);
+		conn_next_call(c);
+		return;
+	case ACCESSLOG_DROPPED:
+		log_warnx("client %s: response withheld and connection closed: the access log buffer is full",
+		    c->client_ip);
+		conn_free(c);
+		return;
+	}
+}
+
 static void
 conn_upstream_done(void *arg, const struct upstream_report *rep)
 {
@@ -576,11 +676,17 @@ conn_upstream_done(void *arg, const struct upstream_report *rep)
 		conn_note_upstream_error(r, rep);
 	if (rep->result == UPSTREAM_OK && rep->capture_len > 0)
 		conn_note_capacity(c, rep);
+	if (rep->result == UPSTREAM_OK && c->held != NULL) {
+		conn_log_then_release(c);
+		return;
+	}
 	if (rep->result == UPSTREAM_OK) {
 		conn_log(c);
 		conn_next_call(c);
 		return;
 	}
+	if (c->held != NULL) /* a failed call's partial answer is never released */
+		evbuffer_drain(c->held, evbuffer_get_length(c->held));
 	request_refuse(r, rep->result == UPSTREAM_TIMEOUT ? REFUSE_UPSTREAM_TIMEOUT : REFUSE_UPSTREAM_FAILED,
 	    "upstream %s (%s): %s", r->upstream_url, rep->peer[0] ? rep->peer : "no address", rep->detail);
 	log_warnx("%s", r->reason);
@@ -624,9 +730,12 @@ conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (c->state != CS_HEAD && c->state != CS_BODY && c->state != CS_CONNECT)
 		return;
-	if (c->state != CS_BODY && !conn_begin_call(c)) {
-		conn_free(c);
-		return;
+	if (c->state != CS_BODY) {
+		if (!conn_begin_call(c)) {
+			conn_free(c);
+			return;
+		}
+		conn_note_partial_head(c, bufferevent_get_input(c->bev));
 	}
 	request_refuse(&c->w->req, REFUSE_TOO_SLOW, "the request did not arrive whole within %u ms",
 	    c->rt->cfg->limits.request_timeout_ms);
@@ -690,6 +799,8 @@ conn_wire_bytes(struct conn *c, size_t n)
 		break;
 	case CS_UPSTREAM:
 	case CS_CLOSING:
+	case CS_LOGWAIT:
+	case CS_PARSING:
 		if (c->wire_first_ns == 0)
 			c->wire_first_ns = request_now_ns();
 		break;
@@ -723,6 +834,7 @@ conn_watch_tls(struct conn *c)
 	conn_arm_timer(c, c->rt->cfg->limits.handshake_timeout_ms);
 }
 
+
 /*
  * Starts a call record, taking the call's memory from the pool if the
  * connection has none. Returns false when out of memory: the caller closes
@@ -742,6 +854,23 @@ conn_begin_call(struct conn *c)
 		c->w->req.tls_cipher = SSL_get_cipher_name(c->ssl);
 	}
 	return true;
+}
+
+/*
+ * A head that never parsed (too large, cut short, timed out): the log still
+ * says what it named. Looks at most max_header_bytes into the input, which
+ * stays as it is until the record is written.
+ */
+static void
+conn_note_partial_head(struct conn *c, struct evbuffer *in)
+{
+	size_t n = evbuffer_get_length(in);
+	const char *p;
+
+	if (n > c->rt->cfg->limits.max_header_bytes)
+		n = c->rt->cfg->limits.max_header_bytes;
+	if (n > 0 && (p = (const char *)evbuffer_pullup(in, (ev_ssize_t)n)) != NULL)
+		request_note_raw_head(&c->w->req, p, n);
 }
 
 /* RFC 9110 7.2: inside a tunnel the Host must name the endpoint the tunnel was opened to. */
@@ -776,6 +905,7 @@ conn_read_head(struct conn *c, struct evbuffer *in)
 	}
 	c->head_scan = 0;
 	if (n < 0) {
+		conn_note_partial_head(c, in);
 		request_refuse(&c->w->req, REFUSE_BAD_HTTP,
 		    "request head is larger than limits.max_header_bytes (%u) or not terminated by CRLF CRLF",
 		    lim->max_header_bytes);
@@ -785,11 +915,13 @@ conn_read_head(struct conn *c, struct evbuffer *in)
 	evbuffer_remove(in, c->w->head, (size_t)n);
 	c->w->req.bytes_in = (uint64_t)n;
 	if (http_parse_request(c->w->head, (size_t)n, &c->rt->request_limits, &c->w->msg, &err) != HTTP_OK) {
+		request_note_raw_head(&c->w->req, c->w->head, (size_t)n);
 		request_refuse(&c->w->req, REFUSE_BAD_HTTP, "%s%s%s", err.reason, err.field[0] ? ": " : "", err.field);
 		conn_answer_refusal(c, true); /* framing is in doubt: never read past it */
 		return false;
 	}
 	c->w->req.http = &c->w->msg;
+	request_note_target(&c->w->req);
 	c->close_after = !c->w->msg.keep_alive;
 	if (c->route->connect_host != NULL && !conn_host_matches_tunnel(c)) {
 		request_refuse(&c->w->req, REFUSE_BAD_HTTP, "Host does not match the CONNECT target %s",
@@ -797,6 +929,16 @@ conn_read_head(struct conn *c, struct evbuffer *in)
 		conn_answer_refusal(c, true);
 		return false;
 	}
+	/* Before any of the body is buffered: the budget bounds what bodies can hold, not what they did. */
+	if (c->w->msg.content_length > 0 &&
+	    !inflight_reserve(c->w->msg.content_length, c->rt->cfg->limits.max_bodies_in_flight_bytes)) {
+		request_refuse(&c->w->req, REFUSE_THROTTLED,
+		    "Rate of requests exceeds the allowed throughput. (ddbguard: request bodies in flight are at "
+		    "limits.max_bodies_in_flight_bytes)");
+		conn_answer_refusal(c, true); /* the body is never read */
+		return false;
+	}
+	c->inflight = c->w->msg.content_length;
 	if (c->w->msg.expect_continue)
 		evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
 	c->state = CS_BODY;
@@ -862,6 +1004,7 @@ conn_read_connect(struct conn *c, struct evbuffer *in)
 	}
 	c->head_scan = 0;
 	if (n < 0) {
+		conn_note_partial_head(c, in);
 		request_refuse(&c->w->req, REFUSE_BAD_HTTP, "request head too large or not terminated by CRLF CRLF");
 		conn_answer_refusal(c, true);
 		return false;
@@ -869,6 +1012,7 @@ conn_read_connect(struct conn *c, struct evbuffer *in)
 	evbuffer_remove(in, c->w->head, (size_t)n);
 	c->w->req.bytes_in = (uint64_t)n;
 	if (http_parse_connect(c->w->head, (size_t)n, &c->rt->request_limits, &c->w->msg, &err) != HTTP_OK) {
+		request_note_raw_head(&c->w->req, c->w->head, (size_t)n);
 		/* A proxy request for anything else (GET http://..., CONNECT elsewhere) is a way out we do not offer. */
 		bool not_connect = (size_t)n < 8 || memcmp(c->w->head, "CONNECT ", 8) != 0;
 		const char *end = c->w->head + n, *t = memchr(c->w->head, ' ', (size_t)n), *te;
@@ -927,6 +1071,106 @@ conn_read_connect(struct conn *c, struct evbuffer *in)
 	return false; /* the tunnel's first request arrives through the new bufferevent */
 }
 
+#ifdef DDBGUARD_FAULT_FORWARD_DENIED
+/*
+ * FAULT INJECTION, test builds only (meson -Dfault_injection=true; meson.build
+ * refuses it in a release build). It plants the one bug the end-to-end suite
+ * must catch from outside the gateway: a call denied by policy is answered
+ * AccessDenied, and its log record says "deny", but it is sent upstream all
+ * the same (the answer is thrown away). tests/run.sh builds this variant and
+ * checks that the denial tests fail against it.
+ */
+struct fault_call {
+	struct evbuffer *req, *sink; /* owned; freed in fault_done */
+};
+
+static void
+fault_head(void *arg, const struct http_message *resp)
+{
+	(void)arg;
+	(void)resp;
+}
+
+static void
+fault_done(void *arg, const struct upstream_report *rep)
+{
+	struct fault_call *f = arg;
+
+	(void)rep;
+	evbuffer_free(f->req);
+	evbuffer_free(f->sink);
+	free(f);
+}
+
+static const struct upstream_callbacks fault_cbs = { .on_head = fault_head, .on_done = fault_done };
+
+static void
+conn_fault_forward_denied(struct conn *c, const char *body, size_t body_len)
+{
+	struct upstream_pool *pool = request_pool(&c->w->req);
+	struct fault_call *f;
+
+	if (c->w->req.refusal != REFUSE_DENIED || pool == NULL || (f = calloc(1, sizeof(*f))) == NULL)
+		return;
+	f->req = evbuffer_new();
+	f->sink = evbuffer_new();
+	evbuffer_drain(c->w->upstream_request, evbuffer_get_length(c->w->upstream_request));
+	if (f->req != NULL && f->sink != NULL && conn_build_forward_head(c) &&
+	    evbuffer_add_buffer(f->req, c->w->upstream_request) == 0 && evbuffer_add(f->req, body, body_len) == 0 &&
+	    upstream_call_start(pool, f->req, f->sink, &fault_cbs, f) != NULL)
+		return;
+	if (f->req != NULL)
+		evbuffer_free(f->req);
+	if (f->sink != NULL)
+		evbuffer_free(f->sink);
+	free(f);
+}
+#endif
+
+static void conn_parsed(struct offload_job *job);
+
+/*
+ * Hands the body to the runtime's parse thread. Reading stops until the parse
+ * is done: libevent may move the bytes of an input chain it appends to, and
+ * the thread is reading them. False when there is no parse thread.
+ */
+static bool
+conn_parse_offloaded(struct conn *c, const char *body, size_t len)
+{
+	c->parse.arena = c->w->arena;
+	c->parse.body = body;
+	c->parse.len = len;
+	c->parse.opts = &c->rt->body_json;
+	c->parse.done = conn_parsed;
+	if (!offload_submit(c->rt->offload, &c->parse))
+		return false;
+	c->state = CS_PARSING;
+	conn_read_set(c, false);
+	return true;
+}
+
+/* On the loop, once the parse thread is done with the body: the decision goes on where it stopped. */
+static void
+conn_parsed(struct offload_job *job)
+{
+	struct conn *c = (struct conn *)((char *)job - offsetof(struct conn, parse));
+
+	c->state = CS_BODY;
+	c->w->req.has_parsed = true;
+	c->w->req.parsed = job->root;
+	c->w->req.parse_err = job->err;
+	if (c->gone) {
+		request_refuse(&c->w->req, REFUSE_BAD_HTTP, "client connection closed while its request was decided");
+		c->w->req.status = 0;
+		conn_log(c);
+		conn_free(c);
+		return;
+	}
+	if (!c->read_paused)
+		conn_read_set(c, true);
+	conn_process(c);
+}
+
 /* Returns true when the call was answered here and the next one may be read. */
 static bool
 conn_read_body(struct conn *c, struct evbuffer *in)
@@ -943,6 +1187,9 @@ conn_read_body(struct conn *c, struct evbuffer *in)
 		conn_answer_refusal(c, true);
 		return false;
 	}
+	/* Large bodies are parsed off the loop; the decision resumes in conn_parsed with the tree. */
+	if (len >= OFFLOAD_MIN_BYTES && !c->w->req.has_parsed && conn_parse_offloaded(c, body, len))
+		return false;
 	c->w->req.bytes_in += len;
 	/* Condition-key scratch: once per connection, on its first call with a body, then reused. */
 	if (c->w->keys == NULL)
@@ -952,6 +1199,9 @@ conn_read_body(struct conn *c, struct evbuffer *in)
 		conn_forward(c, in, len);
 		return false;
 	}
+#ifdef DDBGUARD_FAULT_FORWARD_DENIED
+	conn_fault_forward_denied(c, body, len);
+#endif
 	evbuffer_drain(in, len);
 	return conn_answer_refusal(c, false);
 }
@@ -994,7 +1244,7 @@ conn_readcb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
-	if (c->state == CS_UPSTREAM || c->state == CS_CLOSING)
+	if (c->state == CS_UPSTREAM || c->state == CS_CLOSING || c->state == CS_LOGWAIT || c->state == CS_PARSING)
 		return; /* the next request is read once this one's response is out */
 	conn_process(c);
 }
@@ -1010,6 +1260,9 @@ conn_writecb(struct bufferevent *bev, void *arg)
 		return;
 	case CS_UPSTREAM:
 		upstream_call_resume(c->call);
+		return;
+	case CS_LOGWAIT:
+	case CS_PARSING:
 		return;
 	default:
 		if (c->read_paused) {
@@ -1033,6 +1286,10 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 		/* The first request's bytes may have come with the handshake's last flight. */
 		if ((c->ssl != NULL && SSL_has_pending(c->ssl)) || evbuffer_get_length(bufferevent_get_input(bev)) > 0)
 			conn_arm_deadline(c);
+		return;
+	}
+	if (c->state == CS_PARSING) { /* logged and freed when the parse is done (conn_parsed) */
+		conn_free(c);
 		return;
 	}
 	/*
@@ -1076,15 +1333,18 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 	 * response still goes out, then the connection closes. A full close
 	 * shows up as a write error then.
 	 */
-	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && c->state == CS_UPSTREAM) {
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && (c->state == CS_UPSTREAM || c->state == CS_LOGWAIT)) {
 		c->close_after = true;
 		conn_read_set(c, false);
 		return;
 	}
 	partial_head = c->state == CS_HEAD && evbuffer_get_length(bufferevent_get_input(bev)) > 0;
-	if (partial_head && !conn_begin_call(c)) {
-		conn_free(c);
-		return;
+	if (partial_head) {
+		if (!conn_begin_call(c)) {
+			conn_free(c);
+			return;
+		}
+		conn_note_partial_head(c, bufferevent_get_input(bev));
 	}
 	if (partial_head || c->state == CS_BODY) {
 		request_refuse(&c->w->req, REFUSE_BAD_HTTP, "client connection %s before the request was complete", how);

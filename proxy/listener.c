@@ -13,7 +13,7 @@
 #include <openssl/ssl.h>
 
 #include "proxy/conn.h"
-#include "proxy/log.h"
+#include "filters/base/log.h"
 #include "proxy/runtime.h"
 #include "proxy/sourcecap.h"
 #include "proxy/tls.h"

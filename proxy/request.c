@@ -2,12 +2,15 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
 #include <event2/buffer.h>
 
 #include "filters/policy/condkeys.h"
+#include "filters/policy/geoip.h"
 #include "filters/dynamodb/json.h"
 #include "proxy/audit/accesslog.h"
 #include "proxy/audit/ids.h"
@@ -25,6 +28,12 @@ static const struct refusal_info {
 	const char *type; /* __type */
 	const char *code; /* errorCode in the log: the part after '#' */
 	enum guard_decision decision;
+	/*
+	 * What the client reads instead of r->reason, for refusals whose reason
+	 * names internal addresses (upstream host, resolved peer, TLS details):
+	 * the log keeps the reason, the caller gets this and the request id.
+	 */
+	const char *client_message;
 } refusal_table[REFUSE__COUNT] = {
 	[REFUSE_NONE] = { 500, "Internal Server Error", "com.amazon.coral.service#InternalFailure",
 	    "InternalFailure", GUARD_ERROR },
@@ -45,18 +54,27 @@ static const struct refusal_info {
 	    "ValidationException", GUARD_REJECT },
 	[REFUSE_UPSTREAM_FAILED] = { 502, "Bad Gateway",
 	    "com.amazon.coral.service#ServiceUnavailableException", "ServiceUnavailableException",
-	    GUARD_ERROR },
+	    GUARD_ERROR, "ddbguard could not complete the call with DynamoDB (connection, TLS or response "
+	    "failure); the gateway's log has the reason under this request id" },
 	[REFUSE_UPSTREAM_TIMEOUT] = { 504, "Gateway Timeout",
 	    "com.amazon.coral.service#ServiceUnavailableException", "ServiceUnavailableException",
-	    GUARD_ERROR },
-	[REFUSE_TUNNEL_DENIED] = { 403, "Forbidden", "com.amazon.coral.service#AccessDeniedException",
-	    "AccessDeniedException", GUARD_DENY },
+	    GUARD_ERROR, "DynamoDB did not answer ddbguard in time; the gateway's log has the details under this "
+	    "request id" },
+	/*
+	 * A refused CONNECT: SDKs and the AWS CLI show only "Failed to connect to
+	 * proxy URL", so the status line itself says who refused and where to look.
+	 */
+	[REFUSE_TUNNEL_DENIED] = { 403, "Forbidden by ddbguard (see its access log)",
+	    "com.amazon.coral.service#AccessDeniedException", "AccessDeniedException", GUARD_DENY },
 	[REFUSE_TOO_SLOW] = { 408, "Request Timeout", "com.amazon.coral.service#RequestTimeoutException",
 	    "RequestTimeoutException", GUARD_REJECT },
 	/* 503 + ServiceUnavailableException: SDKs back off and retry until the log is writable again. */
 	[REFUSE_LOG_UNWRITABLE] = { 503, "Service Unavailable",
 	    "com.amazon.coral.service#ServiceUnavailableException", "ServiceUnavailableException",
 	    GUARD_ERROR },
+	/* DynamoDB's own shape for "slow down": SDKs retry it with backoff (proxy/inflight.h). */
+	[REFUSE_THROTTLED] = { 400, "Bad Request", "com.amazon.coral.availability#ThrottlingException",
+	    "ThrottlingException", GUARD_REJECT },
 };
 
 uint64_t
@@ -128,6 +146,64 @@ printable_copy(char *dst, size_t dstlen, const char *s, size_t n)
 	dst[i] = '\0';
 }
 
+/* Case-insensitive "name:" at the start of `line`; returns the trimmed value or NULL. */
+static const char *
+raw_field(const char *line, const char *end, const char *name, size_t *vlen)
+{
+	size_t n = strlen(name);
+	const char *v, *ve;
+
+	if ((size_t)(end - line) <= n || strncasecmp(line, name, n) != 0 || line[n] != ':')
+		return NULL;
+	for (v = line + n + 1; v < end && (*v == ' ' || *v == '\t'); v++)
+		;
+	for (ve = end; ve > v && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r'); ve--)
+		;
+	*vlen = (size_t)(ve - v);
+	return v;
+}
+
+void
+request_note_raw_head(struct request *r, const char *head, size_t len)
+{
+	const char *p = head, *end = head + len, *eol, *v;
+	const struct catalog_action *action;
+	size_t vlen;
+
+	if (r->http != NULL || head == NULL)
+		return;
+	/* Skip the request line; then one field per line, the first of each name wins. */
+	for (p = memchr(p, '\n', len); p != NULL && ++p < end; p = eol) {
+		if ((eol = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			eol = end;
+		if (r->raw_user_agent == NULL && (v = raw_field(p, eol, "user-agent", &vlen)) != NULL) {
+			r->raw_user_agent = v;
+			r->raw_user_agent_len = vlen;
+		} else if ((v = raw_field(p, eol, "x-amz-target", &vlen)) != NULL) {
+			if (r->target == NULL) {
+				r->target = v;
+				r->target_len = vlen;
+				if (catalog_lookup_target(v, vlen, &action) == CATALOG_FOUND)
+					r->action = action;
+			} else if (vlen != r->target_len || memcmp(v, r->target, vlen) != 0) {
+				r->action = NULL; /* two different operations: the log names neither */
+			}
+		}
+		if (eol == end)
+			break;
+	}
+}
+
+void
+request_note_target(struct request *r)
+{
+	const struct catalog_action *action;
+
+	r->target = http_get(r->http, HTTP_HDR_X_AMZ_TARGET, &r->target_len);
+	if (catalog_lookup_target(r->target, r->target_len, &action) == CATALOG_FOUND)
+		r->action = action;
+}
+
 static bool
 decide_action(struct request *r)
 {
@@ -185,7 +261,12 @@ decide_body(struct runtime *rt, struct request *r, const char *body, size_t len,
 	enum inspect_status st;
 	const cJSON *root;
 
-	root = json_arena_parse(arena, body, len, &rt->body_json, &jerr);
+	if (r->has_parsed) { /* parsed off the loop with the same options */
+		root = r->parsed;
+		jerr = r->parse_err;
+	} else {
+		root = json_arena_parse(arena, body, len, &rt->body_json, &jerr);
+	}
 	if (root == NULL) {
 		if (jerr.line > 0)
 			request_refuse(r, REFUSE_BAD_JSON, "request body is not acceptable JSON: %s at byte %zu",
@@ -307,6 +388,8 @@ void
 request_write_refusal(struct request *r, struct evbuffer *out, bool close)
 {
 	const struct refusal_info *ri = &refusal_table[r->refusal];
+	char hint[sizeof(r->reason) + sizeof(r->request_id) + 128];
+	const char *msg = ri->client_message != NULL ? ri->client_message : r->reason;
 	struct jsonw w;
 
 	if (r->request_id[0] == '\0')
@@ -314,7 +397,12 @@ request_write_refusal(struct request *r, struct evbuffer *out, bool close)
 	jsonw_init(&w);
 	jsonw_object_begin(&w, NULL);
 	jsonw_string(&w, "__type", ri->type);
-	jsonw_string(&w, "message", r->reason);
+	if (r->refusal == REFUSE_TUNNEL_DENIED) {
+		snprintf(hint, sizeof(hint), "%s; refused by the ddbguard egress gateway, whose access log has this "
+		    "CONNECT under request id %s", r->reason, r->request_id);
+		msg = hint;
+	}
+	jsonw_string(&w, "message", msg);
 	jsonw_object_end(&w);
 	if (w.failed) {
 		jsonw_reset(&w);
@@ -333,4 +421,121 @@ request_write_refusal(struct request *r, struct evbuffer *out, bool close)
 	r->status = ri->status;
 	if (r->error_code[0] == '\0')
 		snprintf(r->error_code, sizeof(r->error_code), "%s", ri->code);
+}
+
+/*
+ * dynamodb:Attributes as the policy stage saw it, for the record's
+ * requestParameters.attributes. The connection's scratch as the policy stage
+ * left it (the key may be computed already), or set up here for a call
+ * refused before it; `own` is the caller's when there is no connection
+ * scratch (tests, explain). The values point into `cr`, the body and the
+ * inspect result.
+ */
+static void
+log_attributes(struct request *r, struct condkeys_request **own, struct accesslog_call *call)
+{
+	struct condkeys_request *cr = r->keys;
+	struct condition_request_values v = { 0 };
+
+	if (r->action == NULL || r->body == NULL || r->action->class_ == CATALOG_CLASS_ADMIN)
+		return;
+	if (cr == NULL && (cr = *own = malloc(sizeof(*cr))) == NULL)
+		return;
+	if (cr != r->keys || !r->keys_ready)
+		condkeys_request_init(cr, r->action, r->body, r->inspect, NULL, false, &r->wall_start, NULL, NULL);
+	condkeys_lookup(cr, CONDKEY_ATTRIBUTES, NULL, &v);
+	if (v.present) {
+		call->attributes = v.values;
+		call->nattributes = v.n;
+	}
+}
+
+void
+request_log(struct runtime *rt, struct request *r)
+{
+	request_log_wait(rt, r, NULL);
+}
+
+enum accesslog_queued
+request_log_wait(struct runtime *rt, struct request *r, struct accesslog_wait *w)
+{
+	struct accesslog_call call = { 0 };
+	struct condkeys_request *own = NULL;
+	char country[3] = "", asn[11] = "";
+	enum accesslog_queued q = ACCESSLOG_QUEUED;
+
+	if (rt == NULL || rt->alog == NULL)
+		return ACCESSLOG_QUEUED;
+	call.wall_start = r->wall_start;
+	call.duration_ms = (double)(request_now_ns() - r->mono_start_ns) / 1e6;
+	if (r->action != NULL) {
+		call.event_name = r->action->name;
+		call.action_class = catalog_class_name(r->action->class_);
+		call.read_only = r->action->read_only;
+		call.management = r->action->class_ == CATALOG_CLASS_ADMIN;
+	}
+	call.target = r->target;
+	call.target_len = r->target_len;
+	if (r->route != NULL) {
+		call.region = r->route->scope.region;
+		call.account = r->route->scope.account;
+	}
+	call.client_ip = r->client_ip;
+	if (r->http != NULL) {
+		call.user_agent = http_get(r->http, HTTP_HDR_USER_AGENT, &call.user_agent_len);
+		call.host = http_get(r->http, HTTP_HDR_HOST, &call.host_len);
+	} else { /* a head that did not parse: what request_note_raw_head read from it */
+		call.user_agent = r->raw_user_agent;
+		call.user_agent_len = r->raw_user_agent_len;
+	}
+	if (r->has_auth) {
+		call.access_key_id = r->auth.access_key_id;
+		call.identity_match = identity_match_name(r->identity_match);
+	}
+	call.identity = r->identity ? identity_name(r->identity) : NULL;
+	if (rt != NULL && rt->geoip != NULL && r->client_ip != NULL) {
+		geoip_lookup(rt->geoip, r->client_ip, country, asn); /* a read of the mapped database */
+		call.source_country = country;
+		call.source_asn = asn;
+	}
+	call.listener = r->listener ? r->listener->name : NULL;
+	if (r->route != NULL && r->route->connect_host != NULL) {
+		call.egress = true;
+		call.connect_target = r->route->connect_host;
+		call.connect_target_len = strlen(r->route->connect_host);
+	} else if (r->connect_target != NULL) {
+		call.egress = true;
+		call.connect_target = r->connect_target;
+		call.connect_target_len = r->connect_target_len;
+	} else {
+		call.egress = r->listener != NULL && r->listener->kind == LISTENER_EGRESS;
+	}
+	call.tls_version = r->tls_version;
+	call.tls_cipher = r->tls_cipher;
+	call.inspect = r->inspect;
+	call.body = r->body;
+	log_attributes(r, &own, &call);
+	call.decision = guard_decision_name(r->decision);
+	call.reason = r->reason;
+	call.policy = r->policy.policy;
+	call.statement = r->policy.sid;
+	call.status = r->status;
+	call.error_code = r->error_code;
+	call.request_id = r->request_id;
+	call.upstream_url = r->upstream_url;
+	call.upstream_peer = r->upstream_peer;
+	call.upstream_status = r->upstream_status;
+	if (r->decision == GUARD_ALLOW && r->upstream_status >= 400 && r->error_code[0] != '\0')
+		call.upstream_error_type = r->error_code;
+	if (r->upstream_end_ns > r->upstream_start_ns)
+		call.upstream_duration_ms = (double)(r->upstream_end_ns - r->upstream_start_ns) / 1e6;
+	call.bytes_in = r->bytes_in;
+	call.bytes_out = r->bytes_out;
+	call.consumed_capacity = r->consumed_capacity;
+	if (w != NULL)
+		q = accesslog_write_wait(rt->alog, rt->base, &call, w);
+	else
+		accesslog_write(rt->alog, &call);
+	free(own);
+	return q;
 }

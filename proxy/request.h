@@ -5,7 +5,7 @@
  *
  *   conn (HTTP parse) -> request_decide(): action -> identity -> body -> inspect -> policy
  *                     -> upstream (allowed) or request_write_refusal() (not)
- *                     -> accesslog_write(request)
+ *                     -> request_log(): the record, described to the log (struct accesslog_call)
  *
  * A struct request lives inside its connection and is reused for every call
  * on it; request_begin() resets it. Pointers it holds into the connection's
@@ -24,6 +24,7 @@
 #include "filters/policy/identity.h"
 #include "filters/dynamodb/inspect.h"
 #include "filters/policy/policy.h"
+#include "proxy/audit/accesslog.h"
 #include "proxy/http.h"
 #include "proxy/runtime.h"
 
@@ -58,6 +59,7 @@ enum guard_refusal {
 	REFUSE_TUNNEL_DENIED,	 /* egress: CONNECT to something that is not an allowed endpoint */
 	REFUSE_TOO_SLOW,	 /* the request did not arrive whole within limits.request_timeout_ms */
 	REFUSE_LOG_UNWRITABLE,	 /* the access log cannot be written and access_log.fail_open is false */
+	REFUSE_THROTTLED,	 /* limits.max_bodies_in_flight_bytes reached: the SDK retries */
 	REFUSE__COUNT
 };
 
@@ -82,6 +84,9 @@ struct request {
 	const char *target;		 /* raw X-Amz-Target (not NUL-terminated) */
 	size_t target_len;
 	const struct catalog_action *action;
+	/* User-Agent as sent, for the log when the head did not parse (r->http NULL); see request_note_raw_head */
+	const char *raw_user_agent;
+	size_t raw_user_agent_len;
 	bool has_auth;
 	struct sigv4_auth auth;
 	const struct identity *identity;
@@ -96,6 +101,10 @@ struct request {
 	struct condkeys_request *keys;
 	bool keys_ready;
 	const cJSON *body; /* the body's tree, in the connection's arena; NULL if it did not parse to an object */
+	/* Set when the body was parsed before request_decide (off the loop, proxy/offload.h): its result. */
+	bool has_parsed;
+	const cJSON *parsed;
+	struct json_error parse_err;
 
 	/* decision */
 	enum guard_decision decision;
@@ -130,6 +139,22 @@ void request_begin(struct request *r, const struct listener_config *l, const cha
 bool request_decide(struct runtime *rt, struct request *r, const char *body, size_t body_len,
     struct json_arena *arena);
 
+/*
+ * For the log of a request whose head did not parse (or did not arrive
+ * whole): reads X-Amz-Target and User-Agent from the raw bytes leniently, so
+ * the refusal record still says what the request gave (eventName, userAgent).
+ * Never used to decide anything. `head` must stay valid until the record is
+ * written. A no-op once r->http is set.
+ */
+void request_note_raw_head(struct request *r, const char *head, size_t len);
+
+/*
+ * Once r->http is set: notes the operation X-Amz-Target names, so a call
+ * refused before request_decide (throttled, timed out, client gone mid-body)
+ * is logged with its eventName. Decides nothing; request_decide looks again.
+ */
+void request_note_target(struct request *r);
+
 /* Records a refusal decided outside request_decide (framing errors, upstream failures). */
 void request_refuse(struct request *r, enum guard_refusal why, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -146,6 +171,19 @@ bool request_wants_capacity(const struct request *r);
 
 /* Which upstream pool of r->route serves r->action (NULL: none). */
 struct upstream_pool *request_pool(const struct request *r);
+
+/*
+ * Writes r's access-log record: describes the call to the log as a struct
+ * accesslog_call (proxy/audit/accesslog.h) and hands it over. The log sees
+ * names and facts, never the connection or the policy engine.
+ */
+void request_log(struct runtime *rt, struct request *r);
+/*
+ * request_log() for an allowed call whose response waits for its record
+ * (access_log.sync "every_call"): accesslog_write_wait() on rt's loop, which
+ * says whether w->done will run (proxy/audit/accesslog.h).
+ */
+enum accesslog_queued request_log_wait(struct runtime *rt, struct request *r, struct accesslog_wait *w);
 
 const char *guard_decision_name(enum guard_decision d); /* "allow", "deny", "reject", "error" */
 

@@ -14,6 +14,7 @@
  */
 #include "filters/policy/identity.h"
 #include "filters/dynamodb/json.h"
+#include "filters/policy/policy.h"
 
 #include <stdarg.h>
 #include <stdint.h>

@@ -29,8 +29,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "config/diag.h"
-#include "filters/policy/policy.h"
+#include "filters/base/diag.h"
+
+struct policy;	   /* filters/policy/policy.h */
+struct policy_set;
 
 /* The parts of `Authorization: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, SignedHeaders=..., Signature=...`. */
 struct sigv4_auth {

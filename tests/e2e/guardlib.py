@@ -4,12 +4,14 @@ Run by Debian's /usr/bin/python3 (python3-pytest, python3-boto3); see conftest.p
 """
 import json
 import os
+import re
 import select
 import signal
 import socket
 import ssl
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import boto3
@@ -30,6 +32,10 @@ SECRET = "e2e-secret-not-checked-by-anyone"
 JSON_CT = "application/x-amz-json-1.0"
 TARGET = "DynamoDB_20120810."
 MAX_BODY = 65536  # limits.max_body_bytes of the test configs: small keeps the oversized-body test cheap
+# How long a wait for a condition (an access-log record, a quiet upstream) may take before the test fails.
+# Only a guard against a hung test: nothing is asserted about how long it took, so load cannot break it.
+RECORD_TIMEOUT = 60
+TEST_ID_HEADER = "X-Ddbguard-Test-Id"  # a unique id in every request a Guard client sends (signed)
 
 # Keep every AWS client in this process away from the user's files and instance metadata.
 os.environ.update(AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null",
@@ -66,7 +72,7 @@ def listening(port):
     return False
 
 
-def stop_process(proc, sig=signal.SIGTERM, timeout=10):
+def stop_process(proc, sig=signal.SIGTERM, timeout=30):
     """Sends sig, waits up to timeout; kills on expiry. Returns the exit status (None if it was killed)."""
     if proc.poll() is not None:
         return proc.returncode
@@ -89,7 +95,7 @@ class Dynalite:
         self.proc = None
         self.port = None
 
-    def start(self, timeout=15):
+    def start(self, timeout=60):
         serve = ROOT / "deploy" / "dynalite" / "serve.js"
         if not (ROOT / "deploy" / "dynalite" / "node_modules" / "dynalite").is_dir():
             raise RuntimeError("deploy/dynalite/node_modules is missing: run `npm ci` in deploy/dynalite")
@@ -144,11 +150,15 @@ class AccessLog:
         return len(self._lines())
 
     def records(self, since=0):
-        return [json.loads(line) for line in self._lines()[since:]]
+        # Digest lines (written every digest_every_seconds even without calls) are not records.
+        return [json.loads(line) for line in self._lines()[since:] if not line.startswith(b'{"ddbguardDigest":')]
 
-    def wait(self, since, n=1, timeout=5, **match):
+    def wait(self, since, n=1, timeout=None, **match):
         """Waits until at least n records after `since` match (eventName=..., decision=... for guard),
-        returns all the matching ones in order. Fails with what was seen on timeout."""
+        returns all the matching ones in order. Fails with what was seen on timeout. Only for events that
+        have no response (a failed TLS handshake): a call's record is found by request id (by_request_id,
+        Guard.record), never as "the next matching line"."""
+        timeout = timeout or RECORD_TIMEOUT
         deadline = time.monotonic() + timeout
         while True:
             recs = [r for r in self.records(since) if _matches(r, match)]
@@ -159,19 +169,35 @@ class AccessLog:
             n, match, since, json.dumps(self.records(since), indent=1)[:4000])
         return recs
 
+    def by_request_id(self, request_id, timeout=None, **match):
+        """The one record of the call answered with x-amzn-RequestId `request_id`: waits for that record
+        (not for "the next line"), fails if it never comes, if two records carry it, or if a field in
+        `match` (eventName=..., decision=...) differs."""
+        assert request_id, "the response had no x-amzn-RequestId to find its record by"
+        deadline = time.monotonic() + (timeout or RECORD_TIMEOUT)
+        while True:
+            recs = [r for r in self.records() if r.get("requestID") == request_id]
+            if recs or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        assert len(recs) == 1, "expected one access-log record with requestID %s in %s, got %d: %s" % (
+            request_id, self.path, len(recs), json.dumps(recs, indent=1)[:4000])
+        rec = recs[0]
+        assert _matches(rec, match), "record %s does not match %r: %s" % (request_id, match, rec)
+        return rec
+
     def one(self, since, **match):
-        """Exactly one matching record after `since` (after a short grace period for late writes)."""
+        """Deprecated (races the writer: a late record of an earlier call can match): use Guard.record()
+        or by_request_id(). Exactly one matching record after `since`."""
         recs = self.wait(since, **match)
-        time.sleep(0.05)
-        recs = [r for r in self.records(since) if _matches(r, match)]
         assert len(recs) == 1, "expected one record matching %r, got %d: %s" % (match, len(recs), recs)
         return recs[0]
 
 
 def _matches(rec, match):
     for k, v in match.items():
-        if k == "decision":
-            got = (rec.get("guard") or {}).get("decision")
+        if k == "decision" or (k not in rec and k in (rec.get("guard") or {})):
+            got = (rec.get("guard") or {}).get(k)   # decision, connectTarget, ...: fields of "guard"
         else:
             got = rec.get(k)
         if got != v:
@@ -209,14 +235,19 @@ class Guard:
         self.log = AccessLog(config["access_log"]["path"])
         self.port = config["listeners"][0]["port"]
         self.proc = None
+        self.calls = []          # every call made through this Guard's clients (boto, cli, raw): Call
+        self.recorder = None     # the RecordingUpstream in front of its upstream, if any (make_guard)
+        ALL_GUARDS.append(self)
 
     @property
     def url(self):
         return "https://localhost:%d" % self.port
 
-    def start(self, timeout=10):
+    def start(self, timeout=RECORD_TIMEOUT):
         if not DDBGUARD_BIN.exists():
             raise RuntimeError("%s does not exist; build it (ninja -C build)" % DDBGUARD_BIN)
+        if os.geteuid() == 0 and "user" not in self.config:
+            self.config.setdefault("allow_root", True)  # tests run as root; ddbguard refuses it unless told
         self.config_path.write_text(json.dumps(self.config, indent=2))
         self.proc = subprocess.Popen([str(DDBGUARD_BIN), "-c", str(self.config_path)],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -233,7 +264,7 @@ class Guard:
         raise RuntimeError("ddbguard %s did not listen on %d within %ss: %s" % (
             self.name, self.port, timeout, self.stderr()))
 
-    def stop(self, sig=signal.SIGTERM, timeout=10):
+    def stop(self, sig=signal.SIGTERM, timeout=30):
         return stop_process(self.proc, sig, timeout) if self.proc else None
 
     def stderr(self):
@@ -242,16 +273,88 @@ class Guard:
         except FileNotFoundError:
             return ""
 
+    # ---- what the calls were and what came back: the way to their records and to the upstream ----
+    def last_call(self):
+        assert self.calls, "no call was made through ddbguard %s's clients" % self.name
+        return self.calls[-1]
+
+    def record(self, call=None, **match):
+        """The access-log record of `call` (default: the last call made through this Guard's clients, or
+        the last one of operation eventName=... if given), found by the x-amzn-RequestId of its response.
+        `match`: eventName=..., decision=... (checked on the record)."""
+        if call is None and match.get("eventName"):
+            ops = [c for c in self.calls if c.op == match["eventName"]]
+            call = ops[-1] if ops else None
+        call = call or self.last_call()
+        assert call.request_id, "%s got no x-amzn-RequestId, so its record cannot be found: %r" % (call.via, call)
+        return self.log.by_request_id(call.request_id, **match)
+
+    def assert_not_forwarded(self, call=None, *extra_markers):
+        """Proves from outside the gateway that nothing of `call` (default: the last one) reached the
+        upstream: none of its unique bytes (test-id header, SigV4 signature, extra markers) is in what
+        ddbguard sent to the recording upstream. Needs a Guard made by make_guard in front of dynalite."""
+        call = call or self.last_call()
+        assert self.recorder is not None, (
+            "ddbguard %s has no recording upstream: make it with make_guard(name, dynalite.url)" % self.name)
+        markers = list(call.markers) + list(extra_markers)
+        assert markers, "nothing unique identifies %r at the upstream: add a marker" % (call,)
+        self.recorder.assert_not_forwarded(*markers, since=call.upstream_mark, what="%s (%s)" % (call.via, call))
+
+    def assert_forwarded(self, call=None):
+        """The opposite, for allowed calls: the upstream recording holds `call`'s bytes."""
+        call = call or self.last_call()
+        assert self.recorder is not None and call.markers, (self.name, call)
+        self.recorder.settle()
+        sent = self.recorder.sent_bytes(call.upstream_mark)
+        assert any(call.markers[0].encode() in d for d in sent), "%r did not reach the upstream" % (call,)
+
+    def _new_call(self, via, op=None):
+        c = Call(via, self.recorder.mark() if self.recorder else None)
+        c.op = op
+        self.calls.append(c)
+        return c
+
     # ---- clients ----
     def boto(self, key=APP_KEY, service="dynamodb"):
-        return boto3.session.Session().client(
+        client = boto3.session.Session().client(
             service, endpoint_url=self.url, region_name=REGION, verify=self.ca,
             aws_access_key_id=key, aws_secret_access_key=SECRET,
             config=Config(retries={"total_max_attempts": 1, "mode": "standard"},
                           connect_timeout=5, read_timeout=15))
+        return self.journal(client)
+
+    def journal(self, client):
+        """Makes every call of a boto3 client carry a unique signed X-Ddbguard-Test-Id and land in
+        self.calls with its response's request id. Guard.boto() does it; use it on clients built
+        another way (egress tests build theirs with a proxy). Returns the client."""
+        client.meta.events.register("before-sign", _tag_request)
+        client.meta.events.register("before-send", lambda request, **kw: self._boto_sent(request))
+        client.meta.events.register("after-call", lambda http_response, context=None, **kw:
+                                    self._boto_answered(http_response, context))
+        return client
+
+    def _boto_sent(self, request):
+        h = {k: (v.decode("latin-1") if isinstance(v, bytes) else v) for k, v in request.headers.items()}
+        c = self._new_call("boto3 %s" % h.get("X-Amz-Target"), (h.get("X-Amz-Target") or "").rsplit(".", 1)[-1])
+        c.markers += [h[TEST_ID_HEADER]] if h.get(TEST_ID_HEADER) else []
+        c.markers += _signature(h.get("Authorization"))
+        return None
+
+    def _boto_answered(self, http_response, context):
+        # The call this answer belongs to, by the test id before-sign put in the request's context (not
+        # "the last call": clients of one Guard may run in several threads).
+        tid = (context or {}).get(TEST_ID_HEADER)
+        c = next((c for c in reversed(self.calls) if tid and c.markers[:1] == [tid]), None)
+        if c is None and tid is None and self.calls:
+            c = self.calls[-1]
+        if c is not None:
+            c.status = http_response.status_code
+            c.request_id = http_response.headers.get("x-amzn-RequestId")
 
     def cli(self, *args, key=APP_KEY, home=None, timeout=60):
-        """Runs /usr/bin/aws dynamodb ARGS against this gateway; returns CompletedProcess (text)."""
+        """Runs /usr/bin/aws dynamodb ARGS against this gateway; returns CompletedProcess (text). With
+        --debug, whose lines are taken out of stderr again: they give the call's signature and request
+        id for self.calls."""
         env = {
             "PATH": "/usr/bin:/bin",
             "HOME": str(home or self.dir),
@@ -266,15 +369,30 @@ class Guard:
             "AWS_MAX_ATTEMPTS": "1",
             "AWS_RETRY_MODE": "standard",
         }
-        return subprocess.run(
-            [AWS_BIN, "dynamodb", *args, "--endpoint-url", self.url, "--region", REGION,
-             "--output", "json", "--cli-connect-timeout", "5", "--cli-read-timeout", "15"],
-            env=env, capture_output=True, text=True, timeout=timeout)
+        return self.run_cli([AWS_BIN, "dynamodb", *args, "--endpoint-url", self.url, "--region", REGION,
+                             "--output", "json", "--cli-connect-timeout", "5", "--cli-read-timeout", "15"],
+                            env, timeout)
+
+    def run_cli(self, argv, env, timeout=60):
+        """Runs an aws CLI command line (argv[0] the binary, argv[1] the service) with --debug added and
+        journals the call in self.calls; the debug lines are taken out of the returned stderr."""
+        op = argv[2] if len(argv) > 2 else ""
+        call = self._new_call("aws %s %s" % (argv[1], op), "".join(w.capitalize() for w in op.split("-")))
+        r = subprocess.run(list(argv) + ["--debug"], env=env, capture_output=True, text=True, timeout=timeout)
+        debug, r.stderr = _split_cli_debug(r.stderr)
+        call.markers += _signature(" ".join(re.findall(r"Signature=[0-9a-f]{64}", debug)[-1:]))
+        rids = re.findall(r"'x-amzn-RequestId': '([^']+)'", debug, re.I)
+        call.request_id = rids[-1] if rids else None
+        codes = re.findall(r'"POST / HTTP/1.1" (\d{3})', debug)
+        call.status = int(codes[-1]) if codes else None
+        return r
 
     def signed_headers(self, op, body, key=APP_KEY, prefix=TARGET):
-        """Real SigV4 headers for a POST of `body` (bytes) with X-Amz-Target prefix+op."""
+        """Real SigV4 headers for a POST of `body` (bytes) with X-Amz-Target prefix+op, and a unique
+        X-Ddbguard-Test-Id (signed too, so two identical calls in one second differ)."""
         req = AWSRequest(method="POST", url=self.url + "/", data=body,
-                         headers={"Content-Type": JSON_CT, "X-Amz-Target": prefix + op})
+                         headers={"Content-Type": JSON_CT, "X-Amz-Target": prefix + op,
+                                  TEST_ID_HEADER: uuid.uuid4().hex})
         SigV4Auth(Credentials(key, SECRET), "dynamodb", REGION).add_auth(req)
         return [("Host", "localhost:%d" % self.port)] + [(k, v) for k, v in req.headers.items()]
 
@@ -287,8 +405,17 @@ class Guard:
         head = "POST / HTTP/1.1\r\n" + "".join("%s: %s\r\n" % kv for kv in headers) + "\r\n"
         return head.encode(), body
 
-    def raw(self, head, body=b"", timeout=5):
+    def raw(self, head, body=b"", timeout=30):
         """Sends head+body over a fresh TLS connection (verifying the test CA), reads one response."""
+        target = re.findall(r"(?im)^x-amz-target:[ \t]*\S*?\.?(\w+)\s*$", head.decode("latin-1"))
+        call = self._new_call("raw " + head.split(b"\r\n", 1)[0].decode("latin-1")[:60],
+                              target[0] if len(target) == 1 else None)
+        call.markers += _raw_markers(head)
+        resp = self._raw(head, body, timeout)
+        call.status, call.request_id = resp.status, resp.header("x-amzn-RequestId")
+        return resp
+
+    def _raw(self, head, body, timeout):
         ctx = ssl.create_default_context(cafile=self.ca)
         with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as tcp:
             with ctx.wrap_socket(tcp, server_hostname="localhost") as s:
@@ -307,6 +434,56 @@ class Guard:
                 return read_response(s, early)
 
 
+ALL_GUARDS = []  # every Guard of this session, for the automatic not-forwarded check in conftest.py
+
+
+class Call:
+    """One call made through a Guard's clients: what identifies its bytes at the upstream (markers),
+    the upstream recording's mark when it started, and the response's status and x-amzn-RequestId."""
+
+    def __init__(self, via, upstream_mark):
+        self.via, self.upstream_mark = via, upstream_mark
+        self.markers = []
+        self.status = self.request_id = self.op = None
+
+    def __repr__(self):
+        return "<Call %s status=%s requestId=%s markers=%r>" % (self.via, self.status, self.request_id,
+                                                                 self.markers)
+
+
+def _tag_request(request, **kwargs):
+    tid = uuid.uuid4().hex
+    request.headers[TEST_ID_HEADER] = tid
+    request.context[TEST_ID_HEADER] = tid  # the same dict after-call gets: pairs the answer with its call
+
+
+def _signature(auth):
+    m = re.search(r"Signature=([0-9a-f]{64})", auth or "")
+    return [m.group(1)] if m else []
+
+
+def _raw_markers(head):
+    text = head.decode("latin-1")
+    found = re.findall(r"(?im)^%s:[ \t]*([0-9a-f]{32})\s*$" % TEST_ID_HEADER, text)
+    return found + _signature(text)
+
+
+_CLI_DEBUG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ - ")
+
+
+def _split_cli_debug(stderr):
+    """(debug text, the rest): --debug lines start with a timestamp and may run on over more lines;
+    the CLI's own message comes after them, from its first blank line on."""
+    lines = stderr.split("\n")
+    last = max((i for i, l in enumerate(lines) if _CLI_DEBUG_LINE.match(l)), default=-1)
+    if last < 0:
+        return "", stderr
+    end = last + 1
+    while end < len(lines) and lines[end] != "":
+        end += 1
+    return "\n".join(lines[:end]), "\n".join(lines[end:]).lstrip("\n")
+
+
 def _poll_read(s):
     """Application data already sent by the peer, without blocking (TLS 1.3 session tickets make the
     socket readable with no data for us)."""
@@ -318,7 +495,7 @@ def _poll_read(s):
     except (ssl.SSLWantReadError, BlockingIOError):
         return b""
     finally:
-        s.settimeout(5)
+        s.settimeout(30)
 
 
 def read_response(s, buf=b""):
@@ -364,12 +541,18 @@ class FakeUpstream:
       "close":    closes without answering
       "silent":   never answers (keeps the connection open until stop())
       "slow":     answers 200 with a small JSON body after `delay` seconds
+      "held":     answers 200 with a small JSON body once the test calls release.set()
+      "ok":       answers 200 {"Item": {}} at once (Connection: close)
+      "reset":    200 with Content-Length 100 and part of the body, then a TCP reset (SO_LINGER 0)
+      "stall":    200 with Content-Length 100 and part of the body, then nothing (held until stop())
+    `mode` may also be a function of the request body returning one of these, per request.
     """
 
     def __init__(self, cert, key, mode, delay=1.5):
         import threading
         self.mode = mode
         self.delay = delay
+        self.release = threading.Event()  # "held" mode answers when this is set
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(str(cert), str(key))
         self.sock = socket.socket()
@@ -417,16 +600,37 @@ class FakeUpstream:
                     return
                 body += chunk
             self.requests += 1
-            if self.mode == "truncate":
+            mode = self.mode(body) if callable(self.mode) else self.mode
+            partial = (b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\n"
+                       b"x-amzn-RequestId: FAKE\r\nContent-Length: 100\r\n\r\n{\"Item\": {\"pk\"")
+            if mode == "ok":
                 s.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\n"
-                          b"x-amzn-RequestId: FAKE\r\nContent-Length: 100\r\n\r\n{\"Item\": {\"pk\"")
-            elif self.mode == "garbage":
-                s.sendall(b"SPDY/9 700 What\r\n\r\n")
-            elif self.mode == "silent":
+                          b"x-amzn-RequestId: OK\r\nConnection: close\r\nContent-Length: 11\r\n\r\n"
+                          b"{\"Item\":{}}")
+            if mode == "reset":
+                import struct
+                s.sendall(partial)
+                time.sleep(0.2)  # the partial response is relayed before the reset
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.close()  # the fd, without a TLS close_notify: the kernel sends RST
+                return
+            if mode == "stall":
+                s.sendall(partial)
                 self.held.append(s)
                 return
-            elif self.mode == "slow":
-                time.sleep(self.delay)
+            if mode == "truncate":
+                s.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\n"
+                          b"x-amzn-RequestId: FAKE\r\nContent-Length: 100\r\n\r\n{\"Item\": {\"pk\"")
+            elif mode == "garbage":
+                s.sendall(b"SPDY/9 700 What\r\n\r\n")
+            elif mode == "silent":
+                self.held.append(s)
+                return
+            elif mode in ("slow", "held"):
+                if mode == "slow":
+                    time.sleep(self.delay)
+                else:
+                    self.release.wait(RECORD_TIMEOUT)
                 s.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\n"
                           b"x-amzn-RequestId: SLOW\r\nContent-Length: 2\r\n\r\n{}")
             s.close()

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 from botocore.exceptions import ClientError
 
-from guardlib import DDBGUARD_BIN, ROOT, free_port
+from guardlib import DDBGUARD_BIN, RECORD_TIMEOUT, ROOT, free_port
 
 LOGTOOL = DDBGUARD_BIN.with_name("ddbguard-log")
 TMPFS_BYTES = 128 * 1024
@@ -25,7 +25,9 @@ def tmpfs(work, request):
     p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%d" % TMPFS_BYTES, "tmpfs", str(d)],
                        capture_output=True, text=True)
     if p.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root): %s" % p.stderr.strip())
+        # Not a skip: these are the only real full-disk tests; tests/run.sh runs as root (CI does too).
+        pytest.fail("cannot mount a tmpfs for the full-disk test (uid %d; run tests/run.sh as root): %s"
+                    % (os.getuid(), p.stderr.strip()))
     yield d
     subprocess.run(["umount", "-l", str(d)], capture_output=True)
 
@@ -55,7 +57,7 @@ def healthz(port):
         return e.code, json.loads(e.read())
 
 
-def wait_health(port, want, timeout=10):
+def wait_health(port, want, timeout=RECORD_TIMEOUT):
     deadline = time.monotonic() + timeout
     while True:
         code, body = healthz(port)
@@ -64,11 +66,12 @@ def wait_health(port, want, timeout=10):
         time.sleep(0.05)
 
 
-def start(make_guard, dynalite, d, name, fail_open=False):
+def start(make_guard, dynalite, d, name, fail_open=False, **access_log):
     admin_port = free_port()
 
     def mutate(cfg):
         cfg["access_log"] = {"path": str(d / "access.log"), "buffer_bytes": 65536, "fail_open": fail_open}
+        cfg["access_log"].update(access_log)
         cfg["admin"] = {"address": "127.0.0.1", "port": admin_port}
 
     g = make_guard(name, dynalite.url, mutate=mutate)
@@ -102,11 +105,13 @@ def test_full_disk_fails_closed_then_recovers(make_guard, dynalite, tables, tmpf
     rid, err = get(c)
     assert err is None
     allowed.append(rid)
-    time.sleep(0.3)  # written before the disk fills
+    g.log.by_request_id(rid)  # its record is in the file before the disk fills
     filler = fill(tmpfs)
-    # The call that finds out is still allowed (its record waits in the buffer); then calls stop.
+    # The call that finds out is still allowed (its record waits in the buffer); then calls stop as soon as
+    # the writer has failed (however long that takes on a loaded machine).
     errs = []
-    for _ in range(50):
+    deadline = time.monotonic() + RECORD_TIMEOUT
+    while time.monotonic() < deadline:
         rid, err = get(c)
         if err is None:
             allowed.append(rid)
@@ -119,6 +124,11 @@ def test_full_disk_fails_closed_then_recovers(make_guard, dynalite, tables, tmpf
     for code, status, msg in errs:
         assert (code, status) == ("ServiceUnavailableException", 503)
         assert "access log cannot be written" in msg
+    # Refused because they could not be logged: none of them reached dynalite either.
+    refused_calls = [call for call in g.calls if call.status == 503]
+    assert len(refused_calls) == len(errs)
+    for call in refused_calls:
+        g.assert_not_forwarded(call)
     code, body = healthz(admin)
     assert code == 503 and body["status"] == "degraded" and body["log"] == "unwritable", body
     assert body["reason"] == os.strerror(28) and body["since"].endswith("Z")
@@ -156,9 +166,11 @@ def test_fail_open_keeps_calls_flowing(make_guard, dynalite, tables, tmpfs):
     g, admin = start(make_guard, dynalite, tmpfs, "durable-open", fail_open=True)
     c = g.boto()
     assert "fail_open is true" in g.stderr()
-    time.sleep(0.3)
+    rid, err = get(c)
+    assert err is None, err
+    g.log.by_request_id(rid)  # the fail-open notice and this record are in the file before the disk fills
     filler = fill(tmpfs)
-    for _ in range(10):
+    for _ in range(9):
         rid, err = get(c)
         assert err is None, err
     code, body = wait_health(admin, 503)
@@ -171,6 +183,47 @@ def test_fail_open_keeps_calls_flowing(make_guard, dynalite, tables, tmpfs):
     p = subprocess.run([str(LOGTOOL), "verify", str(log)], capture_output=True, text=True, timeout=30)
     assert p.returncode == 0, p.stdout + p.stderr
     recs = records(log)
-    notice = recs[0]["ddbguardNotice"]
+    notice = [r for r in recs if "ddbguardNotice" in r][0]["ddbguardNotice"]
     assert notice["kind"] == "failOpen" and "fail_open" in notice["message"]
     assert len([r for r in recs if r.get("eventName") == "GetItem"]) == 11
+
+
+def test_every_call_full_disk_refuses_before_forwarding(make_guard, dynalite, tables, tmpfs):
+    """access_log.sync "every_call": space for the records in flight is reserved ahead of the file, so when
+    the disk fills, no success is ever answered without its record in the file, and as soon as the
+    reservation cannot be renewed the next call is refused before it reaches the upstream."""
+    g, admin = start(make_guard, dynalite, tmpfs, "durable-every-call", sync="every_call")
+    c = g.boto()
+    log = tmpfs / "access.log"
+
+    def in_file(rid):  # read now, without waiting: every_call answers only after the record is written
+        return any(r.get("requestID") == rid for r in records(log))
+
+    rid, err = get(c)
+    assert err is None and in_file(rid), err
+    filler = fill(tmpfs)
+    allowed, refused = [rid], None
+    for _ in range(200):  # bounded: the reservation past the end of the file is at most buffer_bytes
+        rid, err = get(c)
+        if err is not None:
+            refused = (err, g.last_call())
+            break
+        assert in_file(rid), "a success was answered before its record was in the file"
+        allowed.append(rid)
+    assert refused is not None, "calls never stopped on a full disk"
+    (code, status, msg), call = refused
+    assert (code, status) == ("ServiceUnavailableException", 503) and "access log cannot be written" in msg
+    g.assert_not_forwarded(call)  # refused before forwarding, not answered after the fact
+    code, body = healthz(admin)
+    assert code == 503 and body["log"] == "unwritable" and body["reason"] == os.strerror(28), body
+
+    filler.unlink()
+    assert wait_health(admin, 200)[0] == 200
+    rid, err = get(c)
+    assert err is None and in_file(rid), err
+    allowed.append(rid)
+    assert g.stop() == 0
+    p = subprocess.run([str(LOGTOOL), "verify", str(log)], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0 and "(final: closed cleanly)" in p.stdout, p.stdout + p.stderr
+    ids = [r.get("requestID") for r in records(log) if r.get("guard", {}).get("decision") == "allow"]
+    assert sorted(ids) == sorted(allowed)
