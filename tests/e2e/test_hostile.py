@@ -141,6 +141,18 @@ def test_client_gone_mid_body_is_logged_and_others_are_served(hostile):
     assert c.get_item(TableName="users", Key={"pk": {"S": "gone"}}).get("Item") is None
 
 
+def wait_until_throttled(g, ua):
+    """Returns the first throttled response once the holder's reservation has been read by the gateway
+    (a condition, not a sleep: the holder's head may take a while to be read on a loaded machine)."""
+    body = json.dumps({"TableName": "users", "Item": {"pk": {"S": "t"}, "v": {"S": "y" * 2000}}}).encode()
+    deadline = time.monotonic() + 30
+    while True:
+        r = g.raw(*with_ua(g, "PutItem", body, ua))
+        if r.status == 400 and r.json().get("__type") == THROTTLED or time.monotonic() > deadline:
+            return r
+        time.sleep(0.05)
+
+
 # ---- the in-flight body budget -------------------------------------------------------------------
 def test_bodies_in_flight_over_the_budget_get_throttling_exception(hostile):
     holder_ua, ua = "hostile-e2e/holder", "hostile-e2e/throttled"
@@ -149,9 +161,7 @@ def test_bodies_in_flight_over_the_budget_get_throttling_exception(hostile):
     mark = hostile.log.mark()
     holder = tls_conn(hostile)
     holder.sendall(head + big[:100])  # reserves its whole Content-Length, most of the budget
-    time.sleep(0.2)
-    body = json.dumps({"TableName": "users", "Item": {"pk": {"S": "t"}, "v": {"S": "y" * 2000}}}).encode()
-    r = hostile.raw(*with_ua(hostile, "PutItem", body, ua))
+    r = wait_until_throttled(hostile, ua)
     assert r.status == 400, r
     assert r.json()["__type"] == THROTTLED, r
     assert r.header("Connection") == "close", r
@@ -175,8 +185,8 @@ def test_sdk_sees_throttling_exception(hostile):
     head, _ = with_ua(hostile, "PutItem", big, "hostile-e2e/holder2")
     holder = tls_conn(hostile)
     holder.sendall(head)
-    time.sleep(0.2)
     try:
+        assert wait_until_throttled(hostile, "hostile-e2e/probe2").status == 400
         with pytest.raises(ClientError) as e:
             hostile.boto().put_item(TableName="users", Item={"pk": {"S": "t2"}, "v": {"S": "y" * 3000}})
         assert e.value.response["Error"]["Code"] == "ThrottlingException", e.value.response
