@@ -137,6 +137,9 @@ struct config {
 	size_t ntables;
 	struct geoip_config geoip;
 	bool has_reverse_listener;
+	char *user;	 /* run as this user after binding (started as root); NULL: stay who we are */
+	char *group;	 /* and this group; NULL: the user's primary group */
+	bool allow_root; /* keep running as root (no "user"): refused unless set */
 	struct policy_set *policies;	/* owned */
 	struct identity_set *identities; /* owned */
 };

@@ -21,6 +21,7 @@
 #include "proxy/egress.h"
 #include "filters/base/log.h"
 #include "proxy/inflight.h"
+#include "proxy/offload.h"
 #include "proxy/request.h"
 #include "proxy/runtime.h"
 #include "proxy/upstream.h"
@@ -37,6 +38,7 @@ enum conn_state {
 	CS_BODY,     /* head parsed, waiting for the body */
 	CS_UPSTREAM, /* forwarded; reading from the client is paused */
 	CS_LOGWAIT,  /* access_log.sync "every_call": the response waits in `held` for its record */
+	CS_PARSING,  /* a large body is parsed on the runtime's parse thread; reading is off */
 	CS_CLOSING,  /* flushing the last response, then close */
 };
 
@@ -73,6 +75,8 @@ struct conn {
 	bool deadline_armed;
 	struct evbuffer *held;		/* every_call: the response until its record is durable (owned) */
 	struct accesslog_wait logwait; /* every_call: the record's completion, while CS_LOGWAIT */
+	struct offload_job parse; /* CS_PARSING: the body's parse on the parse thread */
+	bool gone;		  /* freed while CS_PARSING: conn_parsed finishes the job */
 	uint64_t inflight; /* this call's share of limits.max_bodies_in_flight_bytes, given back by conn_log */
 };
 
@@ -106,6 +110,12 @@ conn_flush_tunnel(struct bufferevent *plain)
 static void
 conn_free(struct conn *c)
 {
+	if (c->state == CS_PARSING) {
+		/* The parse thread still reads the body and writes the arena: conn_parsed frees. */
+		c->gone = true;
+		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+		return;
+	}
 	log_debug("client %s: closing in state %d", c->client_ip, (int)c->state);
 	if (c->call != NULL)
 		upstream_call_abort(c->call);
@@ -840,6 +850,50 @@ conn_fault_forward_denied(struct conn *c, const char *body, size_t body_len)
 }
 #endif
 
+static void conn_parsed(struct offload_job *job);
+
+/*
+ * Hands the body to the runtime's parse thread. Reading stops until the parse
+ * is done: libevent may move the bytes of an input chain it appends to, and
+ * the thread is reading them. False when there is no parse thread.
+ */
+static bool
+conn_parse_offloaded(struct conn *c, const char *body, size_t len)
+{
+	c->parse.arena = c->arena;
+	c->parse.body = body;
+	c->parse.len = len;
+	c->parse.opts = &c->rt->body_json;
+	c->parse.done = conn_parsed;
+	if (!offload_submit(c->rt->offload, &c->parse))
+		return false;
+	c->state = CS_PARSING;
+	bufferevent_disable(c->bev, EV_READ);
+	return true;
+}
+
+/* On the loop, once the parse thread is done with the body: the decision goes on where it stopped. */
+static void
+conn_parsed(struct offload_job *job)
+{
+	struct conn *c = (struct conn *)((char *)job - offsetof(struct conn, parse));
+
+	c->state = CS_BODY;
+	c->req.has_parsed = true;
+	c->req.parsed = job->root;
+	c->req.parse_err = job->err;
+	if (c->gone) {
+		request_refuse(&c->req, REFUSE_BAD_HTTP, "client connection closed while its request was decided");
+		c->req.status = 0;
+		conn_log(c);
+		conn_free(c);
+		return;
+	}
+	if (!c->read_paused)
+		bufferevent_enable(c->bev, EV_READ);
+	conn_process(c);
+}
+
 /* Returns true when the call was answered here and the next one may be read. */
 static bool
 conn_read_body(struct conn *c, struct evbuffer *in)
@@ -855,6 +909,9 @@ conn_read_body(struct conn *c, struct evbuffer *in)
 		conn_answer_refusal(c, true);
 		return false;
 	}
+	/* Large bodies are parsed off the loop; the decision resumes in conn_parsed with the tree. */
+	if (len >= OFFLOAD_MIN_BYTES && !c->req.has_parsed && conn_parse_offloaded(c, body, len))
+		return false;
 	c->req.bytes_in += len;
 	/* Condition-key scratch: once per connection, on its first call with a body, then reused. */
 	if (c->keys == NULL)
@@ -903,7 +960,7 @@ conn_readcb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
-	if (c->state == CS_UPSTREAM || c->state == CS_CLOSING || c->state == CS_LOGWAIT)
+	if (c->state == CS_UPSTREAM || c->state == CS_CLOSING || c->state == CS_LOGWAIT || c->state == CS_PARSING)
 		return; /* the next request is read once this one's response is out */
 	conn_process(c);
 }
@@ -921,6 +978,7 @@ conn_writecb(struct bufferevent *bev, void *arg)
 		upstream_call_resume(c->call);
 		return;
 	case CS_LOGWAIT:
+	case CS_PARSING:
 		return;
 	default:
 		if (c->read_paused) {
@@ -940,6 +998,10 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED) {
 		c->handshake_pending = false; /* TLS is up; the request comes through readcb */
+		return;
+	}
+	if (c->state == CS_PARSING) { /* logged and freed when the parse is done (conn_parsed) */
+		conn_free(c);
 		return;
 	}
 	/*

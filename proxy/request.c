@@ -28,6 +28,12 @@ static const struct refusal_info {
 	const char *type; /* __type */
 	const char *code; /* errorCode in the log: the part after '#' */
 	enum guard_decision decision;
+	/*
+	 * What the client reads instead of r->reason, for refusals whose reason
+	 * names internal addresses (upstream host, resolved peer, TLS details):
+	 * the log keeps the reason, the caller gets this and the request id.
+	 */
+	const char *client_message;
 } refusal_table[REFUSE__COUNT] = {
 	[REFUSE_NONE] = { 500, "Internal Server Error", "com.amazon.coral.service#InternalFailure",
 	    "InternalFailure", GUARD_ERROR },
@@ -48,12 +54,18 @@ static const struct refusal_info {
 	    "ValidationException", GUARD_REJECT },
 	[REFUSE_UPSTREAM_FAILED] = { 502, "Bad Gateway",
 	    "com.amazon.coral.service#ServiceUnavailableException", "ServiceUnavailableException",
-	    GUARD_ERROR },
+	    GUARD_ERROR, "ddbguard could not complete the call with DynamoDB (connection, TLS or response "
+	    "failure); the gateway's log has the reason under this request id" },
 	[REFUSE_UPSTREAM_TIMEOUT] = { 504, "Gateway Timeout",
 	    "com.amazon.coral.service#ServiceUnavailableException", "ServiceUnavailableException",
-	    GUARD_ERROR },
-	[REFUSE_TUNNEL_DENIED] = { 403, "Forbidden", "com.amazon.coral.service#AccessDeniedException",
-	    "AccessDeniedException", GUARD_DENY },
+	    GUARD_ERROR, "DynamoDB did not answer ddbguard in time; the gateway's log has the details under this "
+	    "request id" },
+	/*
+	 * A refused CONNECT: SDKs and the AWS CLI show only "Failed to connect to
+	 * proxy URL", so the status line itself says who refused and where to look.
+	 */
+	[REFUSE_TUNNEL_DENIED] = { 403, "Forbidden by ddbguard (see its access log)",
+	    "com.amazon.coral.service#AccessDeniedException", "AccessDeniedException", GUARD_DENY },
 	[REFUSE_TOO_SLOW] = { 408, "Request Timeout", "com.amazon.coral.service#RequestTimeoutException",
 	    "RequestTimeoutException", GUARD_REJECT },
 	/* 503 + ServiceUnavailableException: SDKs back off and retry until the log is writable again. */
@@ -249,7 +261,12 @@ decide_body(struct runtime *rt, struct request *r, const char *body, size_t len,
 	enum inspect_status st;
 	const cJSON *root;
 
-	root = json_arena_parse(arena, body, len, &rt->body_json, &jerr);
+	if (r->has_parsed) { /* parsed off the loop with the same options */
+		root = r->parsed;
+		jerr = r->parse_err;
+	} else {
+		root = json_arena_parse(arena, body, len, &rt->body_json, &jerr);
+	}
 	if (root == NULL) {
 		if (jerr.line > 0)
 			request_refuse(r, REFUSE_BAD_JSON, "request body is not acceptable JSON: %s at byte %zu",
@@ -371,6 +388,8 @@ void
 request_write_refusal(struct request *r, struct evbuffer *out, bool close)
 {
 	const struct refusal_info *ri = &refusal_table[r->refusal];
+	char hint[sizeof(r->reason) + sizeof(r->request_id) + 128];
+	const char *msg = ri->client_message != NULL ? ri->client_message : r->reason;
 	struct jsonw w;
 
 	if (r->request_id[0] == '\0')
@@ -378,7 +397,12 @@ request_write_refusal(struct request *r, struct evbuffer *out, bool close)
 	jsonw_init(&w);
 	jsonw_object_begin(&w, NULL);
 	jsonw_string(&w, "__type", ri->type);
-	jsonw_string(&w, "message", r->reason);
+	if (r->refusal == REFUSE_TUNNEL_DENIED) {
+		snprintf(hint, sizeof(hint), "%s; refused by the ddbguard egress gateway, whose access log has this "
+		    "CONNECT under request id %s", r->reason, r->request_id);
+		msg = hint;
+	}
+	jsonw_string(&w, "message", msg);
 	jsonw_object_end(&w);
 	if (w.failed) {
 		jsonw_reset(&w);

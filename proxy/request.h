@@ -101,6 +101,10 @@ struct request {
 	struct condkeys_request *keys;
 	bool keys_ready;
 	const cJSON *body; /* the body's tree, in the connection's arena; NULL if it did not parse to an object */
+	/* Set when the body was parsed before request_decide (off the loop, proxy/offload.h): its result. */
+	bool has_parsed;
+	const cJSON *parsed;
+	struct json_error parse_err;
 
 	/* decision */
 	enum guard_decision decision;

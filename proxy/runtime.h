@@ -49,6 +49,7 @@ struct runtime {
 	struct egress *egress;	/* owned; NULL when there is no egress listener */
 	struct accesslog *alog; /* owned */
 	struct geoip *geoip;	/* owned; NULL without config "geoip" */
+	struct offload *offload; /* owned; parses large bodies off this loop (proxy/offload.h); NULL: inline */
 
 	/* Precomputed once from cfg so the hot path does not rebuild them. */
 	struct json_opts body_json;

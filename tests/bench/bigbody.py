@@ -141,6 +141,13 @@ def main():
         rss = int(next(line.split()[1] for line in open("/proc/%d/status" % g.proc.pid)
                        if line.startswith("VmHWM")))
         print("ddbguard peak RSS (VmHWM): %.0f MiB" % (rss / 1024))
+        # CPU by thread: the event loop's share vs the parse thread's (proxy/offload.c)
+        tick = os.sysconf("SC_CLK_TCK")
+        for tid in sorted(os.listdir("/proc/%d/task" % g.proc.pid)):
+            stat = open("/proc/%d/task/%s/stat" % (g.proc.pid, tid)).read()
+            name = stat[stat.index("(") + 1:stat.rindex(")")]
+            f = stat[stat.rindex(")") + 2:].split()
+            print("thread %-16s cpu %.2f s" % (name, (int(f[11]) + int(f[12])) / tick))
     finally:
         if g:
             g.stop()

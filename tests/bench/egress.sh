@@ -76,7 +76,7 @@ cat >"$WORK/ddbguard.json" <<JSON
   "identities": [ { "name": "default", "policies": ["none"] } ]
 }
 JSON
-"$DDBGUARD" -c "$WORK/ddbguard.json" 2>"$WORK/ddbguard.stderr" &
+"$DDBGUARD" $([[ $(id -u) == 0 ]] && echo --allow-root) -c "$WORK/ddbguard.json" 2>"$WORK/ddbguard.stderr" &
 DG=$!
 PIDS+=("$DG")
 wait_port "$PORT" "$DG" || { echo "ddbguard did not start:"; cat "$WORK/ddbguard.stderr"; exit 1; }

@@ -369,6 +369,10 @@ def test_connect_to_anything_else_is_refused(eguard, elog, erecorder, target, ho
     assert status == 403, head
     assert resp.header("Connection") == "close"
     assert resp.json()["__type"].endswith("#AccessDeniedException"), resp
+    # SDKs show only "Failed to connect to proxy URL": the status line and body say who refused and where to look.
+    status_line = (head.decode(errors="replace") if isinstance(head, bytes) else str(head)).split("\r\n")[0]
+    assert "Forbidden by ddbguard (see its access log)" in status_line, status_line
+    assert "access log" in resp.json()["message"] and resp.header("x-amzn-RequestId") in resp.json()["message"], resp
     erecorder.assert_quiet_since(since, "CONNECT %s" % target)
     rec = elog.by_request_id(resp.header("x-amzn-RequestId"), decision="deny")
     assert rec["guard"]["mode"] == "egress" and rec["guard"]["listener"] == "egress", rec

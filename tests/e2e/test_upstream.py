@@ -73,6 +73,13 @@ def expect_unavailable(guard, status, timeout_ms=None):
     assert rec["errorCode"] == "ServiceUnavailableException"
     assert rec["guard"]["upstream"]["url"]
     assert rec["guard"]["identity"] == "app"
+    # Callers never see internal addresses; the log keeps them for the operator.
+    port = guard.config["upstream"]["dynamodb"].rsplit(":", 1)[1]
+    msg = resp["Error"]["Message"]
+    for internal in (port, "127.0.0.1", "localhost", "[::1]"):
+        assert internal not in msg, msg
+    assert "request id" in msg and resp["ResponseMetadata"]["RequestId"], resp
+    assert port in rec["errorMessage"], rec
     return rec
 
 

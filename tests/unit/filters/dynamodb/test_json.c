@@ -109,10 +109,7 @@ static const struct {
 static const char *
 suite_dir(char *buf, size_t len)
 {
-	const char *shared = getenv("SHARED_DIR");
-
-	snprintf(buf, len, "%s/data/JSONTestSuite/test_parsing",
-	    shared != NULL && shared[0] != '\0' ? shared : SOURCE_ROOT "/../shared");
+	snprintf(buf, len, "%s/tests/data/JSONTestSuite/test_parsing", SOURCE_ROOT);
 	return buf;
 }
 
