@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "config/diag.h"
+#include "filters/base/diag.h"
 #include "filters/dynamodb/json.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
