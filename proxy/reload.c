@@ -89,6 +89,8 @@ restart_only_change(const struct config *o, const struct config *n)
 		return "access_log.signing_key (removing it)";
 	if (!str_eq(o->admin.address, n->admin.address) || o->admin.port != n->admin.port)
 		return "admin";
+	if (o->limits.max_connections_per_source != n->limits.max_connections_per_source)
+		return "limits.max_connections_per_source";
 	if (!str_eq(o->user, n->user) || !str_eq(o->group, n->group) || o->allow_root != n->allow_root)
 		return "user/group/allow_root";
 	return NULL;
