@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "filters/dynamodb/arn.h"
+#include "filters/dynamodb/catalog.h"
 #include "filters/policy/identity.h"
 #include "filters/dynamodb/json.h"
 #include "filters/policy/policy.h"
@@ -869,6 +870,168 @@ parse_tables(struct cfg_ctx *ctx, const cJSON *v, void *dst)
 	return ok;
 }
 
+/* --- rate limits ------------------------------------------------------ */
+
+#define CFG_RATE_LIMITS_MAX 256
+#define CFG_RATE_MAX 1000000.0
+#define CFG_BURST_MAX 1000000u
+
+static const char *
+check_rate_action(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < catalog_count(); i++)
+		if (policy_glob_match(s, catalog_at(i)->iam_action, true))
+			return NULL;
+	return "a \"dynamodb:<Operation>\" pattern (with * and ?) matching an operation ddbguard knows";
+}
+
+static const char *
+check_rate_name(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
+			break;
+	return (n == 0 || n > 64 || i < n) ? "1-64 characters of [A-Za-z0-9_.-]" : NULL;
+}
+
+static bool
+parse_rate_limit(struct cfg_ctx *ctx, const cJSON *v, struct config *c, struct rate_limit_config *r)
+{
+	static const char *const known[] = { "name", "per", "identity", "actions", "tables", "rate", "burst" };
+	const cJSON *m;
+	size_t k, mark;
+	bool ok = true;
+
+	if (!cJSON_IsObject(v)) {
+		diag_error(ctx->d, ctx->path.text, "expected a rate limit object, got %s", json_type_name(v));
+		return false;
+	}
+	cJSON_ArrayForEach(m, v) {
+		for (k = 0; k < sizeof(known) / sizeof(known[0]) && strcmp(known[k], m->string) != 0; k++)
+			;
+		if (k == sizeof(known) / sizeof(known[0])) {
+			mark = diag_path_member(&ctx->path, m->string);
+			diag_error(ctx->d, ctx->path.text,
+			    "unknown key (expected name, per, identity, actions, tables, rate, burst)");
+			diag_path_pop(&ctx->path, mark);
+			ok = false;
+		}
+	}
+	mark = diag_path_member(&ctx->path, "name");
+	m = cJSON_GetObjectItemCaseSensitive(v, "name");
+	if (!cJSON_IsString(m) || check_rate_name(m->valuestring) != NULL) {
+		diag_error(ctx->d, ctx->path.text, "expected a name of %s", check_rate_name(""));
+		ok = false;
+	} else {
+		for (k = 0; k < c->nrate_limits; k++)
+			if (strcmp(c->rate_limits[k].name, m->valuestring) == 0) {
+				diag_error(ctx->d, ctx->path.text, "duplicate rate limit name \"%s\"", m->valuestring);
+				ok = false;
+			}
+		r->name = xstrdup(m->valuestring);
+	}
+	diag_path_pop(&ctx->path, mark);
+	mark = diag_path_member(&ctx->path, "per");
+	m = cJSON_GetObjectItemCaseSensitive(v, "per");
+	if (m != NULL && !(cJSON_IsString(m) && (strcmp(m->valuestring, "identity") == 0 ||
+						 strcmp(m->valuestring, "source_address") == 0))) {
+		diag_error(ctx->d, ctx->path.text, "expected \"identity\" or \"source_address\"");
+		ok = false;
+	}
+	r->per_source = m != NULL && cJSON_IsString(m) && strcmp(m->valuestring, "source_address") == 0;
+	diag_path_pop(&ctx->path, mark);
+	mark = diag_path_member(&ctx->path, "identity");
+	m = cJSON_GetObjectItemCaseSensitive(v, "identity");
+	if (m != NULL && !cJSON_IsString(m)) {
+		diag_error(ctx->d, ctx->path.text, "expected an identity name");
+		ok = false;
+	} else if (m != NULL) {
+		r->identity = xstrdup(m->valuestring); /* checked against "identities" after they compile */
+	}
+	diag_path_pop(&ctx->path, mark);
+	mark = diag_path_member(&ctx->path, "actions");
+	if ((m = cJSON_GetObjectItemCaseSensitive(v, "actions")) != NULL)
+		ok = cfg_string_array(ctx, m, 256, check_rate_action, &r->actions, &r->nactions) && ok;
+	diag_path_pop(&ctx->path, mark);
+	mark = diag_path_member(&ctx->path, "tables");
+	if ((m = cJSON_GetObjectItemCaseSensitive(v, "tables")) != NULL)
+		ok = cfg_string_array(ctx, m, 256, check_table_name, &r->tables, &r->ntables) && ok;
+	diag_path_pop(&ctx->path, mark);
+	mark = diag_path_member(&ctx->path, "rate");
+	m = cJSON_GetObjectItemCaseSensitive(v, "rate");
+	if (!cJSON_IsNumber(m) || !(m->valuedouble > 0) || m->valuedouble > CFG_RATE_MAX) {
+		diag_error(ctx->d, ctx->path.text, "expected calls per second, a number > 0 and <= %.0f", CFG_RATE_MAX);
+		ok = false;
+	} else {
+		r->rate = m->valuedouble;
+	}
+	diag_path_pop(&ctx->path, mark);
+	mark = diag_path_member(&ctx->path, "burst");
+	m = cJSON_GetObjectItemCaseSensitive(v, "burst");
+	if (m == NULL) {
+		r->burst = r->rate >= 1 ? (uint32_t)(r->rate + 0.999999) : 1; /* a second's worth */
+	} else if (!cJSON_IsNumber(m) || m->valuedouble < 1 || m->valuedouble > CFG_BURST_MAX ||
+		   m->valuedouble != (double)(uint32_t)m->valuedouble) {
+		diag_error(ctx->d, ctx->path.text, "expected an integer 1..%u", CFG_BURST_MAX);
+		ok = false;
+	} else {
+		r->burst = (uint32_t)m->valuedouble;
+	}
+	diag_path_pop(&ctx->path, mark);
+	return ok;
+}
+
+static bool
+parse_rate_limits(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+{
+	struct config *c = dst;
+	const cJSON *e;
+	size_t n, mark, i = 0;
+	bool ok = true;
+
+	if (!cJSON_IsArray(v) || (n = (size_t)cJSON_GetArraySize(v)) > CFG_RATE_LIMITS_MAX) {
+		diag_error(ctx->d, ctx->path.text, "expected an array of at most %d rate limits", CFG_RATE_LIMITS_MAX);
+		return false;
+	}
+	if (n > 0 && (c->rate_limits = calloc(n, sizeof(*c->rate_limits))) == NULL)
+		abort();
+	cJSON_ArrayForEach(e, v) {
+		mark = diag_path_index(&ctx->path, i++);
+		ok = parse_rate_limit(ctx, e, c, &c->rate_limits[c->nrate_limits]) && ok;
+		c->nrate_limits++; /* freed by config_free either way */
+		diag_path_pop(&ctx->path, mark);
+	}
+	return ok;
+}
+
+/* Cross-field: a rule's identity must be one of "identities". */
+static void
+cfg_finish_rate_limits(struct cfg_ctx *ctx, struct config *c, const cJSON *ids)
+{
+	const cJSON *id, *name;
+	char where[64];
+	size_t i;
+	bool found;
+
+	for (i = 0; i < c->nrate_limits; i++) {
+		if (c->rate_limits[i].identity == NULL)
+			continue;
+		found = false;
+		cJSON_ArrayForEach(id, ids) {
+			name = cJSON_GetObjectItemCaseSensitive(id, "name");
+			found = found || (cJSON_IsString(name) && strcmp(name->valuestring, c->rate_limits[i].identity) == 0);
+		}
+		if (!found) {
+			snprintf(where, sizeof(where), "$.rate_limits[%zu].identity", i);
+			diag_error(ctx->d, where, "no identity is named \"%s\"", c->rate_limits[i].identity);
+		}
+	}
+}
+
 static const struct cfg_key geoip_keys[] = {
 	{ .name = "country_database", .type = CFG_PATH, .offset = offsetof(struct geoip_config, country_database) },
 	{ .name = "asn_database", .type = CFG_PATH, .offset = offsetof(struct geoip_config, asn_database) },
@@ -1074,7 +1237,7 @@ cfg_expand_params(struct cfg_ctx *ctx, cJSON *node, const cJSON *params)
  * otherwise depend on order.
  */
 static cJSON *
-cfg_merge_policies(struct cfg_ctx *ctx, const cJSON *root)
+cfg_merge_policies(struct cfg_ctx *ctx, const cJSON *root, struct config *c)
 {
 	const cJSON *inline_p = cJSON_GetObjectItemCaseSensitive(root, "policies");
 	const cJSON *files = cJSON_GetObjectItemCaseSensitive(root, "policy_files");
@@ -1090,6 +1253,9 @@ cfg_merge_policies(struct cfg_ctx *ctx, const cJSON *root)
 	cJSON_ArrayForEach(f, files) {
 		snprintf(where, sizeof(where), "$.policy_files[%zu]", i++);
 		path = cfg_resolve_path(ctx, f->valuestring);
+		if ((c->policy_files = realloc(c->policy_files, (c->npolicy_files + 1) * sizeof(char *))) == NULL)
+			abort();
+		c->policy_files[c->npolicy_files++] = xstrdup(path);
 		buf = cfg_read_file(path, &len, ctx->d, where);
 		fp = buf ? json_parse_strict(buf, len, &opts, &jerr) : NULL;
 		if (buf != NULL && fp == NULL)
@@ -1134,6 +1300,7 @@ static const struct cfg_key top_keys[] = {
 	{ .name = "policy_parameters", .type = CFG_CUSTOM, .parse = parse_policy_parameters },
 	{ .name = "tables", .type = CFG_CUSTOM, .parse = parse_tables },
 	{ .name = "geoip", .type = CFG_CUSTOM, .parse = parse_geoip },
+	{ .name = "rate_limits", .type = CFG_CUSTOM, .parse = parse_rate_limits },
 	{ .name = "identities", .type = CFG_CUSTOM, .required = true, .parse = parse_deferred },
 	{ .name = "user", .type = CFG_STRING, .max = 32, .check = check_account_name,
 	    .offset = offsetof(struct config, user) },
@@ -1306,7 +1473,7 @@ config_from_json(struct cfg_ctx *ctx, const char *name, const cJSON *root)
 		diag_error(ctx->d, "$.limits.max_bodies_in_flight_bytes",
 		    "must be at least limits.max_body_bytes (%llu)", (unsigned long long)c->limits.max_body_bytes);
 	if (cJSON_IsObject(root) && cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "policies"))) {
-		cJSON *merged = cfg_merge_policies(ctx, root);
+		cJSON *merged = cfg_merge_policies(ctx, root, c);
 
 		mark = diag_path_member(&ctx->path, "policies");
 		cfg_expand_params(ctx, merged, cJSON_GetObjectItemCaseSensitive(root, "policy_parameters"));
@@ -1323,6 +1490,7 @@ config_from_json(struct cfg_ctx *ctx, const char *name, const cJSON *root)
 			mark = diag_path_member(&ctx->path, "identities");
 			c->identities = identity_set_compile(ids, c->policies, ctx->d, &ctx->path);
 			diag_path_pop(&ctx->path, mark);
+			cfg_finish_rate_limits(ctx, c, ids);
 		}
 	}
 	if (diag_count(ctx->d) > 0) {
@@ -1475,6 +1643,22 @@ config_free(struct config *c)
 	free(c->tables);
 	free(c->geoip.country_database);
 	free(c->geoip.asn_database);
+	for (i = 0; i < c->npolicy_files; i++)
+		free(c->policy_files[i]);
+	for (i = 0; i < c->nrate_limits; i++) {
+		struct rate_limit_config *r = &c->rate_limits[i];
+
+		free(r->name);
+		free(r->identity);
+		for (size_t k = 0; k < r->nactions; k++)
+			free(r->actions[k]);
+		free(r->actions);
+		for (size_t k = 0; k < r->ntables; k++)
+			free(r->tables[k]);
+		free(r->tables);
+	}
+	free(c->rate_limits);
+	free(c->policy_files);
 	identity_set_free(c->identities);
 	policy_set_free(c->policies);
 	free(c->user);

@@ -119,6 +119,23 @@ struct access_log_config {
 	uint32_t sync_interval_ms;	/* "interval": fsync at most this often */
 };
 
+/*
+ * One token bucket rule of "rate_limits" (config/README.md#rate-limits): calls
+ * per second with a burst, one bucket per identity or per source address,
+ * optionally narrowed to one identity, to actions and to tables.
+ */
+struct rate_limit_config {
+	char *name;	     /* unique; logged as guard.rateLimit.name */
+	bool per_source;     /* "per": "source_address" (else "identity") */
+	char *identity;	     /* only calls of this identity; NULL: every identity */
+	char **actions;	     /* IAM action patterns ("dynamodb:Put*"), case-insensitive; none: every action */
+	size_t nactions;
+	char **tables;	     /* table names; none: every call */
+	size_t ntables;
+	double rate;	     /* calls per second, > 0 */
+	uint32_t burst;	     /* bucket size: calls allowed at once, >= 1 */
+};
+
 /* The admin endpoint (GET /healthz); address NULL: none. */
 struct admin_config {
 	char *address;
@@ -139,6 +156,10 @@ struct config {
 	size_t ntables;
 	struct geoip_config geoip;
 	bool has_reverse_listener;
+	struct rate_limit_config *rate_limits;
+	size_t nrate_limits;
+	char **policy_files;		/* resolved paths of "policy_files", in order (for the config version) */
+	size_t npolicy_files;
 	char *user;	 /* run as this user after binding (started as root); NULL: stay who we are */
 	char *group;	 /* and this group; NULL: the user's primary group */
 	bool allow_root; /* keep running as root (no "user"): refused unless set */

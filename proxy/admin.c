@@ -18,7 +18,43 @@
 struct admin {
 	struct evhttp *http; /* owned */
 	struct accesslog *alog;
+	void (*metrics)(void *arg, struct evbuffer *out);
+	bool (*ready)(void *arg, struct evbuffer *out);
+	void *hook_arg;
 };
+
+void
+admin_set_hooks(struct admin *ad, void (*metrics)(void *arg, struct evbuffer *out),
+    bool (*ready)(void *arg, struct evbuffer *out), void *arg)
+{
+	if (ad == NULL)
+		return;
+	ad->metrics = metrics;
+	ad->ready = ready;
+	ad->hook_arg = arg;
+}
+
+/* GET /metrics and /readyz: the daemon's hooks fill the body. */
+static void
+on_hook(struct admin *ad, struct evhttp_request *req, bool metrics)
+{
+	struct evkeyvalq *hdrs = evhttp_request_get_output_headers(req);
+	struct evbuffer *body = evbuffer_new();
+	bool ok = true;
+
+	if (body == NULL) {
+		evhttp_send_error(req, HTTP_INTERNAL, "Internal Server Error");
+		return;
+	}
+	if (metrics)
+		ad->metrics(ad->hook_arg, body);
+	else
+		ok = ad->ready(ad->hook_arg, body);
+	evhttp_add_header(hdrs, "Content-Type", metrics ? "text/plain; version=0.0.4; charset=utf-8" : "application/json");
+	evhttp_add_header(hdrs, "Cache-Control", "no-store");
+	evhttp_send_reply(req, ok ? HTTP_OK : HTTP_SERVUNAVAIL, ok ? "OK" : "Service Unavailable", body);
+	evbuffer_free(body);
+}
 
 static void
 format_ms(char *buf, size_t len, int64_t ms)
@@ -44,13 +80,20 @@ on_request(struct evhttp_request *req, void *arg)
 	char since[40];
 	int code;
 
-	if (path == NULL || strcmp(path, "/healthz") != 0) {
+	bool is_metrics = path != NULL && strcmp(path, "/metrics") == 0 && ad->metrics != NULL;
+	bool is_ready = path != NULL && strcmp(path, "/readyz") == 0 && ad->ready != NULL;
+
+	if (path == NULL || (strcmp(path, "/healthz") != 0 && !is_metrics && !is_ready)) {
 		evhttp_send_error(req, HTTP_NOTFOUND, "Not Found");
 		return;
 	}
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
 		evhttp_add_header(hdrs, "Allow", "GET");
 		evhttp_send_error(req, 405, "Method Not Allowed");
+		return;
+	}
+	if (is_metrics || is_ready) {
+		on_hook(ad, req, is_metrics);
 		return;
 	}
 	if ((body = evbuffer_new()) == NULL) {
@@ -95,7 +138,7 @@ admin_new(struct event_base *base, const struct admin_config *cfg, struct access
 		admin_free(ad);
 		return NULL;
 	}
-	log_info("admin endpoint on %s port %u (GET /healthz)", cfg->address, (unsigned)cfg->port);
+	log_info("admin endpoint on %s port %u (GET /healthz, /readyz, /metrics)", cfg->address, (unsigned)cfg->port);
 	return ad;
 }
 

@@ -23,6 +23,8 @@
 #include "filters/base/log.h"
 #include "proxy/inflight.h"
 #include "proxy/offload.h"
+#include "proxy/snapshot.h"
+#include "proxy/metrics.h"
 #include "proxy/request.h"
 #include "proxy/runtime.h"
 #include "proxy/sockio.h"
@@ -85,6 +87,8 @@ struct conn {
 	TAILQ_ENTRY(conn) link; /* in rt->conns */
 	struct runtime *rt;
 	const struct listener_config *lc;
+	struct snapshot *lc_owner; /* reference: the config lc lives in (reload) */
+	bool counted;		   /* in ddbguard_open_connections */
 	struct bufferevent *bev;
 	struct sockio *io; /* plain reverse listener: write-first I/O over bev's buffers (owned); NULL: bev's own */
 	char client_ip[INET6_ADDRSTRLEN];
@@ -153,6 +157,7 @@ conn_work_free(struct conn_work *w)
 	free(w->fwd_head);
 	free(w->keys);
 	free(w->capture);
+	snapshot_unref(w->req.snap); /* a spare work keeps its last call's snapshot until reused (reload.h) */
 	free(w);
 }
 
@@ -283,8 +288,12 @@ conn_free(struct conn *c)
 		return;
 	}
 	log_debug("client %s: closing in state %d", c->client_ip, (int)c->state);
-	if (c->call != NULL)
+	if (c->call != NULL) {
 		upstream_call_abort(c->call);
+		metrics_count(METRIC_UPSTREAM_IN_FLIGHT, NULL, -1);
+	}
+	if (c->counted)
+		metrics_count(METRIC_OPEN_CONNECTIONS, c->lc->name, -1);
 	accesslog_wait_cancel(&c->logwait);
 	if (c->held != NULL)
 		evbuffer_free(c->held);
@@ -304,6 +313,7 @@ conn_free(struct conn *c)
 	inflight_release(c->inflight);
 	conn_release_work(c);
 	sourcecap_give(c->rt->sources, c->source);
+	snapshot_unref(c->lc_owner);
 	TAILQ_REMOVE(&c->rt->conns, c, link);
 	if (--c->rt->nconns == 0 && c->rt->draining)
 		event_base_loopexit(c->rt->base, NULL);
@@ -536,6 +546,8 @@ conn_forward(struct conn *c, struct evbuffer *in, size_t body_len)
 		return;
 	}
 	c->call = upstream_call_start(pool, c->w->upstream_request, conn_response_out(c), &conn_upstream_cbs, c);
+	if (c->call != NULL)
+		metrics_count(METRIC_UPSTREAM_IN_FLIGHT, NULL, 1);
 	if (c->call == NULL) {
 		request_refuse(&c->w->req, REFUSE_UPSTREAM_FAILED, "out of memory while forwarding");
 		conn_answer_refusal(c, true);
@@ -619,6 +631,23 @@ conn_note_capacity(struct conn *c, const struct upstream_report *rep)
 		c->w->req.consumed_capacity = cc;
 }
 
+/* ddbguard_upstream_errors_total and /readyz's "upstream reachable". */
+static void
+conn_count_upstream(enum upstream_result res)
+{
+	static const char *const kind[] = {
+		[UPSTREAM_CONNECT_FAILED] = "connect",
+		[UPSTREAM_TLS_FAILED] = "tls",
+		[UPSTREAM_TIMEOUT] = "timeout",
+		[UPSTREAM_BAD_RESPONSE] = "bad_response",
+		[UPSTREAM_TRUNCATED] = "truncated",
+	};
+
+	metrics_upstream_seen(res == UPSTREAM_OK);
+	if (res != UPSTREAM_OK && (size_t)res < sizeof(kind) / sizeof(kind[0]) && kind[res] != NULL)
+		metrics_count(METRIC_UPSTREAM_ERRORS, kind[res], 1);
+}
+
 /* every_call: the record is durable (or failed): release the held response, or close without it. */
 static void
 conn_log_done(struct accesslog_wait *w, bool durable)
@@ -691,6 +720,8 @@ conn_upstream_done(void *arg, const struct upstream_report *rep)
 	struct request *r = &c->w->req;
 
 	c->call = NULL;
+	metrics_count(METRIC_UPSTREAM_IN_FLIGHT, NULL, -1);
+	conn_count_upstream(rep->result);
 	r->upstream_end_ns = request_now_ns();
 	r->upstream_status = rep->status;
 	snprintf(r->upstream_peer, sizeof(r->upstream_peer), "%s", rep->peer);
@@ -874,6 +905,7 @@ conn_begin_call(struct conn *c)
 		return false;
 	}
 	request_begin(&c->w->req, c->lc, c->client_ip, c->route);
+	snapshot_call_begin(c->rt, &c->w->req.snap); /* the config this call is decided and logged by */
 	json_arena_reset(c->w->arena);
 	if (c->ssl != NULL && SSL_is_init_finished(c->ssl)) {
 		c->w->req.tls_version = SSL_get_version(c->ssl);
@@ -1066,14 +1098,17 @@ conn_read_connect(struct conn *c, struct evbuffer *in)
 	switch (egress_resolve(c->rt->egress, c->w->msg.connect_host, c->w->msg.connect_host_len, c->w->msg.connect_port,
 	    &route, why, sizeof(why))) {
 	case EGRESS_REFUSED:
+		metrics_count(METRIC_EGRESS_TUNNELS, "refused", 1);
 		request_refuse(&c->w->req, REFUSE_TUNNEL_DENIED, "%s", why);
 		conn_answer_refusal(c, true);
 		return false;
 	case EGRESS_FAILED:
+		metrics_count(METRIC_EGRESS_TUNNELS, "failed", 1);
 		request_refuse(&c->w->req, REFUSE_UPSTREAM_FAILED, "%s", why);
 		conn_answer_refusal(c, true);
 		return false;
 	case EGRESS_ALLOWED:
+		metrics_count(METRIC_EGRESS_TUNNELS, "allowed", 1);
 		c->route = route; /* held from here: conn_free releases it */
 		c->route_held = true;
 		break;
@@ -1307,6 +1342,8 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 	const char *how = (what & BEV_EVENT_TIMEOUT) ? "timed out" : "closed";
 
 	if (what & BEV_EVENT_CONNECTED) {
+		if (c->handshake_pending)
+			metrics_add(METRIC_TLS_HANDSHAKES, c->lc->name, "ok", NULL, 1);
 		c->handshake_pending = false; /* TLS is up; the request comes through readcb */
 		conn_disarm_deadline(c);
 		/* The first request's bytes may have come with the handshake's last flight. */
@@ -1340,6 +1377,7 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 			snprintf(tmp, sizeof(tmp), "the client closed the connection");
 		else
 			ERR_error_string_n(e, tmp, sizeof(tmp));
+		metrics_add(METRIC_TLS_HANDSHAKES, c->lc->name, "failed", NULL, 1);
 		if (!conn_begin_call(c)) {
 			conn_free(c);
 			return;
@@ -1438,8 +1476,8 @@ conn_new_bev(struct runtime *rt, SSL_CTX *tls, evutil_socket_t fd)
 }
 
 void
-conn_accept(struct runtime *rt, const struct listener_config *lc, SSL_CTX *tls, evutil_socket_t fd,
-    const struct sockaddr *sa, socklen_t salen, struct sourcecap_entry *source)
+conn_accept(struct runtime *rt, const struct listener_config *lc, struct snapshot *owner, SSL_CTX *tls,
+    evutil_socket_t fd, const struct sockaddr *sa, socklen_t salen, struct sourcecap_entry *source)
 {
 	const struct limits_config *lim = &rt->cfg->limits;
 	struct timeval tv = { .tv_sec = lim->client_timeout_ms / 1000,
@@ -1455,6 +1493,8 @@ conn_accept(struct runtime *rt, const struct listener_config *lc, SSL_CTX *tls, 
 	c->source = source;
 	c->rt = rt;
 	c->lc = lc;
+	if ((c->lc_owner = owner) != NULL)
+		snapshot_ref(owner);
 	if (lc->kind == LISTENER_EGRESS) {
 		c->state = CS_CONNECT;
 	} else {
@@ -1485,6 +1525,9 @@ conn_accept(struct runtime *rt, const struct listener_config *lc, SSL_CTX *tls, 
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
 	conn_set_read_limit(c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	metrics_count(METRIC_CONNECTIONS, lc->name, 1);
+	metrics_count(METRIC_OPEN_CONNECTIONS, lc->name, 1);
+	c->counted = true;
 	return;
 fail_conn:
 	log_warnx("out of memory accepting a connection from %s", c->client_ip);

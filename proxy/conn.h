@@ -18,16 +18,18 @@
 #include "config/config.h"
 
 struct runtime;
+struct snapshot;
 struct sourcecap_entry;
 
 /*
  * Takes ownership of `fd`: on failure it is closed. `tls` NULL for a plain
- * listener. `lc` must outlive the connection. Takes over `source` (the
+ * listener. `lc` lives in `owner`, of which the connection takes a reference
+ * (NULL: `lc` must outlive the connection). Takes over `source` (the
  * connection's count in rt->sources, from sourcecap_take): given back when
  * the connection closes, or at once on failure.
  */
-void conn_accept(struct runtime *rt, const struct listener_config *lc, SSL_CTX *tls, evutil_socket_t fd,
-    const struct sockaddr *sa, socklen_t salen, struct sourcecap_entry *source);
+void conn_accept(struct runtime *rt, const struct listener_config *lc, struct snapshot *owner, SSL_CTX *tls,
+    evutil_socket_t fd, const struct sockaddr *sa, socklen_t salen, struct sourcecap_entry *source);
 
 /*
  * Starts a graceful stop: idle connections close now, busy ones after the

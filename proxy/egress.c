@@ -16,6 +16,7 @@
 
 #include "filters/dynamodb/arn.h"
 #include "filters/base/log.h"
+#include "proxy/metrics.h"
 #include "proxy/runtime.h"
 #include "proxy/tls.h"
 #include "proxy/upstream.h"
@@ -48,6 +49,7 @@ struct egress {
 	const struct egress_config *cfg;
 	const char *default_account;
 	SSL_CTX *upstream_tls;
+	const struct upstream_config *upstream_cfg; /* the start-up config's: reload cannot change it */
 	X509 *ca;
 	EVP_PKEY *ca_key;
 	EVP_PKEY *leaf_key; /* one key for every minted certificate: minting stays a signature, not a keygen */
@@ -174,6 +176,7 @@ egress_entry_cert(struct egress *e, struct egress_entry *en)
 	en->cert_renew_at =
 	    now + (time_t)(e->cfg->cert_validity_s - e->cfg->cert_validity_s / EGRESS_RENEW_DIVISOR);
 	log_debug("egress: minted a certificate for %s", en->host);
+	metrics_count(METRIC_EGRESS_CERTS_MINTED, NULL, 1);
 	return cert;
 }
 
@@ -389,7 +392,7 @@ egress_entry_new(struct egress *e, const char *host, const struct egress_target 
 	    en->url.port);
 	if (en->url.host == NULL || en->url.text == NULL || (rc && en->url.tls_name == NULL))
 		goto fail;
-	pool = upstream_pool_new(e->rt->base, e->rt->dns, e->upstream_tls, &en->url, &e->rt->cfg->upstream,
+	pool = upstream_pool_new(e->rt->base, e->rt->dns, e->upstream_tls, &en->url, e->upstream_cfg,
 	    &e->rt->response_limits);
 	if (pool == NULL)
 		goto fail;
@@ -543,6 +546,7 @@ egress_new(struct runtime *rt, const struct config *cfg, SSL_CTX *upstream_tls)
 	e->cfg = &cfg->egress;
 	e->default_account = cfg->account_id;
 	e->upstream_tls = upstream_tls;
+	e->upstream_cfg = &cfg->upstream;
 	if ((e->ca = load_cert(cfg->egress.ca_cert)) == NULL || (e->ca_key = load_key(cfg->egress.ca_key)) == NULL)
 		goto fail;
 	if (X509_check_private_key(e->ca, e->ca_key) != 1) {
@@ -585,4 +589,21 @@ egress_free(struct egress *e)
 	EVP_PKEY_free(e->ca_key);
 	EVP_PKEY_free(e->leaf_key);
 	free(e);
+}
+
+void
+egress_set_upstream_tls(struct egress *e, SSL_CTX *tls)
+{
+	if (e != NULL)
+		e->upstream_tls = tls;
+}
+
+size_t
+egress_cached_certs(const struct egress *e)
+{
+	size_t i, n = 0;
+
+	for (i = 0; e != NULL && i < e->nentries; i++)
+		n += e->entries[i]->cert != NULL;
+	return n;
 }

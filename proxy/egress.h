@@ -54,4 +54,10 @@ void egress_release(struct egress *e, const struct route *route);
 /* A server-side SSL for the tunnel of `route`: minted certificate for its name, SNI checked. NULL on failure. */
 SSL *egress_tunnel_ssl(struct egress *e, const struct route *route);
 
+/* Reload: tunnels opened from now on verify the upstream with `tls` (routes already cached keep theirs). */
+void egress_set_upstream_tls(struct egress *e, SSL_CTX *tls);
+
+/* Minted certificates held in the cache (metrics). Accepts NULL. */
+size_t egress_cached_certs(const struct egress *e);
+
 #endif

@@ -14,6 +14,7 @@
 
 #include "proxy/conn.h"
 #include "filters/base/log.h"
+#include "proxy/snapshot.h"
 #include "proxy/runtime.h"
 #include "proxy/sourcecap.h"
 #include "proxy/tls.h"
@@ -30,6 +31,7 @@ struct listener {
 	struct runtime *rt;
 	const struct listener_config *lc;
 	SSL_CTX *tls; /* owned; NULL for plain HTTP */
+	struct snapshot *owner; /* reference; holds lc */
 	struct evconnlistener *evl;
 	struct event *resume; /* re-enables accepting after a pause (owned) */
 	time_t last_full_warning;
@@ -83,7 +85,7 @@ listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockad
 		}
 		return;
 	}
-	conn_accept(l->rt, l->lc, l->tls, fd, sa, (socklen_t)salen, source);
+	conn_accept(l->rt, l->lc, l->owner, l->tls, fd, sa, (socklen_t)salen, source);
 }
 
 static void
@@ -188,5 +190,38 @@ listener_free(struct listener *l)
 	if (l->resume != NULL)
 		event_free(l->resume);
 	SSL_CTX_free(l->tls);
+	snapshot_unref(l->owner);
 	free(l);
+}
+
+void
+listener_set_owner(struct listener *l, struct snapshot *owner)
+{
+	if (owner != NULL)
+		snapshot_ref(owner);
+	snapshot_unref(l->owner);
+	l->owner = owner;
+}
+
+bool
+listener_same_socket(const struct listener *l, const struct listener_config *lc)
+{
+	return l->lc->kind == lc->kind && l->lc->port == lc->port && strcmp(l->lc->address, lc->address) == 0 &&
+	    (l->lc->tls_cert == NULL) == (lc->tls_cert == NULL);
+}
+
+void
+listener_update(struct listener *l, const struct listener_config *lc, struct snapshot *owner, SSL_CTX *tls)
+{
+	/* Connections already accepted keep their own SSL (which holds the old context) and lc (their own reference). */
+	SSL_CTX_free(l->tls);
+	l->tls = tls;
+	l->lc = lc;
+	listener_set_owner(l, owner);
+}
+
+const struct listener_config *
+listener_config_of(const struct listener *l)
+{
+	return l->lc;
 }

@@ -1,7 +1,7 @@
 /*
  * ddbguard: a least-privilege gateway for Amazon DynamoDB.
  *
- *   ddbguard -c FILE            run in the foreground
+ *   ddbguard -c FILE            run in the foreground (SIGHUP: reload FILE)
  *   ddbguard --check -c FILE    validate FILE and everything it names, print every error, exit 0/1
  *   ddbguard --version          versions of ddbguard and the libraries it runs on
  *
@@ -21,6 +21,7 @@
 #include <sys/resource.h>
 
 #include <cjson/cJSON.h>
+#include <event2/buffer.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <maxminddb.h>
@@ -38,6 +39,8 @@
 #include "proxy/egress.h"
 #include "proxy/listener.h"
 #include "filters/base/log.h"
+#include "proxy/metrics.h"
+#include "proxy/reload.h"
 #include "proxy/preflight.h"
 #include "proxy/runtime.h"
 #include "proxy/service.h"
@@ -48,9 +51,9 @@
 
 struct daemon {
 	struct runtime rt;
-	SSL_CTX *upstream_tls;
-	struct listener **listeners;
-	size_t nlisteners;
+	struct reload_target reload; /* listeners, upstream TLS context; SIGHUP replaces them */
+	struct snapshot *base;	     /* the start-up config: upstream pools and egress point into it */
+	struct event *sighup;
 	struct event *sigterm, *sigint;
 	struct event *sigusr1;	    /* reopen the access log */
 	struct admin *admin;	    /* GET /healthz; NULL without config "admin" */
@@ -235,9 +238,9 @@ close_listeners(struct daemon *d)
 {
 	size_t i;
 
-	for (i = 0; i < d->nlisteners; i++)
-		listener_free(d->listeners[i]);
-	d->nlisteners = 0;
+	for (i = 0; i < d->reload.nlisteners; i++)
+		listener_free(d->reload.listeners[i]);
+	d->reload.nlisteners = 0;
 }
 
 /*
@@ -272,16 +275,92 @@ on_sigusr1(evutil_socket_t sig, short what, void *arg)
 	accesslog_reopen(((struct daemon *)arg)->rt.alog);
 }
 
+/* sd_notify around a reload (proxy/service.h): RELOADING=1, then READY=1 whatever the outcome. */
 static void
-daemon_start(struct daemon *d, const struct config *cfg, uint64_t nfds)
+reload_notify(const char *state)
+{
+	if (strcmp(state, "RELOADING=1") == 0)
+		service_notify_reloading();
+	else
+		service_notify_ready("serving");
+}
+
+/* SIGHUP: re-read the config and everything it names (proxy/reload.h). Ignored while draining. */
+static void
+on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (!d->rt.draining)
+		reload_run(&d->reload);
+}
+
+/* GET /metrics: counters from every thread's shard, plus what only the daemon can read. */
+static void
+daemon_metrics(void *arg, struct evbuffer *out)
+{
+	struct daemon *d = arg;
+	struct accesslog_stats ls;
+	struct metrics_state st = { 0 };
+
+	accesslog_stats(d->rt.alog, &ls);
+	st.listeners = d->rt.draining ? 0 : (unsigned)d->reload.nlisteners;
+	st.upstream_idle_dynamodb = upstream_pool_idle(d->rt.reverse.dynamodb);
+	st.upstream_idle_streams = upstream_pool_idle(d->rt.reverse.streams);
+	st.has_streams = d->rt.reverse.streams != NULL;
+	st.has_egress = d->rt.egress != NULL;
+	st.egress_cached_certs = egress_cached_certs(d->rt.egress);
+	st.log_queued_bytes = ls.queued_bytes;
+	st.log_buffer_bytes = ls.buffer_bytes;
+	st.log_write_errors = ls.write_errors;
+	st.log_digests = ls.digests;
+	st.log_healthy = ls.healthy;
+	st.reloads_accepted = atomic_load(&reload_stats.accepted);
+	st.reloads_refused = atomic_load(&reload_stats.refused);
+	st.config_version = d->rt.snap != NULL ? d->rt.snap->version : NULL;
+	metrics_render(out, &st);
+}
+
+/*
+ * GET /readyz: ready to take calls. Listeners accepting (not draining), the
+ * upstream's most recent exchange did not fail (or none happened yet), and
+ * the access log writable (or access_log.fail_open).
+ */
+static bool
+daemon_ready(void *arg, struct evbuffer *out)
+{
+	struct daemon *d = arg;
+	bool listeners = !d->rt.draining && d->reload.nlisteners > 0;
+	bool upstream = metrics_upstream_ok();
+	bool log = accesslog_accepting(d->rt.alog);
+	bool ready = listeners && upstream && log;
+
+	evbuffer_add_printf(out, "{\"ready\":%s,\"listeners\":%s,\"upstream\":%s,\"log\":%s}\n",
+	    ready ? "true" : "false", listeners ? "true" : "false", upstream ? "true" : "false", log ? "true" : "false");
+	return ready;
+}
+
+static void
+daemon_start(struct daemon *d, const char *path, struct config *loaded, uint64_t nfds)
 {
 	struct runtime *rt = &d->rt;
-	const struct upstream_config *u = &cfg->upstream;
-	const struct geoip_config *geo = &cfg->geoip;
+	const struct config *cfg;
+	const struct upstream_config *u;
 	char err[512];
 	size_t i;
 
-	runtime_prepare(rt, cfg);
+	/* The config is a snapshot from the start (SIGHUP publishes the next); the daemon keeps this one for its pools. */
+	if ((d->base = snapshot_new(path, loaded, err, sizeof(err))) == NULL)
+		fatalx("cannot start: %s", err);
+	snapshot_ref(d->base);
+	snapshot_publish(d->base);
+	snapshot_runtime_sync(rt);
+	cfg = d->base->cfg;
+	u = &cfg->upstream;
+	log_info("config %s version %s", path, d->base->version);
+	d->reload.rt = rt;
+	d->reload.path = path;
+	d->reload.notify = reload_notify;
 	TAILQ_INIT(&rt->conns);
 	if ((rt->sources = sourcecap_new(cfg->limits.max_connections_per_source)) == NULL)
 		fatalx("out of memory");
@@ -289,41 +368,43 @@ daemon_start(struct daemon *d, const struct config *cfg, uint64_t nfds)
 		fatalx("cannot initialise libevent");
 	fd_slots_reserve(rt->base, nfds);
 	rt->offload = offload_new(rt->base); /* NULL: large bodies are parsed on the loop (warned) */
-	if ((d->upstream_tls = tls_client_ctx_new(u->ca_file)) == NULL)
+	if ((d->reload.upstream_tls = tls_client_ctx_new(u->ca_file)) == NULL)
 		fatalx("cannot set up upstream TLS (upstream.ca_file)");
 	if (u->dynamodb.host != NULL) {
-		rt->reverse.dynamodb = upstream_pool_new(rt->base, rt->dns, u->dynamodb.tls ? d->upstream_tls : NULL,
+		rt->reverse.dynamodb = upstream_pool_new(rt->base, rt->dns, u->dynamodb.tls ? d->reload.upstream_tls : NULL,
 		    &u->dynamodb, u, &rt->response_limits);
 		if (rt->reverse.dynamodb == NULL)
 			fatalx("out of memory");
 		log_info("upstream %s, region %s, account %s", u->dynamodb.text, u->region, cfg->account_id);
 	}
 	if (u->has_streams && (rt->reverse.streams = upstream_pool_new(rt->base, rt->dns,
-				   u->streams.tls ? d->upstream_tls : NULL, &u->streams, u, &rt->response_limits)) == NULL)
+				   u->streams.tls ? d->reload.upstream_tls : NULL, &u->streams, u, &rt->response_limits)) == NULL)
 		fatalx("out of memory");
-	if (cfg->egress.enabled && (rt->egress = egress_new(rt, cfg, d->upstream_tls)) == NULL)
+	if (cfg->egress.enabled && (rt->egress = egress_new(rt, cfg, d->reload.upstream_tls)) == NULL)
 		fatalx("cannot set up egress (egress.ca_cert, egress.ca_key)");
 	if ((rt->alog = accesslog_open(cfg->access_log.path)) == NULL)
 		fatalx("cannot open the access log %s", cfg->access_log.path);
 	if (!accesslog_configure(rt->alog, &cfg->access_log))
 		fatalx("cannot set up the access log (access_log.signing_key)");
-	if ((geo->country_database != NULL || geo->asn_database != NULL) &&
-	    (rt->geoip = geoip_open(geo->country_database, geo->asn_database, err, sizeof(err))) == NULL)
-		fatalx("cannot open geoip: %s", err);
-	if ((d->listeners = calloc(cfg->nlisteners, sizeof(*d->listeners))) == NULL)
+	if ((d->reload.listeners = calloc(cfg->nlisteners ? cfg->nlisteners : 1, sizeof(*d->reload.listeners))) == NULL)
 		fatalx("out of memory");
 	for (i = 0; i < cfg->nlisteners; i++) {
-		if ((d->listeners[i] = listener_new(rt, &cfg->listeners[i])) == NULL)
+		if ((d->reload.listeners[i] = listener_new(rt, &cfg->listeners[i])) == NULL)
 			fatalx("cannot start listener %s", cfg->listeners[i].name);
-		d->nlisteners++;
+		listener_set_owner(d->reload.listeners[i], d->base);
+		d->reload.nlisteners++;
 	}
 	if (cfg->admin.address != NULL && (d->admin = admin_new(rt->base, &cfg->admin, rt->alog)) == NULL)
 		fatalx("cannot start the admin endpoint %s port %u", cfg->admin.address, (unsigned)cfg->admin.port);
+	admin_set_hooks(d->admin, daemon_metrics, daemon_ready, d);
 	d->sigterm = evsignal_new(rt->base, SIGTERM, on_signal, d);
 	d->sigint = evsignal_new(rt->base, SIGINT, on_signal, d);
 	if (d->sigterm == NULL || d->sigint == NULL || evsignal_add(d->sigterm, NULL) < 0 ||
 	    evsignal_add(d->sigint, NULL) < 0)
 		fatalx("cannot install signal handlers");
+	d->sighup = evsignal_new(rt->base, SIGHUP, on_sighup, d);
+	if (d->sighup == NULL || evsignal_add(d->sighup, NULL) < 0)
+		fatalx("cannot install the SIGHUP handler");
 	d->sigusr1 = evsignal_new(rt->base, SIGUSR1, on_sigusr1, d);
 	if (d->sigusr1 == NULL || evsignal_add(d->sigusr1, NULL) < 0)
 		fatalx("cannot install the SIGUSR1 handler");
@@ -333,7 +414,8 @@ static void
 daemon_stop(struct daemon *d)
 {
 	close_listeners(d);
-	free(d->listeners);
+	free(d->reload.listeners);
+	event_free(d->sighup);
 	event_free(d->sigterm);
 	event_free(d->sigint);
 	event_free(d->sigusr1);
@@ -343,11 +425,16 @@ daemon_stop(struct daemon *d)
 	upstream_pool_free(d->rt.reverse.streams);
 	egress_free(d->rt.egress);
 	accesslog_close(d->rt.alog); /* drains what is queued, waiting a bounded time */
-	geoip_free(d->rt.geoip);
 	sourcecap_free(d->rt.sources);
 	conn_spare_free(&d->rt);
 	offload_free(d->rt.offload);
-	SSL_CTX_free(d->upstream_tls);
+	SSL_CTX_free(d->reload.upstream_tls);
+	for (size_t i = 0; i < d->reload.nretired_tls; i++)
+		SSL_CTX_free(d->reload.retired_tls[i]);
+	free(d->reload.retired_tls);
+	snapshot_unref(d->rt.snap);
+	snapshot_unref(d->base);
+	snapshot_shutdown();
 	evdns_base_free(d->rt.dns, 0);
 	event_base_free(d->rt.base);
 }
@@ -417,7 +504,7 @@ daemon_main(int argc, char **argv)
 		fatalx("refusing to run as root: set \"user\" (and \"group\") in %s to drop privileges after "
 		       "binding, or \"allow_root\": true (--allow-root) to keep root", path);
 	signal(SIGPIPE, SIG_IGN);
-	daemon_start(&d, cfg, fd_limit_raise(cfg));
+	daemon_start(&d, path, cfg, fd_limit_raise(cfg)); /* takes cfg (it lives on in the start-up snapshot) */
 	/* Ports are bound and root-only files read: hand the access log over, then give up root for good. */
 	if (!service_chown_for_user(cfg, cfg->access_log.path, err, sizeof(err)) ||
 	    !service_drop_privileges(cfg, allow_root, err, sizeof(err)))
@@ -426,7 +513,6 @@ daemon_main(int argc, char **argv)
 	event_base_dispatch(d.rt.base);
 	service_notify_stopping();
 	daemon_stop(&d);
-	config_free(cfg);
 	log_info("stopped after %llu calls", (unsigned long long)d.rt.nrequests);
 	return 0;
 }

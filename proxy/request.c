@@ -15,6 +15,9 @@
 #include "proxy/audit/accesslog.h"
 #include "proxy/audit/ids.h"
 #include "proxy/audit/jsonw.h"
+#include "proxy/metrics.h"
+#include "proxy/ratelimit.h"
+#include "proxy/snapshot.h"
 #include "proxy/upstream.h"
 
 /*
@@ -28,12 +31,6 @@ static const struct refusal_info {
 	const char *type; /* __type */
 	const char *code; /* errorCode in the log: the part after '#' */
 	enum guard_decision decision;
-	/*
-	 * What the client reads instead of r->reason, for refusals whose reason
-	 * names internal addresses (upstream host, resolved peer, TLS details):
-	 * the log keeps the reason, the caller gets this and the request id.
-	 */
-	const char *client_message;
 } refusal_table[REFUSE__COUNT] = {
 	[REFUSE_NONE] = { 500, "Internal Server Error", "com.amazon.coral.service#InternalFailure",
 	    "InternalFailure", GUARD_ERROR },
@@ -54,12 +51,10 @@ static const struct refusal_info {
 	    "ValidationException", GUARD_REJECT },
 	[REFUSE_UPSTREAM_FAILED] = { 502, "Bad Gateway",
 	    "com.amazon.coral.service#ServiceUnavailableException", "ServiceUnavailableException",
-	    GUARD_ERROR, "ddbguard could not complete the call with DynamoDB (connection, TLS or response "
-	    "failure); the gateway's log has the reason under this request id" },
+	    GUARD_ERROR },
 	[REFUSE_UPSTREAM_TIMEOUT] = { 504, "Gateway Timeout",
 	    "com.amazon.coral.service#ServiceUnavailableException", "ServiceUnavailableException",
-	    GUARD_ERROR, "DynamoDB did not answer ddbguard in time; the gateway's log has the details under this "
-	    "request id" },
+	    GUARD_ERROR },
 	/*
 	 * A refused CONNECT: SDKs and the AWS CLI show only "Failed to connect to
 	 * proxy URL", so the status line itself says who refused and where to look.
@@ -75,6 +70,21 @@ static const struct refusal_info {
 	/* DynamoDB's own shape for "slow down": SDKs retry it with backoff (proxy/inflight.h). */
 	[REFUSE_THROTTLED] = { 400, "Bad Request", "com.amazon.coral.availability#ThrottlingException",
 	    "ThrottlingException", GUARD_REJECT },
+	/* DynamoDB's own throttling shape: SDKs back off and retry it (botocore: a throttling error code). */
+	[REFUSE_RATE_LIMITED] = { 400, "Bad Request", "com.amazon.coral.availability#ThrottlingException",
+	    "ThrottlingException", GUARD_THROTTLE },
+};
+
+/*
+ * What the client reads instead of r->reason, for refusals whose reason names
+ * internal addresses (upstream URL, resolved peer, TLS details): the log keeps
+ * the reason, the caller gets this and the request id.
+ */
+static const char *const refusal_client_message[REFUSE__COUNT] = {
+	[REFUSE_UPSTREAM_FAILED] = "ddbguard could not complete the call with DynamoDB (connection, TLS or response "
+				   "failure); the gateway's log has the reason under this request id",
+	[REFUSE_UPSTREAM_TIMEOUT] = "DynamoDB did not answer ddbguard in time; the gateway's log has the details under "
+				    "this request id",
 };
 
 uint64_t
@@ -92,10 +102,12 @@ request_begin(struct request *r, const struct listener_config *l, const char *cl
 {
 	struct inspect_result *keep = r->inspect;
 	struct condkeys_request *keys = r->keys;
+	struct snapshot *snap = r->snap;
 
 	memset(r, 0, sizeof(*r));
 	r->inspect = keep;
 	r->keys = keys;
+	r->snap = snap;
 	r->inspect->n = 0;
 	r->inspect->primary_table = NULL;
 	r->inspect->partiql_verbs = 0;
@@ -129,6 +141,7 @@ guard_decision_name(enum guard_decision d)
 	case GUARD_DENY: return "deny";
 	case GUARD_REJECT: return "reject";
 	case GUARD_ERROR: return "error";
+	case GUARD_THROTTLE: return "throttle";
 	}
 	return "error";
 }
@@ -289,12 +302,19 @@ decide_body(struct runtime *rt, struct request *r, const char *body, size_t len,
 	return true;
 }
 
+/* The config deciding r: its snapshot's (a reload may have happened since the call started), else rt's (explain). */
+static const struct config *
+request_config(const struct runtime *rt, const struct request *r)
+{
+	return r->snap != NULL ? r->snap->cfg : rt->cfg;
+}
+
 static bool
 decide_identity(struct runtime *rt, struct request *r)
 {
 	struct identity_facts facts = { .access_key_id = r->auth.access_key_id };
 
-	r->identity = identity_set_match(rt->cfg->identities, &facts, &r->identity_match);
+	r->identity = identity_set_match(request_config(rt, r)->identities, &facts, &r->identity_match);
 	if (r->identity != NULL)
 		return true;
 	request_refuse(r, REFUSE_DENIED,
@@ -315,10 +335,12 @@ decide_policy(struct runtime *rt, struct request *r, const cJSON *tree)
 	/* TLS on the client side: a TLS listener, or the egress tunnel's TLS (tls_version is set for both). */
 	condkeys_request_init(keys, r->action, tree, r->inspect, r->client_ip, r->tls_version != NULL,
 	    &r->wall_start, r->identity,
-	    &(struct condkeys_env){ .tables = rt->cfg->tables, .ntables = rt->cfg->ntables, .geoip = rt->geoip });
+	    &(struct condkeys_env){ .tables = request_config(rt, r)->tables, .ntables = request_config(rt, r)->ntables,
+		.geoip = r->snap ? r->snap->geoip : rt->geoip });
 	r->keys_ready = keys == r->keys;
 	policies = identity_policies(r->identity, &n);
-	policy_evaluate(policies, n, r->action, r->inspect, condkeys_lookup, keys, &r->policy);
+	r->shadowed = policy_evaluate_shadow(policies, n, identity_shadow(r->identity), r->action, r->inspect,
+	    condkeys_lookup, keys, &r->policy, &r->shadow);
 	if (keys->overflow) {
 		/* A value left out of a condition key could have hidden a match: fail closed. */
 		request_refuse(r, REFUSE_INVALID,
@@ -341,6 +363,27 @@ decide_policy(struct runtime *rt, struct request *r, const cJSON *tree)
 	return false;
 }
 
+/*
+ * Token buckets (proxy/ratelimit.h): after the identity and the tables are
+ * known, before policy, so a noisy caller is held back whatever it asks for.
+ */
+static bool
+decide_rate(struct request *r)
+{
+	const struct rate_limit_config *rl;
+
+	if (r->snap == NULL || r->snap->rl == NULL)
+		return true;
+	rl = ratelimit_take(r->snap->rl, identity_name(r->identity), r->client_ip, r->action, r->inspect,
+	    request_now_ns());
+	if (rl == NULL)
+		return true;
+	r->rate_limit = rl;
+	request_refuse(r, REFUSE_RATE_LIMITED, "Rate exceeded: ddbguard rate limit %s (%g calls per second, burst %u, "
+	    "per %s)", rl->name, rl->rate, rl->burst, rl->per_source ? "source address" : "identity");
+	return false;
+}
+
 bool
 request_decide(struct runtime *rt, struct request *r, const char *body, size_t body_len,
     struct json_arena *arena)
@@ -348,7 +391,7 @@ request_decide(struct runtime *rt, struct request *r, const char *body, size_t b
 	const cJSON *tree = NULL;
 
 	if (!decide_action(r) || !decide_signature(rt, r) || !decide_body(rt, r, body, body_len, arena, &tree) ||
-	    !decide_identity(rt, r) || !decide_policy(rt, r, tree))
+	    !decide_identity(rt, r) || !decide_rate(r) || !decide_policy(rt, r, tree))
 		return false;
 	if (request_pool(r) == NULL) {
 		request_refuse(r, REFUSE_NO_UPSTREAM, "%s is not served by %s", r->action->iam_action,
@@ -389,7 +432,7 @@ request_write_refusal(struct request *r, struct evbuffer *out, bool close)
 {
 	const struct refusal_info *ri = &refusal_table[r->refusal];
 	char hint[sizeof(r->reason) + sizeof(r->request_id) + 128];
-	const char *msg = ri->client_message != NULL ? ri->client_message : r->reason;
+	const char *msg = refusal_client_message[r->refusal] != NULL ? refusal_client_message[r->refusal] : r->reason;
 	struct jsonw w;
 
 	if (r->request_id[0] == '\0')
@@ -448,6 +491,54 @@ log_attributes(struct request *r, struct condkeys_request **own, struct accesslo
 		call->attributes = v.values;
 		call->nattributes = v.n;
 	}
+}
+
+/* ddbguard_refusals_total{reason}: the refusal enum's names. */
+static const char *const refusal_names[REFUSE__COUNT] = {
+	[REFUSE_NONE] = "internal",
+	[REFUSE_BAD_HTTP] = "bad_http",
+	[REFUSE_BAD_JSON] = "bad_json",
+	[REFUSE_UNKNOWN_ACTION] = "unknown_action",
+	[REFUSE_BAD_SIGNATURE] = "bad_signature",
+	[REFUSE_INVALID] = "invalid",
+	[REFUSE_DENIED] = "denied",
+	[REFUSE_NO_UPSTREAM] = "no_upstream",
+	[REFUSE_UPSTREAM_FAILED] = "upstream_failed",
+	[REFUSE_UPSTREAM_TIMEOUT] = "upstream_timeout",
+	[REFUSE_TUNNEL_DENIED] = "tunnel_denied",
+	[REFUSE_TOO_SLOW] = "too_slow",
+	[REFUSE_LOG_UNWRITABLE] = "log_unwritable",
+	[REFUSE_THROTTLED] = "bodies_in_flight",
+	[REFUSE_RATE_LIMITED] = "rate_limited",
+};
+
+/* The call's metrics (proxy/metrics.h), from what its record says. */
+static void
+request_count(struct runtime *rt, const struct request *r, const struct accesslog_call *call)
+{
+	const struct config *cfg = r->snap != NULL ? r->snap->cfg : rt->cfg;
+	const char *table = r->inspect != NULL ? r->inspect->primary_table : NULL;
+	struct metrics_call m = {
+		.identity = call->identity,
+		.action = call->event_name,
+		.decision = call->decision,
+		.status = r->status,
+		.duration_s = call->duration_ms / 1e3,
+		.upstream_s = call->upstream_url != NULL && call->upstream_duration_ms > 0 ? call->upstream_duration_ms / 1e3
+											    : -1,
+		.rate_limit = call->rate_limit_name,
+	};
+	size_t i;
+
+	/* A table name is a label only when config "tables" lists it: bounded cardinality. */
+	for (i = 0; table != NULL && cfg != NULL && i < cfg->ntables; i++)
+		if (strcmp(cfg->tables[i].table, table) == 0) {
+			m.table = cfg->tables[i].table;
+			break;
+		}
+	if (r->decision != GUARD_ALLOW && r->refusal < REFUSE__COUNT)
+		m.refusal = refusal_names[r->refusal];
+	metrics_call(&m);
 }
 
 void
@@ -519,6 +610,19 @@ request_log_wait(struct runtime *rt, struct request *r, struct accesslog_wait *w
 	call.reason = r->reason;
 	call.policy = r->policy.policy;
 	call.statement = r->policy.sid;
+	call.policy_version = r->snap != NULL ? r->snap->version : NULL;
+	if (r->rate_limit != NULL && r->decision == GUARD_THROTTLE) {
+		call.rate_limit_name = r->rate_limit->name;
+		call.rate_limit_per = r->rate_limit->per_source ? "sourceAddress" : "identity";
+		call.rate_limit_rate = r->rate_limit->rate;
+		call.rate_limit_burst = r->rate_limit->burst;
+	}
+	if (r->shadowed && r->decision == GUARD_ALLOW) {
+		call.shadow_effect = policy_effect_name(r->shadow.effect);
+		call.shadow_policy = r->shadow.policy;
+		call.shadow_statement = r->shadow.sid;
+		call.shadow_resource = r->shadow.resource;
+	}
 	call.status = r->status;
 	call.error_code = r->error_code;
 	call.request_id = r->request_id;
@@ -536,6 +640,7 @@ request_log_wait(struct runtime *rt, struct request *r, struct accesslog_wait *w
 		q = accesslog_write_wait(rt->alog, rt->base, &call, w);
 	else
 		accesslog_write(rt->alog, &call);
+	request_count(rt, r, &call);
 	free(own);
 	return q;
 }

@@ -38,6 +38,7 @@ enum guard_decision {
 	GUARD_DENY,   /* policy said no */
 	GUARD_REJECT, /* malformed or unacceptable request */
 	GUARD_ERROR,  /* allowed, but the upstream failed */
+	GUARD_THROTTLE, /* over a rate limit (config "rate_limits") */
 };
 
 /*
@@ -60,6 +61,7 @@ enum guard_refusal {
 	REFUSE_TOO_SLOW,	 /* the request did not arrive whole within limits.request_timeout_ms */
 	REFUSE_LOG_UNWRITABLE,	 /* the access log cannot be written and access_log.fail_open is false */
 	REFUSE_THROTTLED,	 /* limits.max_bodies_in_flight_bytes reached: the SDK retries */
+	REFUSE_RATE_LIMITED,	 /* over a rate_limits rule: r->rate_limit says which */
 	REFUSE__COUNT
 };
 
@@ -106,10 +108,17 @@ struct request {
 	const cJSON *parsed;
 	struct json_error parse_err;
 
+	/* The config that decides this call (proxy/reload.h); kept across request_begin, released by the next call's start. */
+	struct snapshot *snap;
+
 	/* decision */
 	enum guard_decision decision;
 	enum guard_refusal refusal;
 	struct policy_decision policy;
+	/* Shadow mode: allowed, but everything enforced would have denied it as `shadow` says (guard.shadow). */
+	bool shadowed;
+	struct policy_decision shadow;
+	const struct rate_limit_config *rate_limit; /* REFUSE_RATE_LIMITED: the rule (in r->snap's config) */
 	char reason[REQUEST_REASON_MAX];
 
 	/* response */
@@ -185,6 +194,6 @@ void request_log(struct runtime *rt, struct request *r);
  */
 enum accesslog_queued request_log_wait(struct runtime *rt, struct request *r, struct accesslog_wait *w);
 
-const char *guard_decision_name(enum guard_decision d); /* "allow", "deny", "reject", "error" */
+const char *guard_decision_name(enum guard_decision d); /* "allow", "deny", "reject", "error", "throttle" */
 
 #endif

@@ -26,6 +26,7 @@ struct accesslog;
 struct egress;
 struct geoip;
 struct conn;
+struct snapshot;
 struct conn_work;
 struct sourcecap;
 TAILQ_HEAD(conn_list, conn);
@@ -46,12 +47,14 @@ struct route {
 struct runtime {
 	struct event_base *base;
 	struct evdns_base *dns;
-	const struct config *cfg;
+	const struct config *cfg; /* rt->snap's (reload.h: picked up at each call start) */
+	struct snapshot *snap;	  /* reference; NULL in explain */
+	uint64_t snap_gen;
 
 	struct route reverse;	/* pools owned; dynamodb NULL when there is no reverse listener */
 	struct egress *egress;	/* owned; NULL when there is no egress listener */
 	struct accesslog *alog; /* owned */
-	struct geoip *geoip;	/* owned; NULL without config "geoip" */
+	struct geoip *geoip;	/* rt->snap's; NULL without config "geoip" */
 	struct offload *offload; /* owned; parses large bodies off this loop (proxy/offload.h); NULL: inline */
 
 	/* Precomputed once from cfg so the hot path does not rebuild them. */

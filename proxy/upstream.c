@@ -736,3 +736,17 @@ uc_eventcb(struct bufferevent *bev, short what, void *arg)
 	uc_fail(uc, UPSTREAM_TRUNCATED, "connection to %s failed %s: %s", uc->report.peer,
 	    uc->state == UC_WAIT_HEAD ? "before the response" : "during the response body", why);
 }
+
+void
+upstream_pool_set_tls(struct upstream_pool *p, SSL_CTX *tls)
+{
+	/* Pooled connections keep the context their SSL holds; new connections use this one. */
+	if (p != NULL && p->tls != NULL)
+		p->tls = tls;
+}
+
+unsigned
+upstream_pool_idle(const struct upstream_pool *p)
+{
+	return p != NULL ? p->nidle : 0;
+}

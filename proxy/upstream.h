@@ -107,4 +107,10 @@ void upstream_call_resume(struct upstream_call *c);
 /* Client buffer size above which relaying pauses until it drains. */
 #define UPSTREAM_CLIENT_HIGH_WATER (1u << 20)
 
+/* Reload (upstream.ca_file): connections opened from now on verify with `tls`; the caller keeps it alive. */
+void upstream_pool_set_tls(struct upstream_pool *p, SSL_CTX *tls);
+
+/* Idle keep-alive connections in the pool (metrics). Accepts NULL. */
+unsigned upstream_pool_idle(const struct upstream_pool *p);
+
 #endif

@@ -81,7 +81,7 @@ if [[ "${SKIP_INSTALL:-0}" != 1 ]]; then
 	step "dependencies"
 	if ! "$ROOT/deploy/ensure-packages.sh" meson ninja-build pkg-config gcc libevent-dev libssl-dev \
 		libcjson-dev libmaxminddb-dev libsqlite3-dev libsystemd-dev systemd man-db groff-base openssl awscli libcmocka-dev python3 python3-pytest python3-boto3 \
-		python3-cryptography python3-jsonschema sqlite3 mmdb-bin libmaxmind-db-writer-perl iproute2 node chromium \
+		python3-cryptography python3-jsonschema python3-prometheus-client sqlite3 mmdb-bin libmaxmind-db-writer-perl iproute2 node chromium \
 		clang libclang-rt-14-dev; then
 		count install 0 1 0
 	fi

@@ -291,6 +291,7 @@ struct identity {
 	size_t ntags;
 	const struct policy **policies; /* into the policy set */
 	size_t npolicies;
+	bool shadow; /* "mode": "shadow": denials are logged (guard.shadow), not enforced */
 };
 
 /* One access key, for lookup; `ident` and `pos` place it in the config for error messages. */
@@ -350,7 +351,7 @@ identity_name_valid(const char *name)
 static void
 identity_check_keys(struct identity_compiler *ic, const cJSON *obj)
 {
-	static const char *const known[] = { "name", "access_key_ids", "policies", "tags" };
+	static const char *const known[] = { "name", "access_key_ids", "policies", "tags", "mode" };
 	unsigned seen = 0;
 	const cJSON *m;
 
@@ -358,11 +359,11 @@ identity_check_keys(struct identity_compiler *ic, const cJSON *obj)
 		const char *key = m->string != NULL ? m->string : "";
 		size_t k, mark;
 
-		for (k = 0; k < 4 && strcmp(known[k], key) != 0; k++)
+		for (k = 0; k < 5 && strcmp(known[k], key) != 0; k++)
 			;
 		mark = diag_path_member(ic->path, key);
-		if (k == 4)
-			identity_error(ic, "unknown key \"%.*s\" (expected name, access_key_ids, policies, tags)",
+		if (k == 5)
+			identity_error(ic, "unknown key \"%.*s\" (expected name, access_key_ids, policies, tags, mode)",
 			    IDENTITY_SHOW_MAX, key);
 		else if (seen & (1u << k))
 			identity_error(ic, "duplicate key \"%s\"", key);
@@ -608,6 +609,23 @@ identity_compile_tags(struct identity_compiler *ic, const cJSON *js, struct iden
 	diag_path_pop(ic->path, mark);
 }
 
+/* "mode": "enforce" (default) or "shadow". */
+static void
+identity_compile_mode(struct identity_compiler *ic, const cJSON *js, struct identity *id)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(js, "mode");
+	size_t mark;
+
+	if (v == NULL)
+		return;
+	mark = diag_path_member(ic->path, "mode");
+	if (cJSON_IsString(v) && strcmp(v->valuestring, "shadow") == 0)
+		id->shadow = true;
+	else if (!cJSON_IsString(v) || strcmp(v->valuestring, "enforce") != 0)
+		identity_error(ic, "expected \"enforce\" or \"shadow\"");
+	diag_path_pop(ic->path, mark);
+}
+
 static void
 identity_compile_one(struct identity_compiler *ic, const cJSON *js, struct identity_set *s)
 {
@@ -622,6 +640,7 @@ identity_compile_one(struct identity_compiler *ic, const cJSON *js, struct ident
 	identity_compile_keys(ic, js, id);
 	identity_compile_policies(ic, js, id);
 	identity_compile_tags(ic, js, id);
+	identity_compile_mode(ic, js, id);
 	if (id->name != NULL && strcmp(id->name, IDENTITY_DEFAULT) == 0)
 		s->fallback = id;
 }
@@ -820,4 +839,10 @@ identity_match_name(enum identity_match m)
 		return "none";
 	}
 	return "unknown";
+}
+
+bool
+identity_shadow(const struct identity *id)
+{
+	return id != NULL && id->shadow;
 }

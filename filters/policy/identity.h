@@ -75,6 +75,8 @@ const struct identity *identity_set_match(const struct identity_set *s, const st
     enum identity_match *how);
 
 const char *identity_name(const struct identity *id);
+/* "mode": "shadow": the identity's denials are reported, not enforced (policy_evaluate_shadow). NULL: false. */
+bool identity_shadow(const struct identity *id);
 /* The value of tag `key` (compared without case, as IAM compares tag keys in conditions); NULL if none. */
 const char *identity_tag(const struct identity *id, const char *key);
 const struct policy *const *identity_policies(const struct identity *id, size_t *n);

@@ -53,6 +53,7 @@ struct statement {
 	char **resources;  /* case-sensitive globs */
 	size_t nresources;
 	struct condition_block *cond; /* NULL: no Condition (always holds) */
+	bool shadow;		      /* "Mode": "shadow" here or on its policy */
 };
 
 struct policy {
@@ -62,6 +63,9 @@ struct policy {
 	size_t nbits; /* catalog_count() when compiled: action ids at or past it match nothing */
 	/* Catalog ids of dynamodb:PartiQL<Verb> by enum partiql_verb; POLICY_NO_ACTION if missing. */
 	uint16_t partiql_ids[POLICY_PARTIQL_VERBS];
+	bool shadow;		/* "Mode": "shadow" on the policy */
+	bool has_shadow;	/* some statement is shadow (so evaluation runs twice) */
+	bool has_shadow_allow;	/* some Allow statement is shadow */
 };
 
 struct policy_set {
@@ -87,6 +91,7 @@ static const struct policy_key policy_keys[] = {
 	{ "Version", NULL },
 	{ "Id", NULL }, /* IAM: an optional identifier, no effect on evaluation */
 	{ "Statement", NULL },
+	{ "Mode", NULL }, /* ddbguard: "enforce" (default) or "shadow" */
 };
 
 static const struct policy_key statement_keys[] = {
@@ -98,6 +103,7 @@ static const struct policy_key statement_keys[] = {
 	{ "NotResource", NULL },
 	/* Keys: filters/policy/condkeys_defs.c (XXX: dynamodb:LeadingKeys, dynamodb:Attributes not yet). */
 	{ "Condition", NULL },
+	{ "Mode", NULL }, /* ddbguard: "enforce" (default) or "shadow" */
 	{ "Principal", "is not supported yet: \"identities\" say who a policy applies to" },
 	{ "NotPrincipal", "is not supported yet: \"identities\" say who a policy applies to" },
 };
@@ -694,6 +700,20 @@ policy_compile_condition(struct policy_compiler *pc, const cJSON *js, struct sta
 	diag_path_pop(pc->path, mark);
 }
 
+/* "Mode": "enforce" (default) or "shadow" on a policy or a statement; true for shadow. */
+static bool
+policy_compile_mode(struct policy_compiler *pc, const cJSON *js)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(js, "Mode");
+
+	if (v == NULL || (cJSON_IsString(v) && strcmp(v->valuestring, "enforce") == 0))
+		return false;
+	if (cJSON_IsString(v) && strcmp(v->valuestring, "shadow") == 0)
+		return true;
+	policy_error_at(pc, "Mode", "expected \"enforce\" or \"shadow\"");
+	return false;
+}
+
 static void
 policy_compile_statement(struct policy_compiler *pc, const cJSON *js, struct policy *p, size_t i)
 {
@@ -706,12 +726,15 @@ policy_compile_statement(struct policy_compiler *pc, const cJSON *js, struct pol
 		return;
 	}
 	policy_check_keys(pc, js, statement_keys, POLICY_NKEYS(statement_keys),
-	    "Sid, Effect, Action, NotAction, Resource, NotResource, Condition");
+	    "Sid, Effect, Action, NotAction, Resource, NotResource, Condition, Mode");
 	policy_compile_sid(pc, js, p, i);
 	policy_compile_effect(pc, js, st);
 	policy_compile_actions(pc, js, st);
 	policy_compile_resources(pc, js, st);
 	policy_compile_condition(pc, js, st);
+	st->shadow = p->shadow || policy_compile_mode(pc, js);
+	p->has_shadow = p->has_shadow || st->shadow;
+	p->has_shadow_allow = p->has_shadow_allow || (st->shadow && !st->deny);
 }
 
 static void
@@ -799,9 +822,10 @@ policy_compile_one(struct policy_compiler *pc, const cJSON *js, struct policy *p
 		policy_error(pc, "expected a policy object, got %s", json_type_name(js));
 		return;
 	}
-	policy_check_keys(pc, js, policy_keys, POLICY_NKEYS(policy_keys), "Version, Id, Statement");
+	policy_check_keys(pc, js, policy_keys, POLICY_NKEYS(policy_keys), "Version, Id, Statement, Mode");
 	policy_compile_version(pc, js);
 	policy_compile_id(pc, js);
+	p->shadow = policy_compile_mode(pc, js);
 	policy_compile_statements(pc, js, p);
 }
 
@@ -951,7 +975,7 @@ policy_no_keys(void *ctx, int key_id, const char *tag, struct condition_request_
  * conditions are not met does not apply, whatever its effect).
  */
 static const struct statement *
-policy_first_match(const struct policy *const *policies, size_t n, bool deny, uint16_t action,
+policy_first_match(const struct policy *const *policies, size_t n, bool enforced_only, bool deny, uint16_t action,
     const char *resource, condition_lookup_fn lookup, void *ctx)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -962,7 +986,7 @@ policy_first_match(const struct policy *const *policies, size_t n, bool deny, ui
 		for (size_t j = 0; j < p->nstatements; j++) {
 			const struct statement *st = &p->statements[j];
 
-			if (st->deny == deny && policy_statement_has_action(p, st, action) &&
+			if (st->deny == deny && !(enforced_only && st->shadow) && policy_statement_has_action(p, st, action) &&
 			    policy_statement_has_resource(st, resource) &&
 			    (st->cond == NULL || condition_evaluate(st->cond, lookup, ctx)))
 				return st;
@@ -1025,9 +1049,10 @@ policy_call_actions(const struct catalog_action *action, const struct inspect_re
  * policy.h): a Deny of any of them denies; a resource is allowed by an Allow
  * of the API action or by Allows of every verb action.
  */
-void
-policy_evaluate(const struct policy *const *policies, size_t n, const struct catalog_action *action,
-    const struct inspect_result *res, condition_lookup_fn lookup, void *ctx, struct policy_decision *out)
+static void
+policy_evaluate_view(const struct policy *const *policies, size_t n, bool enforced_only,
+    const struct catalog_action *action, const struct inspect_result *res, condition_lookup_fn lookup, void *ctx,
+    struct policy_decision *out)
 {
 	/* IAM authorizes actions without resource-level permissions against Resource "*". */
 	static const char any[] = "*";
@@ -1063,20 +1088,20 @@ policy_evaluate(const struct policy *const *policies, size_t n, const struct cat
 			continue;
 		}
 		for (size_t k = 0; k < nids; k++) {
-			if ((st = policy_first_match(policies, n, true, ids[k], r, lookup, ctx)) != NULL) {
+			if ((st = policy_first_match(policies, n, enforced_only, true, ids[k], r, lookup, ctx)) != NULL) {
 				policy_decide(out, POLICY_DENY_EXPLICIT, st, r, catalog_at(ids[k]));
 				return;
 			}
 		}
 		if (unallowed != NULL)
 			continue; /* already denied: only an explicit Deny can still change the answer */
-		st = policy_first_match(policies, n, false, action->id, r, lookup, ctx);
+		st = policy_first_match(policies, n, enforced_only, false, action->id, r, lookup, ctx);
 		/* IAM's way: every statement's PartiQL<Verb> allowed on the resource. */
 		if (st == NULL && nids > 1) {
 			const struct statement *vfirst = NULL, *vst = NULL;
 
 			for (size_t k = 1; k < nids; k++) {
-				if ((vst = policy_first_match(policies, n, false, ids[k], r, lookup, ctx)) == NULL)
+				if ((vst = policy_first_match(policies, n, enforced_only, false, ids[k], r, lookup, ctx)) == NULL)
 					break;
 				vfirst = vfirst != NULL ? vfirst : vst;
 			}
@@ -1096,6 +1121,50 @@ policy_evaluate(const struct policy *const *policies, size_t n, const struct cat
 		policy_decide(out, POLICY_DENY_IMPLICIT, NULL, unallowed, action);
 	else
 		policy_decide(out, POLICY_ALLOW, first_allow, out->resource, first_allow_action);
+}
+
+void
+policy_evaluate(const struct policy *const *policies, size_t n, const struct catalog_action *action,
+    const struct inspect_result *res, condition_lookup_fn lookup, void *ctx, struct policy_decision *out)
+{
+	policy_evaluate_view(policies, n, false, action, res, lookup, ctx, out);
+}
+
+bool
+policy_evaluate_shadow(const struct policy *const *policies, size_t n, bool identity_shadow,
+    const struct catalog_action *action, const struct inspect_result *res, condition_lookup_fn lookup, void *ctx,
+    struct policy_decision *enforced, struct policy_decision *would)
+{
+	bool has_shadow = identity_shadow, shadow_allow = identity_shadow;
+	struct policy_decision e;
+
+	for (size_t i = 0; i < n; i++)
+		if (policies[i] != NULL) {
+			has_shadow = has_shadow || policies[i]->has_shadow;
+			shadow_allow = shadow_allow || policies[i]->has_shadow_allow;
+		}
+	/* Everything as if enforced: what the log reports as guard.shadow when it is not what happened. */
+	policy_evaluate_view(policies, n, false, action, res, lookup, ctx, would);
+	if (!has_shadow || would->effect == POLICY_ALLOW) {
+		*enforced = *would;
+		return false;
+	}
+	if (identity_shadow) {
+		/* The whole identity is a dry run: nothing it would deny is denied. */
+		policy_decide(enforced, POLICY_ALLOW, NULL, would->resource, action);
+		return true;
+	}
+	policy_evaluate_view(policies, n, true, action, res, lookup, ctx, &e);
+	if (e.effect == POLICY_DENY_EXPLICIT || (e.effect == POLICY_DENY_IMPLICIT && !shadow_allow)) {
+		/* An enforcing statement decides (or nothing allows and no allow-list is on trial). */
+		*enforced = e;
+		return false;
+	}
+	if (e.effect == POLICY_ALLOW)
+		*enforced = e;
+	else /* implicit: the allow-list in shadow is what does not allow it */
+		policy_decide(enforced, POLICY_ALLOW, NULL, would->resource, action);
+	return true;
 }
 
 /*
@@ -1135,6 +1204,7 @@ policy_explain(const struct policy *const *policies, size_t n, const struct cata
 					.sid = st->sid,
 					.index = st->index,
 					.deny = st->deny,
+					.shadow = st->shadow,
 					.action = acts[k],
 					.action_matches = policy_statement_has_action(p, st, acts[k]->id),
 					.nres = nres,

@@ -111,6 +111,25 @@ void policy_evaluate(const struct policy *const *policies, size_t n,
     const struct catalog_action *action, const struct inspect_result *res,
     condition_lookup_fn lookup, void *ctx, struct policy_decision *out);
 
+/*
+ * Shadow mode ("Mode": "shadow" on a policy or statement, "mode": "shadow" on
+ * an identity): a denial that comes from something in shadow is reported, not
+ * enforced. `would` is the evaluation with everything enforced; `enforced`
+ * what the gateway does:
+ *   - nothing in shadow, or `would` allows: enforced = would;
+ *   - identity in shadow: allow;
+ *   - otherwise the enforcing statements alone decide an explicit Deny (the
+ *     baseline pack's Denies keep working); an implicit deny is enforced only
+ *     when no Allow is in shadow (an allow-list on trial is what did not allow
+ *     it, so the call goes through).
+ * Returns true when the call is allowed but `would` denies it (guard.shadow).
+ * An enforced allow with no enforcing Allow has policy NULL. Same cost as
+ * policy_evaluate() when nothing is in shadow.
+ */
+bool policy_evaluate_shadow(const struct policy *const *policies, size_t n, bool identity_shadow,
+    const struct catalog_action *action, const struct inspect_result *res, condition_lookup_fn lookup, void *ctx,
+    struct policy_decision *enforced, struct policy_decision *would);
+
 const char *policy_effect_name(enum policy_effect e); /* "allow", "explicit-deny", "implicit-deny" */
 
 /* Most actions one call is authorized as: the API action and up to four PartiQL<Verb>. */
@@ -146,6 +165,7 @@ struct policy_trace {
 	const bool *resource_matches; /* per resource: Resource / NotResource covers it */
 	enum policy_cond_result cond;
 	bool applies; /* action and some resource match and the Condition holds */
+	bool shadow;  /* "Mode": "shadow" on the statement or its policy */
 };
 
 typedef void (*policy_trace_fn)(void *arg, const struct policy_trace *t);

@@ -122,6 +122,10 @@ struct accesslog {
 	uint64_t taken_ticket;	/* under mu: the last ticket the writer took from the ring */
 	uint64_t nwakeups;	/* under mu: signals to a sleeping writer (reported at close) */
 	_Atomic size_t used;
+	_Atomic uint64_t write_errors; /* failed write(2) calls of the writer (metrics) */
+	_Atomic uint64_t digests;      /* signed digests written (metrics) */
+	pthread_mutex_t key_mu;	       /* guards pending_key */
+	char *pending_key;	       /* SIGHUP: the writer loads this signing key before its next digest */
 	_Atomic bool write_ok;	   /* the last write(2) or fdatasync succeeded */
 	_Atomic bool space_ok;	   /* every_call: the reservation past the end of the file holds */
 	_Atomic int inject_errno;  /* tests: fail every write(2) with this */
@@ -238,6 +242,7 @@ accesslog_open(const char *path)
 	jsonw_init(&a->w);
 	jsonw_init(&a->out);
 	a->fd = -1;
+	pthread_mutex_init(&a->key_mu, NULL);
 	a->digest_every_records = 1000;
 	a->digest_every_seconds = 60;
 	a->sync = ACCESSLOG_SYNC_INTERVAL;
@@ -350,6 +355,7 @@ writer_failed(struct accesslog *a, int err, const char *what)
 {
 	bool was_ok;
 
+	atomic_fetch_add_explicit(&a->write_errors, 1, memory_order_relaxed);
 	pthread_mutex_lock(&a->mu);
 	was_ok = atomic_load(&a->write_ok);
 	if (was_ok || a->fail_errno != err) {
@@ -529,6 +535,16 @@ static void
 writer_digest(struct accesslog *a, enum logchain_end end)
 {
 	size_t len = a->out.len;
+	char *key, err[512];
+
+	/* A reload's new signing key (accesslog_set_signing_key): the chain is the writer's. */
+	pthread_mutex_lock(&a->key_mu);
+	key = a->pending_key;
+	a->pending_key = NULL;
+	pthread_mutex_unlock(&a->key_mu);
+	if (key != NULL && !logchain_load_key(a->chain, key, err, sizeof(err)))
+		log_warnx("access log: the reloaded access_log.signing_key: %s (digests keep the previous key)", err);
+	free(key);
 
 	a->out.need_comma[0] = false; /* a new line, not a member of the one before */
 	a->digest_ms = mono_ms();     /* also after a failure: the next try is an interval later, not at once */
@@ -539,6 +555,7 @@ writer_digest(struct accesslog *a, enum logchain_end end)
 		return;
 	}
 	a->digest_seq = logchain_seq(a->chain);
+	atomic_fetch_add_explicit(&a->digests, 1, memory_order_relaxed);
 }
 
 /* Writes (and syncs, as configured or when `force_sync`) what is in a->out. False: the daemon gave up. */
@@ -785,9 +802,12 @@ writer_start(struct accesslog *a, size_t cap)
 	return true;
 }
 
-/* A line that is not a call: {"ddbguardNotice": {"eventTime", "kind", "message"}, "chain": ...}. */
+/*
+ * A line that is not a call: {"ddbguardNotice": {"eventTime", "kind", "message"}, "chain": ...}.
+ * configReload notices add "outcome", "oldVersion" and "newVersion" (`reload` non-NULL).
+ */
 static bool
-write_notice(struct accesslog *a, const char *kind, const char *message)
+write_notice_ex(struct accesslog *a, const char *kind, const char *message, const char *const reload[3])
 {
 	struct timespec ts;
 	char buf[40];
@@ -804,10 +824,53 @@ write_notice(struct accesslog *a, const char *kind, const char *message)
 	jsonw_string(&a->w, "eventTime", buf);
 	jsonw_string(&a->w, "kind", kind);
 	jsonw_string(&a->w, "message", message);
+	if (reload != NULL) {
+		jsonw_string(&a->w, "outcome", reload[0]);
+		jsonw_string(&a->w, "oldVersion", reload[1]);
+		jsonw_string(&a->w, "newVersion", reload[2]);
+	}
 	jsonw_object_end(&a->w);
 	jsonw_object_end(&a->w);
 	jsonw_raw(&a->w, "\n", 1);
 	return !a->w.failed && enqueue(a, ENTRY_DATA, a->w.buf, a->w.len) != 0;
+}
+
+static bool
+write_notice(struct accesslog *a, const char *kind, const char *message)
+{
+	return write_notice_ex(a, kind, message, NULL);
+}
+
+bool
+accesslog_notice_reload(struct accesslog *a, bool accepted, const char *old_version, const char *new_version,
+    const char *message)
+{
+	const char *const reload[3] = { accepted ? "accepted" : "refused", old_version, new_version };
+
+	if (a == NULL || (!a->started && !writer_start(a, ACCESSLOG_DEFAULT_BUFFER)))
+		return false;
+	return write_notice_ex(a, "configReload", message, reload);
+}
+
+bool
+accesslog_set_signing_key(struct accesslog *a, const char *path, char *err, size_t errlen)
+{
+	char *copy;
+
+	if (a == NULL)
+		return true;
+	if (!a->started) /* no writer yet: the chain is still ours */
+		return logchain_load_key(a->chain, path, err, errlen);
+	if ((copy = strdup(path)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return false;
+	}
+	/* The writer owns the chain: it loads the key before its next digest (reload.c checked it loads). */
+	pthread_mutex_lock(&a->key_mu);
+	free(a->pending_key);
+	a->pending_key = copy;
+	pthread_mutex_unlock(&a->key_mu);
+	return true;
 }
 
 bool
@@ -951,6 +1014,7 @@ accesslog_close(struct accesslog *a)
 	accesslog_thread_release(); /* the closing thread's record buffer; other loops release theirs */
 	logchain_free(a->chain);
 	syslog_sink_free(a->syslog);
+	free(a->pending_key);
 	free(a->ring);
 	free(a->wbuf);
 	free(a->path);
@@ -1418,6 +1482,28 @@ write_guard(struct jsonw *w, const struct accesslog_call *r, const struct access
 		jsonw_string(w, "policy", r->policy);
 		jsonw_string(w, "statement", r->statement);
 	}
+	if (r->policy_version != NULL)
+		jsonw_string(w, "policyVersion", r->policy_version);
+	if (r->rate_limit_name != NULL) {
+		jsonw_object_begin(w, "rateLimit");
+		jsonw_string(w, "name", r->rate_limit_name);
+		jsonw_string(w, "per", r->rate_limit_per);
+		jsonw_double3(w, "rate", r->rate_limit_rate);
+		jsonw_uint(w, "burst", r->rate_limit_burst);
+		jsonw_object_end(w);
+	}
+	if (r->shadow_effect != NULL) {
+		/* Shadow mode: what everything enforced would have decided (config/README.md). */
+		jsonw_object_begin(w, "shadow");
+		jsonw_string(w, "decision", "deny");
+		jsonw_string(w, "effect", r->shadow_effect);
+		if (r->shadow_policy != NULL) {
+			jsonw_string(w, "policy", r->shadow_policy);
+			jsonw_string(w, "statement", r->shadow_statement);
+		}
+		jsonw_string(w, "resource", r->shadow_resource);
+		jsonw_object_end(w);
+	}
 	jsonw_string(w, "identity", r->identity);
 	if (r->access_key_id != NULL)
 		jsonw_string(w, "identityMatch", r->identity_match);
@@ -1508,10 +1594,6 @@ count_drop(struct accesslog *a)
 		    (unsigned long long)dropped, dropped == 1 ? "" : "s");
 }
 
-/*
- * Formats r's record into this thread's buffer and queues it. Returns its
- * ticket, 0 when it could not be queued. Any event loop thread may call it.
- */
 static _Thread_local struct jsonw tl_w; /* per event loop: no allocation once warm, no lock */
 
 void
@@ -1520,6 +1602,10 @@ accesslog_thread_release(void)
 	jsonw_release(&tl_w);
 }
 
+/*
+ * Formats r's record into this thread's buffer and queues it. Returns its
+ * ticket, 0 when it could not be queued. Any event loop thread may call it.
+ */
 static uint64_t
 submit(struct accesslog *a, const struct accesslog_call *r)
 {
@@ -1617,4 +1703,17 @@ write_all(struct accesslog *a, const char *buf, size_t len)
 	}
 	a->bytes += len;
 	return true;
+}
+
+void
+accesslog_stats(struct accesslog *a, struct accesslog_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (a == NULL)
+		return;
+	st->queued_bytes = atomic_load_explicit(&a->used, memory_order_relaxed);
+	st->buffer_bytes = a->cap;
+	st->write_errors = atomic_load_explicit(&a->write_errors, memory_order_relaxed);
+	st->digests = atomic_load_explicit(&a->digests, memory_order_relaxed);
+	st->healthy = accesslog_healthy(a);
 }

@@ -98,6 +98,15 @@ struct accesslog_call {
 	const char *reason;    /* guard.reason and errorMessage; NULL or "": none */
 	const char *policy;    /* guard.policy: the deciding statement's policy; NULL: none decided */
 	const char *statement; /* guard.statement: its Sid (NULL: none) */
+	const char *policy_version; /* guard.policyVersion: the config snapshot's (proxy/reload.h); NULL: none */
+	/* guard.shadow (shadow mode): allowed, but with everything enforced it would be denied by these; effect NULL: none */
+	const char *shadow_effect; /* "explicit-deny" or "implicit-deny" */
+	const char *shadow_policy, *shadow_statement, *shadow_resource;
+	/* guard.rateLimit (decision "throttle"): the rule that applied; name NULL: none */
+	const char *rate_limit_name;
+	const char *rate_limit_per; /* "identity" or "sourceAddress" */
+	double rate_limit_rate;
+	uint32_t rate_limit_burst;
 	int status;	       /* guard.status: sent to the client; 0 if none was */
 	const char *error_code; /* errorCode; NULL or "": none */
 	const char *request_id; /* requestID */
@@ -123,6 +132,15 @@ void accesslog_close(struct accesslog *a); /* accepts NULL */
  * logs why) if the signing key cannot be loaded or the thread cannot start.
  */
 bool accesslog_configure(struct accesslog *a, const struct access_log_config *cfg);
+/*
+ * SIGHUP: a chained {"ddbguardNotice": {"kind": "configReload", "outcome":
+ * "accepted"|"refused", "oldVersion", "newVersion", "message"}}. False if it could not be queued.
+ */
+bool accesslog_notice_reload(struct accesslog *a, bool accepted, const char *old_version, const char *new_version,
+    const char *message);
+/* SIGHUP: digests from now on are signed with the Ed25519 key at `path`. False (with `err`) if it does not load. */
+bool accesslog_set_signing_key(struct accesslog *a, const char *path, char *err, size_t errlen);
+
 /* SIGUSR1: the operator renamed the file; queue a reopen (the writer digests the old file first). */
 void accesslog_reopen(struct accesslog *a);
 /* access_log.sync; ACCESSLOG_SYNC_NONE for NULL. */
@@ -198,5 +216,14 @@ bool accesslog_flush(struct accesslog *a, uint32_t timeout_ms);
 
 /* Tests only: every write(2) fails with `err` (0: stop failing). */
 void accesslog_test_fail_writes(struct accesslog *a, int err);
+
+/* For GET /metrics: queue fill, failed writes, digests. Accepts NULL (all zero). */
+struct accesslog_stats {
+	uint64_t queued_bytes, buffer_bytes; /* records waiting for the writer / access_log.buffer_bytes */
+	uint64_t write_errors;		     /* failed write(2) calls (each retried) */
+	uint64_t digests;		     /* signed digests queued */
+	bool healthy;			     /* accesslog_healthy() */
+};
+void accesslog_stats(struct accesslog *a, struct accesslog_stats *st);
 
 #endif

@@ -49,7 +49,8 @@ SELECT log.rowid                                           AS line_no, -- load o
        json_extract(line, '$.guard.sourceCountry')         AS country,
        json_extract(line, '$.resources[0].ARN')            AS resource,
        json_extract(line, '$.resources')                   AS resources, -- JSON text of the array
-       json_extract(line, '$.errorMessage')                AS error_message
+       json_extract(line, '$.errorMessage')                AS error_message,
+       json_extract(line, '$.guard.shadow')                AS shadow -- JSON text: shadow mode's would-be denial
 FROM log
 WHERE json_extract(line, '$.eventVersion') IS NOT NULL;
 
@@ -157,3 +158,18 @@ FROM calls
 WHERE time >= coalesce(:from, '') AND time < coalesce(:to, '9999')
 GROUP BY 1
 ORDER BY 1;
+
+-- query: shadow-denials
+-- Shadow mode (config/README.md): calls that were allowed but would have been denied with every "Mode":
+-- "shadow" enforced, and the statement that would have denied them (none: nothing would have allowed it).
+-- Read this for a week before switching a policy in shadow to enforce; `ddbguard-log denials --shadow` too.
+SELECT time, json_extract(shadow, '$.effect') AS would_be, identity,
+       coalesce(action, '-') AS action, coalesce(table_name, '-') AS table_name,
+       json_extract(shadow, '$.resource') AS resource,
+       json_extract(shadow, '$.policy') AS policy,
+       json_extract(shadow, '$.statement') AS sid,
+       coalesce(json_extract(shadow, '$.policy') || '/' ||
+                coalesce(json_extract(shadow, '$.statement'), '(no Sid)'), '-') AS statement
+FROM calls
+WHERE shadow IS NOT NULL AND time >= coalesce(:from, '') AND time < coalesce(:to, '9999')
+ORDER BY line_no;

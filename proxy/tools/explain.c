@@ -432,6 +432,7 @@ explain_lookup(void *ctx, int key_id, const char *tag, struct condition_request_
 struct explain_trace {
 	FILE *out;
 	size_t nacts;
+	bool any_shadow; /* some statement is in shadow mode */
 };
 
 static void
@@ -444,6 +445,9 @@ explain_statement(void *arg, const struct policy_trace *t)
 	if (t->sid != NULL)
 		fprintf(f, " (Sid %s)", t->sid);
 	fprintf(f, " %s", t->deny ? "Deny" : "Allow");
+	if (t->shadow)
+		fprintf(f, " [shadow]");
+	et->any_shadow = et->any_shadow || t->shadow;
 	if (et->nacts > 1)
 		fprintf(f, " %s", t->action->iam_action);
 	if (!t->action_matches) {
@@ -506,23 +510,28 @@ explain_print_call(const struct explain_call *c)
 }
 
 static void
-explain_print_decision(const struct explain_call *c, const struct policy_decision *d)
+explain_print_decision(const struct explain_call *c, const struct policy_decision *d, const char *label)
 {
 	const char *act = d->action != NULL ? d->action->iam_action : c->action->iam_action;
 
 	switch (d->effect) {
 	case POLICY_ALLOW:
-		printf("decision: allow (%s on %s%s, by %s / Statement[%u]%s%s%s)\n", act, d->resource,
+		if (d->policy == NULL) {
+			printf("%s: allow (shadow mode: no enforcing statement allows %s on %s, and what does not allow it "
+			       "is in shadow)\n", label, act, d->resource);
+			break;
+		}
+		printf("%s: allow (%s on %s%s, by %s / Statement[%u]%s%s%s)\n", label, act, d->resource,
 		    c->inspect->n > 1 ? " and the other resources" : "", d->policy, d->statement_index,
 		    d->sid != NULL ? " (Sid " : "", d->sid != NULL ? d->sid : "", d->sid != NULL ? ")" : "");
 		break;
 	case POLICY_DENY_EXPLICIT:
-		printf("decision: explicit deny (%s on %s, by %s / Statement[%u]%s%s%s)\n", act, d->resource, d->policy,
+		printf("%s: explicit deny (%s on %s, by %s / Statement[%u]%s%s%s)\n", label, act, d->resource, d->policy,
 		    d->statement_index, d->sid != NULL ? " (Sid " : "", d->sid != NULL ? d->sid : "",
 		    d->sid != NULL ? ")" : "");
 		break;
 	case POLICY_DENY_IMPLICIT:
-		printf("decision: implicit deny (no statement allows %s on %s)\n", act, d->resource);
+		printf("%s: implicit deny (no statement allows %s on %s)\n", label, act, d->resource);
 		break;
 	}
 }
@@ -537,7 +546,8 @@ explain_policy(struct explain_call *c, const struct runtime *rt, bool allowed)
 	struct explain_keys *ek = calloc(1, sizeof(*ek));
 	const struct catalog_action *acts[POLICY_CALL_MAX_ACTIONS];
 	struct explain_trace et = { 0 };
-	struct policy_decision d;
+	struct policy_decision d, enforced, would;
+	bool shadowed;
 	struct timespec now;
 	char *trace = NULL;
 	size_t trace_len = 0, n;
@@ -556,14 +566,24 @@ explain_policy(struct explain_call *c, const struct runtime *rt, bool allowed)
 	policies = identity_policies(c->identity, &n);
 	policy_explain(policies, n, c->action, c->inspect, explain_lookup, ek, explain_statement, &et, &d);
 	fclose(et.out);
+	/* Shadow mode: `d` is the verdict with everything enforced; the gateway enforces `enforced`. */
+	shadowed = policy_evaluate_shadow(policies, n, identity_shadow(c->identity), c->action, c->inspect,
+	    explain_lookup, ek, &enforced, &would);
 	/* The trace shows why; the verdict is request_decide()'s, checks after the policy included. */
 	if (allowed || c->refusal_code == NULL || strcmp(c->refusal_code, "AccessDeniedException") == 0) {
-		explain_print_decision(c, &d);
+		explain_print_decision(c, &enforced, "decision");
 		rc = allowed ? EXPLAIN_ALLOW : EXPLAIN_DENY;
 	} else {
 		printf("decision: refused (%s): %s\n", c->refusal_code, c->refusal);
 		rc = EXPLAIN_DENY;
 	}
+	if (shadowed)
+		explain_print_decision(c, &would, "shadow decision (every Mode shadow enforced)");
+	else if (et.any_shadow || identity_shadow(c->identity))
+		printf("shadow decision (every Mode shadow enforced): the same\n");
+	if (identity_shadow(c->identity))
+		printf("identity %s is in shadow mode (\"mode\": \"shadow\"): its denials are logged, not enforced\n",
+		    identity_name(c->identity));
 	explain_print_call(c);
 	if (ek->n == 0) {
 		printf("condition keys consulted: none\n");

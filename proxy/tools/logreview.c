@@ -41,6 +41,7 @@ struct review {
 struct opts {
 	const char *cmd, *out, *since, *until;
 	bool json;
+	bool shadow; /* denials --shadow: shadow mode's would-be denials (query shadow-denials) */
 	char **files;
 	int nfiles;
 };
@@ -833,6 +834,54 @@ denials_json(FILE *f, const struct qres *q)
 	return 0;
 }
 
+/*
+ * denials --shadow: calls shadow mode let through that everything enforced
+ * would have denied, and the statement that would have (none for an implicit
+ * deny). Reading this for a week is how a policy in shadow is rolled out.
+ */
+static const char *const shadow_cols[6] = {"time", "would_be", "identity", "action", "resource", "statement"};
+
+static void
+shadow_text(FILE *f, const struct qres *q)
+{
+	struct ttable t = {.ncol = 6, .head = {"TIME", "WOULD", "IDENTITY", "ACTION", "RESOURCE", "STATEMENT"}};
+
+	for (size_t i = 0; i < q->rows; i++) {
+		const char *v[6];
+
+		for (int c = 0; c < 6; c++)
+			v[c] = qget(q, i, shadow_cols[c]);
+		tt_row(&t, v);
+	}
+	if (t.rows == 0)
+		fputs("no calls that shadow mode would have denied in the window\n", f);
+	else
+		tt_print(f, &t, "");
+}
+
+static int
+shadow_json(FILE *f, const struct qres *q)
+{
+	for (size_t i = 0; i < q->rows; i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		if (o == NULL)
+			oom();
+		json_str(o, "eventTime", qget(q, i, "time"));
+		json_str(o, "decision", "allow");
+		json_str(o, "wouldBe", qget(q, i, "would_be"));
+		json_str(o, "identity", qget(q, i, "identity"));
+		json_str(o, "action", qget(q, i, "action"));
+		json_str(o, "table", qget(q, i, "table_name"));
+		json_str(o, "resource", qget(q, i, "resource"));
+		json_str(o, "policy", qget(q, i, "policy"));
+		json_str(o, "statement", qget(q, i, "sid"));
+		if (print_json(f, o, false) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 void
 logreview_html_escape(FILE *f, const char *s)
 {
@@ -1345,7 +1394,7 @@ usage(const char *msg)
 	if (msg)
 		fprintf(stderr, "ddbguard-log: %s\n", msg);
 	fputs("usage: ddbguard-log summary [--since TIME] [--until TIME] [--json] [-o FILE] FILE...\n"
-	      "       ddbguard-log denials [--since TIME] [--until TIME] [--json] [-o FILE] FILE...\n"
+	      "       ddbguard-log denials [--shadow] [--since TIME] [--until TIME] [--json] [-o FILE] FILE...\n"
 	      "       ddbguard-log report  [--since TIME] [--until TIME] --out FILE.html FILE...\n"
 	      "TIME is ISO 8601 (2026-05-01, 2026-05-01T12:00:00Z, 2026-05-01T14:00+02:00; no zone is UTC)\n"
 	      "or a span back from the newest record in the files: 90s, 30m, 1h, 7d, 2w.\n"
@@ -1385,6 +1434,12 @@ parse_args(int argc, char **argv, struct opts *o)
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			usage(NULL);
 			return 1;
+		}
+		if (strcmp(a, "--shadow") == 0) {
+			if (strcmp(o->cmd, "denials") != 0)
+				return usage("--shadow is for denials");
+			o->shadow = true;
+			continue;
 		}
 		if (strcmp(a, "--json") == 0) {
 			if (strcmp(o->cmd, "report") == 0)
@@ -1453,12 +1508,15 @@ run_command(FILE *out, const struct review *rv, const struct opts *o)
 	int rc;
 
 	if (strcmp(o->cmd, "denials") == 0) {
-		if (query_run(rv, "denials-with-reasons", &d, 0, 0) != 0)
+		if (query_run(rv, o->shadow ? "shadow-denials" : "denials-with-reasons", &d, 0, 0) != 0)
 			return 2;
 		if (o->json)
-			rc = denials_json(out, &d) ? 2 : 0;
+			rc = (o->shadow ? shadow_json(out, &d) : denials_json(out, &d)) ? 2 : 0;
 		else {
-			denials_text(out, &d);
+			if (o->shadow)
+				shadow_text(out, &d);
+			else
+				denials_text(out, &d);
 			rc = 0;
 		}
 		qres_free(&d);

@@ -63,7 +63,7 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: ddbguard-log verify [--pubkey FILE] [--allow-restart] [--at TIME] [--margin S] FILE...\n"
 	           "       ddbguard-log summary [--since TIME] [--until TIME] [--json] [-o FILE] FILE...\n"
-	           "       ddbguard-log denials [--since TIME] [--until TIME] [--json] [-o FILE] FILE...\n"
+	           "       ddbguard-log denials [--shadow] [--since TIME] [--until TIME] [--json] [-o FILE] FILE...\n"
 	           "       ddbguard-log report  [--since TIME] [--until TIME] --out FILE.html FILE...\n"
 	           "       ddbguard-log --help\n"
 	           "\n"
@@ -73,7 +73,8 @@ usage(FILE *f)
 	           "            as one chain; name the first record that was edited, deleted or reordered\n"
 	           "  summary   calls by identity, action, table, source country; top denied statements;\n"
 	           "            identities and tables first seen in the window\n"
-	           "  denials   every denied or rejected call in the window, newest last\n"
+	           "  denials   every denied or rejected call in the window, newest last; --shadow: the calls shadow\n"
+	           "            mode let through that it would have denied\n"
 	           "  report    a self-contained HTML page (inline SVG charts, no scripts or network)\n"
 	           "\n"
 	           "  FILE...          access-log files of one chain, oldest first (size-rotated names\n"

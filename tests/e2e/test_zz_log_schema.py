@@ -174,6 +174,7 @@ def test_every_line_of_every_access_log_of_the_session(work, validator):
             errors = list(validator.iter_errors(rec))
             assert not errors, "%s:%d: %s\n%s" % (path, n, [e.message for e in errors][:5], line[:2000])
             if "guard" in rec:
-                seen[rec["guard"]["decision"]] += 1
+                d = rec["guard"]["decision"]
+                seen[d] = seen.get(d, 0) + 1  # "throttle" when test_ratelimit ran; not required here
             total += 1
     assert total >= 10 and all(seen.values()), (total, seen)

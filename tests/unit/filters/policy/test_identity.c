@@ -423,7 +423,7 @@ static const struct error_case error_cases[] = {
 	    { { "$.identities[0]", "expected an identity object, got a string" } } },
 	{ "unknown key", ID("'name':'a'," OK_KEYS "," OK_POL ",'role':'x'"), 1,
 	    { { "$.identities[0].role",
-	        "unknown key \"role\" (expected name, access_key_ids, policies, tags)" } } },
+	        "unknown key \"role\" (expected name, access_key_ids, policies, tags, mode)" } } },
 	{ "duplicate key", ID("'name':'a'," OK_KEYS "," OK_POL ",'name':'b'"), 1,
 	    { { "$.identities[0].name", "duplicate key \"name\"" } } },
 	{ "name missing", ID(OK_KEYS "," OK_POL), 1, { { "$.identities[0]", "missing \"name\"" } } },

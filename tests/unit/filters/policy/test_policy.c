@@ -203,7 +203,7 @@ static const struct error_case error_cases[] = {
     {"unknown policy key",
      "{'app':{'Statement':{" OK_BODY "},'Extra':1}}",
      1,
-     {{"$.policies.app.Extra", "unknown key \"Extra\" (expected Version, Id, Statement)"}}},
+     {{"$.policies.app.Extra", "unknown key \"Extra\" (expected Version, Id, Statement, Mode)"}}},
     {"version 2008",
      "{'app':{'Version':'2008-10-17','Statement':{" OK_BODY "}}}",
      1,
@@ -253,7 +253,7 @@ static const struct error_case error_cases[] = {
      ONE(OK_BODY ",'effect':'Deny'"),
      1,
      {{S0 ".effect", "unknown key \"effect\" (expected Sid, Effect, Action, NotAction, Resource, "
-                     "NotResource, Condition)"}}},
+                     "NotResource, Condition, Mode)"}}},
     {"effect missing", ONE(OK_ACTION "," OK_RESOURCE), 1, {{S0, "missing \"Effect\" (\"Allow\" or \"Deny\")"}}},
     {"effect lower case",
      ONE("'Effect':'allow'," OK_ACTION "," OK_RESOURCE),
@@ -559,6 +559,85 @@ expect(const struct policy_decision *d, enum policy_effect effect, const char *p
 		assert_null(d->resource);
 	else
 		assert_string_equal(d->resource, resource);
+}
+
+/* ---- shadow mode ---- */
+
+static bool
+env_shadow(struct eval_env *e, bool identity_shadow, const char *iam_action, const char *arn,
+    struct policy_decision *enf, struct policy_decision *would)
+{
+	const struct catalog_action *a = catalog_find_iam(iam_action);
+
+	e->res.n = 1;
+	e->res.res[0] = (struct inspect_resource){ .type = INSPECT_TABLE, .arn = arn };
+	return policy_evaluate_shadow(e->p, e->n, identity_shadow, a, &e->res, NULL, NULL, enf, would);
+}
+
+static void
+test_shadow_modes(void **state)
+{
+	static const char *const use[] = { "base", "trial", "mixed", NULL };
+	static const char *const base_trial[] = { "base", "trial", NULL };
+	static const char *const only_mixed[] = { "mixed", NULL };
+	struct eval_env e;
+	struct policy_decision enf, would;
+
+	env_init(&e,
+	    "{'base':{'Statement':{'Sid':'NoScan','Effect':'Deny','Action':'dynamodb:Scan','Resource':'*'}},"
+	    " 'trial':{'Mode':'shadow','Statement':{'Sid':'Orders','Effect':'Allow','Action':'dynamodb:*',"
+	    "   'Resource':'" T_ORDERS "'}},"
+	    " 'mixed':{'Statement':[{'Sid':'All','Effect':'Allow','Action':'dynamodb:*','Resource':'*'},"
+	    "   {'Sid':'NoUsers','Effect':'Deny','Mode':'shadow','Action':'dynamodb:PutItem','Resource':'" T_USERS "'}]}}",
+	    base_trial);
+	/* The allow-list on trial allows it: nothing to report. */
+	assert_false(env_shadow(&e, false, "dynamodb:GetItem", T_ORDERS, &enf, &would));
+	expect(&enf, POLICY_ALLOW, "trial", "Orders", 0, T_ORDERS);
+	/* It would not: forwarded, reported as implicit deny. */
+	assert_true(env_shadow(&e, false, "dynamodb:GetItem", T_USERS, &enf, &would));
+	expect(&enf, POLICY_ALLOW, NULL, NULL, 0, T_USERS);
+	expect(&would, POLICY_DENY_IMPLICIT, NULL, NULL, 0, T_USERS);
+	/* The enforcing Deny still denies. */
+	assert_false(env_shadow(&e, false, "dynamodb:Scan", T_ORDERS, &enf, &would));
+	expect(&enf, POLICY_DENY_EXPLICIT, "base", "NoScan", 0, T_ORDERS);
+	/* ...except for an identity in shadow mode. */
+	assert_true(env_shadow(&e, true, "dynamodb:Scan", T_ORDERS, &enf, &would));
+	assert_int_equal(enf.effect, POLICY_ALLOW);
+	expect(&would, POLICY_DENY_EXPLICIT, "base", "NoScan", 0, T_ORDERS);
+	policy_set_free(e.set);
+
+	env_init(&e,
+	    "{'mixed':{'Statement':[{'Sid':'Get','Effect':'Allow','Action':'dynamodb:GetItem','Resource':'*'},"
+	    "   {'Sid':'NoUsers','Effect':'Deny','Mode':'shadow','Action':'dynamodb:GetItem','Resource':'" T_USERS "'}]}}",
+	    only_mixed);
+	/* A shadow Deny: the enforcing Allow decides; the Deny is reported. */
+	assert_true(env_shadow(&e, false, "dynamodb:GetItem", T_USERS, &enf, &would));
+	expect(&enf, POLICY_ALLOW, "mixed", "Get", 0, T_USERS);
+	expect(&would, POLICY_DENY_EXPLICIT, "mixed", "NoUsers", 1, T_USERS);
+	/* No Allow is in shadow: an implicit deny stays enforced. */
+	assert_false(env_shadow(&e, false, "dynamodb:PutItem", T_USERS, &enf, &would));
+	assert_int_equal(enf.effect, POLICY_DENY_IMPLICIT);
+	/* Without anything in shadow it is policy_evaluate(). */
+	assert_false(env_shadow(&e, false, "dynamodb:GetItem", T_ORDERS, &enf, &would));
+	expect(&enf, POLICY_ALLOW, "mixed", "Get", 0, T_ORDERS);
+	policy_set_free(e.set);
+	(void)use;
+	(void)state;
+}
+
+static void
+test_shadow_mode_errors(void **state)
+{
+	struct diag *d;
+	struct policy_set *s = compile("{'p':{'Mode':'dry','Statement':{'Effect':'Allow','Action':'dynamodb:GetItem',"
+				       "'Resource':'*','Mode':1}}}", &d);
+
+	assert_null(s);
+	assert_int_equal(diag_count(d), 2);
+	assert_non_null(strstr(diag_message(d, 0), "$.policies.p.Mode: expected \"enforce\" or \"shadow\""));
+	assert_non_null(strstr(diag_message(d, 1), "$.policies.p.Statement.Mode: expected \"enforce\" or \"shadow\""));
+	diag_free(d);
+	(void)state;
 }
 
 /* For each catalog action: allowed iff its IAM name is in `want` (NULL-terminated). */
@@ -1338,6 +1417,8 @@ main(void)
 		cmocka_unit_test(test_condition_source_ip),
 		cmocka_unit_test(test_condition_partiql_verbs),
 		cmocka_unit_test(test_condition_falls_through),
+		cmocka_unit_test(test_shadow_modes),
+		cmocka_unit_test(test_shadow_mode_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
