@@ -123,6 +123,7 @@ struct conn {
 static void conn_process(struct conn *c);
 static bool conn_begin_call(struct conn *c);
 static void conn_release_work(struct conn *c);
+static void conn_coalesce_tls(struct conn *c);
 
 /* Read interest on or off, through sockio when the connection has it. */
 static void
@@ -661,6 +662,7 @@ conn_log_done(struct accesslog_wait *w, bool durable)
 		return;
 	}
 	evbuffer_add_buffer(bufferevent_get_output(c->bev), c->held);
+	conn_coalesce_tls(c);
 	conn_next_call(c);
 }
 
@@ -678,6 +680,7 @@ conn_log_then_release(struct conn *c)
 		return;
 	case ACCESSLOG_QUEUED: /* not every_call after all: nothing to wait for */
 		evbuffer_add_buffer(bufferevent_get_output(c->bev), c->held);
+		conn_coalesce_tls(c);
 		conn_next_call(c);
 		return;
 	case ACCESSLOG_DROPPED:
@@ -686,6 +689,28 @@ conn_log_then_release(struct conn *c)
 		conn_free(c);
 		return;
 	}
+}
+
+/* The most plaintext one TLS record carries (RFC 8446 5.1). */
+#define CONN_TLS_RECORD_MAX 16384
+
+/*
+ * TLS: bufferevent_openssl makes one SSL_write, hence one record and one
+ * write(2), per chain of the output buffer; a response's head and body are
+ * separate chains. Joined, a response that fits a record goes out as one.
+ */
+static void
+conn_coalesce_tls(struct conn *c)
+{
+	struct evbuffer *out;
+	size_t len;
+
+	if (c->ssl == NULL)
+		return;
+	out = bufferevent_get_output(c->bev);
+	len = evbuffer_get_length(out);
+	if (len > 0 && len <= CONN_TLS_RECORD_MAX && evbuffer_get_contiguous_space(out) < len)
+		evbuffer_pullup(out, -1);
 }
 
 static void
@@ -712,6 +737,7 @@ conn_upstream_done(void *arg, const struct upstream_report *rep)
 		return;
 	}
 	if (rep->result == UPSTREAM_OK) {
+		conn_coalesce_tls(c);
 		conn_log(c);
 		conn_next_call(c);
 		return;

@@ -10,6 +10,9 @@
 # SKIP_ASAN=1 leaves it all out (one skip, "asan:all"). The long campaign is tests/fuzz/campaign.sh.
 
 ASAN_BUILD="${ASAN_BUILD_DIR:-$ROOT/build-asan}"
+# UBSan findings are fatal. Clang (not gcc) warns about tables that name some fields of a row and leave
+# the rest zero; that is the house style for tables, so that one warning is off in this build.
+ASAN_C_ARGS="-fno-sanitize-recover=all -Wno-missing-field-initializers"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
@@ -142,7 +145,9 @@ else
 	asan_ok=1
 	if [[ ! -f "$ASAN_BUILD/build.ninja" ]]; then
 		CC=clang meson setup "$ASAN_BUILD" "$ROOT" -Dtests=enabled -Dfuzz=true \
-			-Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fno-sanitize-recover=all || asan_ok=0
+			-Db_sanitize=address,undefined -Db_lundef=false -Dc_args="$ASAN_C_ARGS" || asan_ok=0
+	else
+		meson configure "$ASAN_BUILD" -Dc_args="$ASAN_C_ARGS" >/dev/null || asan_ok=0
 	fi
 	if ((asan_ok)) && ninja -C "$ASAN_BUILD" -k 0; then
 		asan_units

@@ -12,19 +12,21 @@
 # (to a file, like the nginx and HAProxy rows).
 #
 # Env: DURATION, ROUNDS, CONNS (passed to the harness), BENCH_WORK (work dir),
-#      DDBGUARD (binary, default build/ddbguard).
+#      DDBGUARD (binary, default build-release/ddbguard, built with --buildtype=release if missing).
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 HARNESS="$ROOT/tests/bench/harness"   # copied in; see its PROVENANCE.txt
 MODE="${1:-both}"
-DDBGUARD="${DDBGUARD:-$ROOT/build/ddbguard}"
+DDBGUARD="${DDBGUARD:-$ROOT/build-release/ddbguard}"
 case "$MODE" in tls|http|both) ;; *) echo "usage: $0 [tls|http|both]"; exit 2;; esac
 [[ -x "$HARNESS/compare.sh" ]] || { echo "benchmark harness not found at $HARNESS"; exit 2; }
 for t in nginx haproxy wrk curl; do
   command -v "$t" >/dev/null || { echo "missing $t: apt-get install nginx haproxy wrk curl"; exit 2; }
 done
 if [[ ! -x "$DDBGUARD" ]]; then
-  (cd "$ROOT" && { [[ -d build ]] || meson setup build; } && ninja -C build) || exit 2
+  # Measured as shipped: an optimised build (-O3, NDEBUG), not the debug build the tests use.
+  (cd "$ROOT" && { [[ -d build-release ]] || meson setup build-release --buildtype=release -Dtests=disabled; } \
+    && ninja -C build-release ddbguard) || exit 2
 fi
 
 WORK="${BENCH_WORK:-$(mktemp -d -t ddbguard-bench.XXXXXX)}"
