@@ -418,11 +418,22 @@ parse_streams_url(struct cfg_ctx *ctx, const cJSON *v, void *dst)
 struct tls_files {
 	char *cert;
 	char *key;
+	char *client_ca;
+	char *client_cert;
 };
+
+static const char *
+check_client_cert_mode(const char *s)
+{
+	return strcmp(s, "require") == 0 || strcmp(s, "optional") == 0 ? NULL : "\"require\" or \"optional\"";
+}
 
 static const struct cfg_key tls_keys[] = {
 	{ .name = "cert", .type = CFG_PATH, .required = true, .offset = offsetof(struct tls_files, cert) },
 	{ .name = "key", .type = CFG_PATH, .required = true, .offset = offsetof(struct tls_files, key) },
+	{ .name = "client_ca", .type = CFG_PATH, .offset = offsetof(struct tls_files, client_ca) },
+	{ .name = "client_cert", .type = CFG_STRING, .check = check_client_cert_mode,
+	    .offset = offsetof(struct tls_files, client_cert) },
 };
 
 static bool
@@ -438,6 +449,13 @@ parse_listener_tls(struct cfg_ctx *ctx, const cJSON *v, void *dst)
 
 	l->tls_cert = t.cert;
 	l->tls_key = t.key;
+	l->client_ca = t.client_ca;
+	l->client_cert_required = t.client_cert == NULL || strcmp(t.client_cert, "require") == 0;
+	if (t.client_cert != NULL && t.client_ca == NULL) {
+		diag_error(ctx->d, ctx->path.text, "\"client_cert\" needs \"client_ca\" (the CAs client certificates chain to)");
+		ok = false;
+	}
+	free(t.client_cert);
 	return ok;
 }
 
@@ -1046,6 +1064,28 @@ cfg_merge_policies(struct cfg_ctx *ctx, const cJSON *root)
 	return merged;
 }
 
+struct sigv4_config {
+	uint32_t clock_skew_s;
+};
+
+static const struct cfg_key sigv4_keys[] = {
+	{ .name = "clock_skew_s", .type = CFG_U32, .min = 1, .max = 3600, .def = 900,
+	    .offset = offsetof(struct sigv4_config, clock_skew_s) },
+};
+
+
+/* "sigv4": {"clock_skew_s": 900}: how far X-Amz-Date may be from our clock for issued keys (AWS: 15 minutes). */
+static bool
+parse_sigv4(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+{
+	struct config *c = dst;
+	struct sigv4_config sc = { 0 };
+	bool ok = cfg_optional_object(ctx, v, sigv4_keys, NKEYS(sigv4_keys), &sc);
+
+	c->sigv4_clock_skew_s = sc.clock_skew_s;
+	return ok;
+}
+
 /* Identities refer to policies by name, so they are compiled after the top-level walk. */
 static bool
 parse_deferred(struct cfg_ctx *ctx, const cJSON *v, void *dst)
@@ -1068,6 +1108,7 @@ static const struct cfg_key top_keys[] = {
 	{ .name = "tables", .type = CFG_CUSTOM, .parse = parse_tables },
 	{ .name = "geoip", .type = CFG_CUSTOM, .parse = parse_geoip },
 	{ .name = "identities", .type = CFG_CUSTOM, .required = true, .parse = parse_deferred },
+	{ .name = "sigv4", .type = CFG_CUSTOM, .parse = parse_sigv4, .parse_when_absent = true },
 };
 
 /* --- cross-field checks ---------------------------------------------- */
@@ -1180,9 +1221,22 @@ config_from_json(struct cfg_ctx *ctx, const char *name, const cJSON *root)
 		const cJSON *ids = cJSON_GetObjectItemCaseSensitive(root, "identities");
 
 		if (ids != NULL) {
+			const char **names = calloc(c->nlisteners + 1, sizeof(*names));
+			bool *ca = calloc(c->nlisteners + 1, sizeof(*ca));
+			struct identity_env env = { .base_dir = ctx->base_dir, .listeners = names,
+				.listener_client_cert = ca, .nlisteners = c->nlisteners, .account_id = c->account_id };
+
+			if (names == NULL || ca == NULL)
+				abort();
+			for (size_t i = 0; i < c->nlisteners; i++) {
+				names[i] = c->listeners[i].name ? c->listeners[i].name : "";
+				ca[i] = c->listeners[i].client_ca != NULL;
+			}
 			mark = diag_path_member(&ctx->path, "identities");
-			c->identities = identity_set_compile(ids, c->policies, ctx->d, &ctx->path);
+			c->identities = identity_set_compile_env(ids, c->policies, &env, ctx->d, &ctx->path);
 			diag_path_pop(&ctx->path, mark);
+			free(names);
+			free(ca);
 		}
 	}
 	if (diag_count(ctx->d) > 0) {
@@ -1311,6 +1365,7 @@ config_free(struct config *c)
 		free(c->listeners[i].address);
 		free(c->listeners[i].tls_cert);
 		free(c->listeners[i].tls_key);
+		free(c->listeners[i].client_ca);
 	}
 	free(c->listeners);
 	upstream_url_free(&c->upstream.dynamodb);

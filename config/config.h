@@ -32,6 +32,8 @@ struct listener_config {
 	uint16_t port;
 	char *tls_cert; /* NULL: plain HTTP (local use only) */
 	char *tls_key;
+	char *client_ca;	   /* tls.client_ca: PEM CAs that client certificates must chain to; NULL: none asked */
+	bool client_cert_required; /* tls.client_cert "require" (default) or "optional" */
 };
 
 /* A parsed upstream URL: https://host[:port] or http://host[:port], path "/" or empty. */
@@ -130,6 +132,7 @@ struct config {
 	size_t ntables;
 	struct geoip_config geoip;
 	bool has_reverse_listener;
+	uint32_t sigv4_clock_skew_s;	/* sigv4.clock_skew_s: allowed X-Amz-Date skew for issued keys */
 	struct policy_set *policies;	/* owned */
 	struct identity_set *identities; /* owned */
 };

@@ -21,6 +21,7 @@
 #include "proxy/log.h"
 #include "proxy/request.h"
 #include "proxy/runtime.h"
+#include "proxy/tls.h"
 #include "proxy/upstream.h"
 
 /* Pipelined responses waiting for a slow reader beyond this stop further reading. */
@@ -68,6 +69,11 @@ struct conn {
 	bool close_after; /* the client asked for Connection: close */
 	struct event *deadline; /* limits.request_timeout_ms, armed from a request's first byte to its last */
 	bool deadline_armed;
+	/* who is calling, for identities by certificate and network (issue 12) */
+	struct identity_addr addr;
+	struct tls_peer *peer;	      /* the verified client certificate's names (owned); NULL: none */
+	struct identity_cert peer_cert; /* points into `peer` */
+	bool peer_checked;
 };
 
 static void conn_process(struct conn *c);
@@ -119,6 +125,7 @@ conn_free(struct conn *c)
 	free(c->fwd_head);
 	free(c->keys);
 	free(c->capture);
+	free(c->peer);
 	TAILQ_REMOVE(&c->rt->conns, c, link);
 	if (--c->rt->nconns == 0 && c->rt->draining)
 		event_base_loopexit(c->rt->base, NULL);
@@ -470,6 +477,30 @@ conn_disarm_deadline(struct conn *c)
 	}
 }
 
+/*
+ * Once per connection, after the handshake: the names of the client
+ * certificate a listener with tls.client_ca verified. A certificate with more
+ * names than we keep matches no identity (it is as if none was sent).
+ */
+static void
+conn_note_peer(struct conn *c)
+{
+	struct tls_peer *p;
+
+	if (c->peer_checked || c->lc->client_ca == NULL || c->route == NULL || c->route->connect_host != NULL)
+		return;
+	c->peer_checked = true;
+	if ((p = malloc(sizeof(*p))) == NULL)
+		return;
+	if (!tls_peer_names(c->ssl, p) || p->truncated) {
+		free(p);
+		return;
+	}
+	c->peer = p;
+	c->peer_cert = (struct identity_cert){ p->subject[0] ? p->subject : NULL, p->dns_p, p->ndns, p->uris_p,
+		p->nuris };
+}
+
 static void
 conn_begin_call(struct conn *c)
 {
@@ -478,7 +509,10 @@ conn_begin_call(struct conn *c)
 	if (c->ssl != NULL && SSL_is_init_finished(c->ssl)) {
 		c->req.tls_version = SSL_get_version(c->ssl);
 		c->req.tls_cipher = SSL_get_cipher_name(c->ssl);
+		conn_note_peer(c);
 	}
+	c->req.client_addr = c->addr.family != 0 ? &c->addr : NULL;
+	c->req.peer_cert = c->peer != NULL ? &c->peer_cert : NULL;
 }
 
 /* RFC 9110 7.2: inside a tunnel the Host must name the endpoint the tunnel was opened to. */
@@ -867,6 +901,7 @@ conn_accept(struct runtime *rt, const struct listener_config *lc, SSL_CTX *tls, 
 		c->route = &rt->reverse;
 	}
 	conn_describe_peer(c, sa);
+	identity_addr_parse(c->client_ip, &c->addr);
 	c->head = malloc(lim->max_header_bytes);
 	c->arena = json_arena_new(CONN_ARENA_BYTES);
 	c->upstream_request = evbuffer_new();

@@ -211,7 +211,8 @@ decide_body(struct runtime *rt, struct request *r, const char *body, size_t len,
 static bool
 decide_identity(struct runtime *rt, struct request *r)
 {
-	struct identity_facts facts = { .access_key_id = r->auth.access_key_id };
+	struct identity_facts facts = { .access_key_id = r->auth.access_key_id, .cert = r->peer_cert,
+		.source = r->client_addr, .listener = r->listener != NULL ? r->listener->name : NULL };
 
 	r->identity = identity_set_match(rt->cfg->identities, &facts, &r->identity_match);
 	if (r->identity != NULL)

@@ -86,6 +86,18 @@ struct request {
 	struct sigv4_auth auth;
 	const struct identity *identity;
 	enum identity_match identity_match;
+	/* how the caller was proved (issue 12); owned by the connection */
+	const struct identity_cert *peer_cert;	  /* verified client certificate, or NULL */
+	const struct identity_addr *client_addr; /* parsed client_ip, or NULL */
+	bool signature_verified;		  /* an issued key's signature was checked by ddbguard */
+	const char *claimed_identity;		  /* identity whose issued key failed verification, or NULL */
+	char key_account[13];			  /* account encoded in the access key id ("" unknown) */
+	/* who signs upstream: the client, or the credential broker with the gateway's credentials */
+	bool brokered;
+	const char *signer_type;    /* "IAMUser", "AssumedRole", NULL: unknown */
+	char signer_arn[256];	    /* the role or user ARN when known, else "" */
+	char signer_account[13];    /* "" unknown */
+	struct inspect_scope scope; /* names of this call: the route's, or the signer's account when brokered */
 	struct inspect_result *inspect; /* owned by the connection */
 	/*
 	 * Condition-key scratch (~24 KiB), owned by the connection and reused for

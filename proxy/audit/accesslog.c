@@ -728,13 +728,79 @@ write_time(struct jsonw *w, const struct timespec *ts)
 	jsonw_string(w, "eventTime", buf);
 }
 
+/* How the caller was proved, strongest first. */
+static const char *
+identity_proof(const struct request *r, unsigned crit)
+{
+	if (r->signature_verified)
+		return "signature";
+	if ((crit & IDENTITY_CRIT_CERT) && r->peer_cert != NULL)
+		return "client-certificate";
+	if (r->identity != NULL && (crit & IDENTITY_CRIT_KEY))
+		return "claimed-access-key";
+	if (r->identity != NULL && (crit & (IDENTITY_CRIT_SOURCE | IDENTITY_CRIT_LISTENER)))
+		return "network";
+	return "none";
+}
+
+static void
+write_names(struct jsonw *w, const char *key, const char *const *v, size_t n)
+{
+	jsonw_array_begin(w, key);
+	for (size_t i = 0; i < n; i++)
+		jsonw_string(w, NULL, v[i]);
+	jsonw_array_end(w);
+}
+
+/*
+ * userIdentity: CloudTrail's members for who signed the call that reached
+ * AWS (type, accountId, arn: the broker's role or user when it re-signed;
+ * for calls the client signed, only what its key id says), and a
+ * `ddbguard` object for who called the gateway and how that was proved.
+ */
 static void
 write_identity(struct jsonw *w, const struct request *r)
 {
+	unsigned crit = identity_criteria(r->identity);
+
 	jsonw_object_begin(w, "userIdentity");
-	jsonw_string(w, "type", "Unknown");
+	jsonw_string(w, "type", r->signer_type != NULL ? r->signer_type : "Unknown");
 	if (r->has_auth)
 		jsonw_string(w, "accessKeyId", r->auth.access_key_id);
+	if (r->signer_account[0] != '\0')
+		jsonw_string(w, "accountId", r->signer_account);
+	else if (!r->brokered && r->key_account[0] != '\0')
+		jsonw_string(w, "accountId", r->key_account);
+	if (r->signer_arn[0] != '\0')
+		jsonw_string(w, "arn", r->signer_arn);
+	jsonw_object_begin(w, "ddbguard");
+	jsonw_string(w, "identity", r->identity ? identity_name(r->identity) : NULL);
+	if (r->claimed_identity != NULL)
+		jsonw_string(w, "claimedIdentity", r->claimed_identity);
+	jsonw_array_begin(w, "matchedBy");
+	if (r->identity != NULL && r->identity_match == IDENTITY_BY_DEFAULT)
+		jsonw_string(w, NULL, "default");
+	else if (r->identity != NULL) {
+		if (crit & IDENTITY_CRIT_KEY)
+			jsonw_string(w, NULL, r->signature_verified ? "issued-key" : "access-key");
+		if (crit & IDENTITY_CRIT_CERT)
+			jsonw_string(w, NULL, "client-certificate");
+		if (crit & IDENTITY_CRIT_SOURCE)
+			jsonw_string(w, NULL, "source-address");
+		if (crit & IDENTITY_CRIT_LISTENER)
+			jsonw_string(w, NULL, "listener");
+	}
+	jsonw_array_end(w);
+	jsonw_string(w, "proof", identity_proof(r, crit));
+	jsonw_string(w, "signedBy", r->brokered ? "broker" : "client");
+	if (r->peer_cert != NULL) {
+		jsonw_object_begin(w, "clientCertificate");
+		jsonw_string(w, "subject", r->peer_cert->subject);
+		write_names(w, "dnsNames", r->peer_cert->dns, r->peer_cert->ndns);
+		write_names(w, "uris", r->peer_cert->uris, r->peer_cert->nuris);
+		jsonw_object_end(w);
+	}
+	jsonw_object_end(w);
 	jsonw_object_end(w);
 }
 
