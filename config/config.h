@@ -15,7 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config/diag.h"
+#include "filters/base/diag.h"
+#include "filters/dynamodb/schema.h"
 
 struct policy_set;
 struct identity_set;
@@ -90,12 +91,6 @@ struct egress_config {
 	uint32_t max_cached_certs;
 };
 
-/* What DynamoDB's table descriptions would say, for keys IAM derives from them (dynamodb:LeadingKeys). */
-struct table_schema_config {
-	char *table;	     /* table name in our account and region */
-	char *partition_key; /* attribute name of its partition (hash) key */
-};
-
 struct geoip_config {
 	char *country_database; /* MaxMind country (or city) .mmdb; NULL: ddbguard:SourceCountry absent */
 	char *asn_database;	/* MaxMind ASN .mmdb; NULL: ddbguard:SourceASN absent */
@@ -128,7 +123,7 @@ struct config {
 	struct access_log_config access_log;
 	struct admin_config admin;
 	struct egress_config egress;
-	struct table_schema_config *tables;
+	struct table_schema *tables; /* for keys IAM derives from table descriptions (dynamodb:LeadingKeys) */
 	size_t ntables;
 	struct geoip_config geoip;
 	bool has_reverse_listener;

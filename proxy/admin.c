@@ -11,7 +11,7 @@
 
 #include "config/config.h"
 #include "proxy/audit/accesslog.h"
-#include "proxy/log.h"
+#include "filters/base/log.h"
 
 #define ADMIN_TIMEOUT_S 10 /* a client has this long to send its request */
 

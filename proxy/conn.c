@@ -18,7 +18,7 @@
 #include "filters/policy/condkeys.h"
 #include "proxy/audit/accesslog.h"
 #include "proxy/egress.h"
-#include "proxy/log.h"
+#include "filters/base/log.h"
 #include "proxy/request.h"
 #include "proxy/runtime.h"
 #include "proxy/tls.h"
@@ -136,7 +136,7 @@ static void
 conn_log(struct conn *c)
 {
 	c->rt->nrequests++;
-	accesslog_write(c->rt->alog, c->rt, &c->req);
+	request_log(c->rt, &c->req);
 }
 
 #define CONN_LINGER_POLL_MS 10
@@ -691,6 +691,62 @@ conn_read_connect(struct conn *c, struct evbuffer *in)
 	return false; /* the tunnel's first request arrives through the new bufferevent */
 }
 
+#ifdef DDBGUARD_FAULT_FORWARD_DENIED
+/*
+ * FAULT INJECTION, test builds only (meson -Dfault_injection=true; meson.build
+ * refuses it in a release build). It plants the one bug the end-to-end suite
+ * must catch from outside the gateway: a call denied by policy is answered
+ * AccessDenied, and its log record says "deny", but it is sent upstream all
+ * the same (the answer is thrown away). tests/run.sh builds this variant and
+ * checks that the denial tests fail against it.
+ */
+struct fault_call {
+	struct evbuffer *req, *sink; /* owned; freed in fault_done */
+};
+
+static void
+fault_head(void *arg, const struct http_message *resp)
+{
+	(void)arg;
+	(void)resp;
+}
+
+static void
+fault_done(void *arg, const struct upstream_report *rep)
+{
+	struct fault_call *f = arg;
+
+	(void)rep;
+	evbuffer_free(f->req);
+	evbuffer_free(f->sink);
+	free(f);
+}
+
+static const struct upstream_callbacks fault_cbs = { .on_head = fault_head, .on_done = fault_done };
+
+static void
+conn_fault_forward_denied(struct conn *c, const char *body, size_t body_len)
+{
+	struct upstream_pool *pool = request_pool(&c->req);
+	struct fault_call *f;
+
+	if (c->req.refusal != REFUSE_DENIED || pool == NULL || (f = calloc(1, sizeof(*f))) == NULL)
+		return;
+	f->req = evbuffer_new();
+	f->sink = evbuffer_new();
+	evbuffer_drain(c->upstream_request, evbuffer_get_length(c->upstream_request));
+	if (f->req != NULL && f->sink != NULL && conn_build_forward_head(c) &&
+	    evbuffer_add_buffer(f->req, c->upstream_request) == 0 && evbuffer_add(f->req, body, body_len) == 0 &&
+	    upstream_call_start(pool, f->req, f->sink, &fault_cbs, f) != NULL)
+		return;
+	if (f->req != NULL)
+		evbuffer_free(f->req);
+	if (f->sink != NULL)
+		evbuffer_free(f->sink);
+	free(f);
+}
+#endif
+
 /* Returns true when the call was answered here and the next one may be read. */
 static bool
 conn_read_body(struct conn *c, struct evbuffer *in)
@@ -715,6 +771,9 @@ conn_read_body(struct conn *c, struct evbuffer *in)
 		conn_forward(c, in, len);
 		return false;
 	}
+#ifdef DDBGUARD_FAULT_FORWARD_DENIED
+	conn_fault_forward_denied(c, body, len);
+#endif
 	evbuffer_drain(in, len);
 	return conn_answer_refusal(c, false);
 }

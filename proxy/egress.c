@@ -15,7 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include "filters/dynamodb/arn.h"
-#include "proxy/log.h"
+#include "filters/base/log.h"
 #include "proxy/runtime.h"
 #include "proxy/tls.h"
 #include "proxy/upstream.h"

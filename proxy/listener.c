@@ -11,7 +11,7 @@
 #include <openssl/ssl.h>
 
 #include "proxy/conn.h"
-#include "proxy/log.h"
+#include "filters/base/log.h"
 #include "proxy/runtime.h"
 #include "proxy/tls.h"
 

@@ -3,7 +3,12 @@
  *
  *   ddbguard -c FILE            run in the foreground
  *   ddbguard --check -c FILE    validate FILE, print every error, exit 0/1
+ *
+ * The daemon's start-up, daemon_main(); the program's main() is
+ * proxy/tools/ddbguard.c, which also dispatches `ddbguard explain`.
  */
+#include "proxy/main.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -23,9 +28,8 @@
 #include "proxy/admin.h"
 #include "proxy/conn.h"
 #include "proxy/egress.h"
-#include "proxy/tools/explain.h"
 #include "proxy/listener.h"
-#include "proxy/log.h"
+#include "filters/base/log.h"
 #include "proxy/runtime.h"
 #include "proxy/tls.h"
 #include "proxy/upstream.h"
@@ -225,7 +229,7 @@ daemon_stop(struct daemon *d)
 }
 
 int
-main(int argc, char **argv)
+daemon_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -240,8 +244,6 @@ main(int argc, char **argv)
 	struct config *cfg;
 	int ch;
 
-	if (argc > 1 && strcmp(argv[1], "explain") == 0)
-		return explain_main(argc - 1, argv + 1);
 	while ((ch = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;

@@ -2,12 +2,14 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
 #include <event2/buffer.h>
 
 #include "filters/policy/condkeys.h"
+#include "filters/policy/geoip.h"
 #include "filters/dynamodb/json.h"
 #include "proxy/audit/accesslog.h"
 #include "proxy/audit/ids.h"
@@ -334,4 +336,158 @@ request_write_refusal(struct request *r, struct evbuffer *out, bool close)
 	r->status = ri->status;
 	if (r->error_code[0] == '\0')
 		snprintf(r->error_code, sizeof(r->error_code), "%s", ri->code);
+}
+
+/*
+ * dynamodb:Attributes as the policy stage saw it, for the record's
+ * requestParameters.attributes. The connection's scratch as the policy stage
+ * left it (the key may be computed already), or set up here for a call
+ * refused before it; `own` is the caller's when there is no connection
+ * scratch (tests, explain). The values point into `cr`, the body and the
+ * inspect result.
+ */
+static void
+log_attributes(struct request *r, struct condkeys_request **own, struct accesslog_call *call)
+{
+	struct condkeys_request *cr = r->keys;
+	struct condition_request_values v = { 0 };
+
+	if (r->action == NULL || r->body == NULL || r->action->class_ == CATALOG_CLASS_ADMIN)
+		return;
+	if (cr == NULL && (cr = *own = malloc(sizeof(*cr))) == NULL)
+		return;
+	if (cr != r->keys || !r->keys_ready)
+		condkeys_request_init(cr, r->action, r->body, r->inspect, NULL, false, &r->wall_start, NULL, NULL);
+	condkeys_lookup(cr, CONDKEY_ATTRIBUTES, NULL, &v);
+	if (v.present) {
+		call->attributes = v.values;
+		call->nattributes = v.n;
+	}
+}
+
+/* How the caller was proved, strongest first. */
+static const char *
+caller_proof(const struct request *r, unsigned crit)
+{
+	if (r->signature_verified)
+		return "signature";
+	if ((crit & IDENTITY_CRIT_CERT) && r->peer_cert != NULL)
+		return "client-certificate";
+	if (r->identity != NULL && (crit & IDENTITY_CRIT_KEY))
+		return "claimed-access-key";
+	if (r->identity != NULL && (crit & (IDENTITY_CRIT_SOURCE | IDENTITY_CRIT_LISTENER)))
+		return "network";
+	return "none";
+}
+
+/* userIdentity: the identity's criteria, the proof, the certificate, and who signed upstream. */
+static void
+log_caller(const struct request *r, struct accesslog_call *call)
+{
+	unsigned crit = identity_criteria(r->identity);
+
+	call->signer_type = r->signer_type;
+	call->signer_arn = r->signer_arn;
+	call->signer_account = r->signer_account[0] != '\0' ? r->signer_account
+				: !r->brokered ? r->key_account : NULL;
+	call->claimed_identity = r->claimed_identity;
+	call->brokered = r->brokered;
+	call->proof = caller_proof(r, crit);
+	if (r->identity != NULL && r->identity_match == IDENTITY_BY_DEFAULT) {
+		call->matched_by[call->nmatched_by++] = "default";
+	} else if (r->identity != NULL) {
+		if (crit & IDENTITY_CRIT_KEY)
+			call->matched_by[call->nmatched_by++] = r->signature_verified ? "issued-key" : "access-key";
+		if (crit & IDENTITY_CRIT_CERT)
+			call->matched_by[call->nmatched_by++] = "client-certificate";
+		if (crit & IDENTITY_CRIT_SOURCE)
+			call->matched_by[call->nmatched_by++] = "source-address";
+		if (crit & IDENTITY_CRIT_LISTENER)
+			call->matched_by[call->nmatched_by++] = "listener";
+	}
+	if (r->peer_cert != NULL) {
+		call->has_cert = true;
+		call->cert_subject = r->peer_cert->subject;
+		call->cert_dns = r->peer_cert->dns;
+		call->ncert_dns = r->peer_cert->ndns;
+		call->cert_uris = r->peer_cert->uris;
+		call->ncert_uris = r->peer_cert->nuris;
+	}
+}
+
+void
+request_log(struct runtime *rt, struct request *r)
+{
+	struct accesslog_call call = { 0 };
+	struct condkeys_request *own = NULL;
+	char country[3] = "", asn[11] = "";
+
+	if (rt == NULL || rt->alog == NULL)
+		return;
+	call.wall_start = r->wall_start;
+	call.duration_ms = (double)(request_now_ns() - r->mono_start_ns) / 1e6;
+	if (r->action != NULL) {
+		call.event_name = r->action->name;
+		call.action_class = catalog_class_name(r->action->class_);
+		call.read_only = r->action->read_only;
+		call.management = r->action->class_ == CATALOG_CLASS_ADMIN;
+	}
+	call.target = r->target;
+	call.target_len = r->target_len;
+	if (r->route != NULL) {
+		call.region = r->route->scope.region;
+		call.account = r->route->scope.account;
+	}
+	call.client_ip = r->client_ip;
+	if (r->http != NULL) {
+		call.user_agent = http_get(r->http, HTTP_HDR_USER_AGENT, &call.user_agent_len);
+		call.host = http_get(r->http, HTTP_HDR_HOST, &call.host_len);
+	}
+	if (r->has_auth) {
+		call.access_key_id = r->auth.access_key_id;
+		call.identity_match = identity_match_name(r->identity_match);
+	}
+	call.identity = r->identity ? identity_name(r->identity) : NULL;
+	log_caller(r, &call);
+	if (rt != NULL && rt->geoip != NULL && r->client_ip != NULL) {
+		geoip_lookup(rt->geoip, r->client_ip, country, asn); /* a read of the mapped database */
+		call.source_country = country;
+		call.source_asn = asn;
+	}
+	call.listener = r->listener ? r->listener->name : NULL;
+	if (r->route != NULL && r->route->connect_host != NULL) {
+		call.egress = true;
+		call.connect_target = r->route->connect_host;
+		call.connect_target_len = strlen(r->route->connect_host);
+	} else if (r->connect_target != NULL) {
+		call.egress = true;
+		call.connect_target = r->connect_target;
+		call.connect_target_len = r->connect_target_len;
+	} else {
+		call.egress = r->listener != NULL && r->listener->kind == LISTENER_EGRESS;
+	}
+	call.tls_version = r->tls_version;
+	call.tls_cipher = r->tls_cipher;
+	call.inspect = r->inspect;
+	call.body = r->body;
+	log_attributes(r, &own, &call);
+	call.decision = guard_decision_name(r->decision);
+	call.reason = r->reason;
+	call.policy = r->policy.policy;
+	call.statement = r->policy.sid;
+	call.status = r->status;
+	call.error_code = r->error_code;
+	call.request_id = r->request_id;
+	call.upstream_url = r->upstream_url;
+	call.upstream_peer = r->upstream_peer;
+	call.upstream_status = r->upstream_status;
+	if (r->decision == GUARD_ALLOW && r->upstream_status >= 400 && r->error_code[0] != '\0')
+		call.upstream_error_type = r->error_code;
+	if (r->upstream_end_ns > r->upstream_start_ns)
+		call.upstream_duration_ms = (double)(r->upstream_end_ns - r->upstream_start_ns) / 1e6;
+	call.bytes_in = r->bytes_in;
+	call.bytes_out = r->bytes_out;
+	call.consumed_capacity = r->consumed_capacity;
+	accesslog_write(rt->alog, &call);
+	free(own);
 }

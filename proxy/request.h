@@ -5,7 +5,7 @@
  *
  *   conn (HTTP parse) -> request_decide(): action -> identity -> body -> inspect -> policy
  *                     -> upstream (allowed) or request_write_refusal() (not)
- *                     -> accesslog_write(request)
+ *                     -> request_log(): the record, described to the log (struct accesslog_call)
  *
  * A struct request lives inside its connection and is reused for every call
  * on it; request_begin() resets it. Pointers it holds into the connection's
@@ -158,6 +158,13 @@ bool request_wants_capacity(const struct request *r);
 
 /* Which upstream pool of r->route serves r->action (NULL: none). */
 struct upstream_pool *request_pool(const struct request *r);
+
+/*
+ * Writes r's access-log record: describes the call to the log as a struct
+ * accesslog_call (proxy/audit/accesslog.h) and hands it over. The log sees
+ * names and facts, never the connection or the policy engine.
+ */
+void request_log(struct runtime *rt, struct request *r);
 
 const char *guard_decision_name(enum guard_decision d); /* "allow", "deny", "reject", "error" */
 

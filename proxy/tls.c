@@ -6,7 +6,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-#include "proxy/log.h"
+#include "filters/base/log.h"
 
 static void
 tls_log_errors(const char *what)

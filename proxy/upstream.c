@@ -18,7 +18,7 @@
 #include <event2/util.h>
 #include <openssl/err.h>
 
-#include "proxy/log.h"
+#include "filters/base/log.h"
 #include "proxy/tls.h"
 
 #define UPSTREAM_MAX_HEAD 16384	 /* DynamoDB response heads are a few hundred bytes */

@@ -68,7 +68,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "config/diag.h"
+#include "filters/base/diag.h"
 
 struct condition_block; /* one compiled Condition element; immutable */
 

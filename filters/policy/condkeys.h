@@ -2,8 +2,8 @@
  * condkeys: the condition keys policies can test, and their values for one
  * call, for filters/policy/condition.c.
  *
- * The registry (condkeys_registry()) is what condition_compile() accepts;
- * condkeys_lookup() is the condition_lookup_fn that answers for one call from
+ * The registry (condkeys_registry(), condkeys_defs.h) is what
+ * condition_compile() accepts; condkeys_lookup() is the condition_lookup_fn that answers for one call from
  * a struct condkeys_request the caller fills once per call. Values are
  * computed on first use per key and kept for the rest of the call; they are
  * strings of the request's JSON tree, literals, or text in the struct's own
@@ -29,45 +29,14 @@
 
 #include <cjson/cJSON.h>
 
-#include "config/config.h"
 #include "filters/dynamodb/catalog.h"
 #include "filters/policy/condition.h"
+#include "filters/policy/condkeys_defs.h"
 #include "filters/policy/geoip.h"
 #include "filters/policy/identity.h"
 #include "filters/dynamodb/inspect.h"
+#include "filters/dynamodb/schema.h"
 
-enum condkeys_id {
-	CONDKEY_SOURCE_IP,
-	CONDKEY_SECURE_TRANSPORT,
-	CONDKEY_CURRENT_TIME,
-	CONDKEY_EPOCH_TIME,
-	CONDKEY_IDENTITY,
-	CONDKEY_SELECT,
-	CONDKEY_RETURN_VALUES,
-	CONDKEY_RETURN_CONSUMED_CAPACITY,
-	CONDKEY_FULL_TABLE_SCAN,
-	CONDKEY_PARTIQL_VERB,
-	CONDKEY_S3_BUCKET,
-	CONDKEY_S3_BUCKET_OWNER,
-	CONDKEY_S3_PREFIX,
-	CONDKEY_S3_SSE_ALGORITHM,
-	CONDKEY_REPLICA_REGIONS,
-	CONDKEY_SSE_ENABLED,
-	CONDKEY_SSE_TYPE,
-	CONDKEY_KMS_MASTER_KEY_ID,
-	CONDKEY_PITR_ENABLED,
-	CONDKEY_DELETION_PROTECTION_ENABLED,
-	CONDKEY_KINESIS_STREAM_ARN,
-	CONDKEY_KINESIS_STREAM_ACCOUNT,
-	CONDKEY_LEADING_KEYS,
-	CONDKEY_ATTRIBUTES,
-	CONDKEY_RESOURCE_POLICY_ACCOUNTS,
-	CONDKEY_RESOURCE_POLICY_PRINCIPALS,
-	CONDKEY_IDENTITY_TAG, /* prefix key: the lookup's tag names the tag */
-	CONDKEY_SOURCE_COUNTRY,
-	CONDKEY_SOURCE_ASN,
-	CONDKEY__COUNT
-};
 
 /*
  * Most values one multivalued key takes in one call (ddbguard:ReplicaRegions;
@@ -84,9 +53,6 @@ enum condkeys_id {
 #define CONDKEYS_TEXT_MAX       16384
 #define CONDKEYS_PARTIQL_VERBS  4
 
-/* The supported keys; static, never freed. */
-const struct condition_key_def *condkeys_registry(size_t *n);
-
 /* One computed key. */
 struct condkeys_slot {
 	bool done, present;
@@ -100,7 +66,7 @@ struct condkeys_slot {
  * means neither is configured.
  */
 struct condkeys_env {
-	const struct table_schema_config *tables; /* cfg->tables */
+	const struct table_schema *tables; /* cfg->tables */
 	size_t ntables;
 	struct geoip *geoip; /* NULL: ddbguard:SourceCountry and ddbguard:SourceASN absent */
 };

@@ -9,12 +9,12 @@
  * rewritten in place under a live mapping can fault (SIGBUS) when truncated.
  *
  * A replacement that cannot be opened (or a path that no longer exists)
- * keeps the last good database. filters/ does not depend on proxy/log.h and
- * geoip.h has no error getter, so the reason is only kept in the handle's
- * `last_error` (readable in a debugger or core dump) and the failed file
- * version is remembered, so it is tried once, not once a second.
- * XXX: surface `last_error` to the operator log once geoip.h grows a getter
- * or a log callback.
+ * keeps the last good database. geoip.h has no error getter, so the reason
+ * is only kept in the handle's `last_error` (readable in a debugger or core
+ * dump) and the failed file version is remembered, so it is tried once, not
+ * once a second.
+ * XXX: surface `last_error` to the operator log (filters/base/log.h is now
+ * below this module) or through a getter.
  *
  * Lookups parse the address with inet_pton and call MMDB_lookup_sockaddr:
  * MMDB_lookup_string goes through getaddrinfo, which allocates. Nothing on

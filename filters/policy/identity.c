@@ -13,7 +13,9 @@
  * any header two readers could split differently is refused.
  */
 #include "filters/policy/identity.h"
+#include "filters/policy/sigv4.h"
 #include "filters/dynamodb/json.h"
+#include "filters/policy/policy.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,22 +33,6 @@
 
 #include <openssl/crypto.h>
 
-#include "filters/policy/sigv4.h"
-
-#define SIGV4_SCHEME "AWS4-HMAC-SHA256"
-#define SIGV4_TERMINATOR "aws4_request"
-/*
- * IAM issues access key ids of 16-128 characters, but SigV4 test suites,
- * local DynamoDB stand-ins and load tools sign with shorter ones (the AWS
- * suite's own "AKIDEXAMPLE" is 11). AWS refuses those itself; matching is
- * exact, so accepting them here grants nothing.
- */
-#define SIGV4_AKID_MIN 4
-#define SIGV4_AKID_MAX (sizeof(((struct sigv4_auth *)0)->access_key_id) - 1)
-#define SIGV4_DATE_LEN 8
-#define SIGV4_SCOPE_MAX (sizeof(((struct sigv4_auth *)0)->region) - 1)
-#define SIGV4_SIGNED_HEADERS_MAX (sizeof(((struct sigv4_auth *)0)->signed_headers) - 1)
-#define SIGV4_SIGNATURE_LEN (sizeof(((struct sigv4_auth *)0)->signature) - 1)
 
 #define IDENTITY_NAME_MAX 64
 #define IDENTITY_DEFAULT "default"
@@ -57,42 +43,19 @@
 #define IDENTITY_TAG_KEY_MAX 128
 #define IDENTITY_TAG_VALUE_MAX 256
 
-/* A slice of the header value; the value need not be NUL-terminated. */
+#define SIGV4_AKID_MIN 4
+#define SIGV4_AKID_MAX (sizeof(((struct sigv4_auth *)0)->access_key_id) - 1)
+
+/* A slice of a config string. */
 struct sigv4_span {
 	const char *p;
 	size_t len;
 };
 
 static bool
-sigv4_fail(const char **why, const char *msg)
-{
-	if (why != NULL)
-		*why = msg;
-	return false;
-}
-
-static bool
 sigv4_is_upper_alnum(char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-static bool
-sigv4_is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static bool
-sigv4_is_lower_alnum_dash(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-}
-
-static bool
-sigv4_is_lower_hex(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
 }
 
 /* True when s has min..max bytes, all accepted by `ok`. */
@@ -104,185 +67,6 @@ sigv4_span_is(struct sigv4_span s, size_t min, size_t max, bool (*ok)(char))
 	for (size_t i = 0; i < s.len; i++) {
 		if (!ok(s.p[i]))
 			return false;
-	}
-	return true;
-}
-
-static bool
-sigv4_span_eq(struct sigv4_span s, const char *lit)
-{
-	return s.len == strlen(lit) && memcmp(s.p, lit, s.len) == 0;
-}
-
-/* Splits off the part of *rest before the next `sep` (or all of it). */
-static struct sigv4_span
-sigv4_span_split(struct sigv4_span *rest, char sep, bool *found)
-{
-	const char *at = memchr(rest->p, sep, rest->len);
-	struct sigv4_span head = { rest->p, at != NULL ? (size_t)(at - rest->p) : rest->len };
-
-	*found = at != NULL;
-	rest->p += head.len + (at != NULL);
-	rest->len -= head.len + (at != NULL);
-	return head;
-}
-
-/* Caller has checked s.len < size. */
-static void
-sigv4_span_copy(char *dst, struct sigv4_span s)
-{
-	memcpy(dst, s.p, s.len);
-	dst[s.len] = '\0';
-}
-
-/* Credential=<access key id>/<YYYYMMDD>/<region>/<service>/aws4_request */
-static bool
-sigv4_parse_credential(struct sigv4_span v, struct sigv4_auth *out, const char **why)
-{
-	struct sigv4_span part[5];
-	bool more = true;
-	size_t n;
-
-	for (n = 0; n < 5 && more; n++)
-		part[n] = sigv4_span_split(&v, '/', &more);
-	if (n != 5 || more)
-		return sigv4_fail(why,
-		    "Authorization: Credential is not AKID/date/region/service/aws4_request");
-	if (!sigv4_span_is(part[0], SIGV4_AKID_MIN, SIGV4_AKID_MAX, sigv4_is_upper_alnum))
-		return sigv4_fail(why, "Authorization: access key id is not 4-128 characters of [A-Z0-9]");
-	if (!sigv4_span_is(part[1], SIGV4_DATE_LEN, SIGV4_DATE_LEN, sigv4_is_digit))
-		return sigv4_fail(why, "Authorization: credential date is not YYYYMMDD");
-	if (!sigv4_span_is(part[2], 1, SIGV4_SCOPE_MAX, sigv4_is_lower_alnum_dash))
-		return sigv4_fail(why,
-		    "Authorization: credential region is not 1-32 characters of [a-z0-9-]");
-	if (!sigv4_span_is(part[3], 1, SIGV4_SCOPE_MAX, sigv4_is_lower_alnum_dash))
-		return sigv4_fail(why,
-		    "Authorization: credential service is not 1-32 characters of [a-z0-9-]");
-	if (!sigv4_span_eq(part[4], SIGV4_TERMINATOR))
-		return sigv4_fail(why, "Authorization: credential scope does not end in aws4_request");
-	sigv4_span_copy(out->access_key_id, part[0]);
-	sigv4_span_copy(out->date, part[1]);
-	sigv4_span_copy(out->region, part[2]);
-	sigv4_span_copy(out->service, part[3]);
-	return true;
-}
-
-static int
-sigv4_span_cmp(struct sigv4_span a, struct sigv4_span b)
-{
-	int c = memcmp(a.p, b.p, a.len < b.len ? a.len : b.len);
-
-	if (c != 0)
-		return c;
-	return a.len < b.len ? -1 : a.len > b.len;
-}
-
-/*
- * SignedHeaders: "an alphabetically sorted, semicolon-separated list of
- * lowercase request header names". Host is always signed in SigV4; without
- * it the signature would not bind the request to its endpoint.
- */
-static bool
-sigv4_parse_signed_headers(struct sigv4_span v, struct sigv4_auth *out, const char **why)
-{
-	struct sigv4_span rest = v, prev = { NULL, 0 };
-	bool more = true, host = false;
-
-	if (v.len == 0 || v.len > SIGV4_SIGNED_HEADERS_MAX)
-		return sigv4_fail(why, "Authorization: SignedHeaders is empty or too long");
-	while (more) {
-		struct sigv4_span h = sigv4_span_split(&rest, ';', &more);
-
-		if (!sigv4_span_is(h, 1, SIGV4_SIGNED_HEADERS_MAX, sigv4_is_lower_alnum_dash))
-			return sigv4_fail(why,
-			    "Authorization: SignedHeaders is not ';'-separated [a-z0-9-] names");
-		if (prev.p != NULL && sigv4_span_cmp(prev, h) >= 0)
-			return sigv4_fail(why,
-			    "Authorization: SignedHeaders is not sorted or repeats a name");
-		host = host || sigv4_span_eq(h, "host");
-		prev = h;
-	}
-	if (!host)
-		return sigv4_fail(why, "Authorization: SignedHeaders does not include host");
-	sigv4_span_copy(out->signed_headers, v);
-	return true;
-}
-
-/* Signature: the HMAC-SHA256 as 64 lower-case hex digits. */
-static bool
-sigv4_parse_signature(struct sigv4_span v, struct sigv4_auth *out, const char **why)
-{
-	if (!sigv4_span_is(v, SIGV4_SIGNATURE_LEN, SIGV4_SIGNATURE_LEN, sigv4_is_lower_hex))
-		return sigv4_fail(why, "Authorization: Signature is not 64 lower-case hex digits");
-	sigv4_span_copy(out->signature, v);
-	return true;
-}
-
-static const struct sigv4_param {
-	const char *name;
-	bool (*parse)(struct sigv4_span, struct sigv4_auth *, const char **);
-} sigv4_params[] = {
-	{ "Credential", sigv4_parse_credential },
-	{ "SignedHeaders", sigv4_parse_signed_headers },
-	{ "Signature", sigv4_parse_signature },
-};
-
-#define SIGV4_NPARAMS (sizeof(sigv4_params) / sizeof(sigv4_params[0]))
-
-static bool
-sigv4_parse_param(struct sigv4_span item, struct sigv4_auth *out, unsigned *seen, const char **why)
-{
-	bool has_eq;
-	struct sigv4_span name = sigv4_span_split(&item, '=', &has_eq);
-
-	if (!has_eq)
-		return sigv4_fail(why, "Authorization: expected name=value parameters");
-	for (size_t i = 0; i < SIGV4_NPARAMS; i++) {
-		if (!sigv4_span_eq(name, sigv4_params[i].name))
-			continue;
-		if (*seen & (1u << i))
-			return sigv4_fail(why, "Authorization: a parameter appears twice");
-		*seen |= 1u << i;
-		return sigv4_params[i].parse(item, out, why);
-	}
-	return sigv4_fail(why, "Authorization: unknown parameter");
-}
-
-/*
- * "AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=..." with
- * the scheme spelled exactly, one space after it, parameters separated by a
- * comma and optional whitespace (SDKs send ", "), each exactly once. RFC 9110
- * would let the scheme differ in case; no signer sends that, so we refuse it
- * rather than guess how the service reads it.
- */
-bool
-sigv4_parse_authorization(const char *value, size_t len, struct sigv4_auth *out, const char **why)
-{
-	const size_t slen = strlen(SIGV4_SCHEME);
-	struct sigv4_span rest;
-	unsigned seen = 0;
-	bool more = true;
-
-	memset(out, 0, sizeof(*out));
-	if (value == NULL || len <= slen || memcmp(value, SIGV4_SCHEME, slen) != 0 || value[slen] != ' ')
-		return sigv4_fail(why, "Authorization: scheme is not \"" SIGV4_SCHEME " \"");
-	rest.p = value + slen + 1;
-	rest.len = len - slen - 1;
-	while (more) {
-		struct sigv4_span item = sigv4_span_split(&rest, ',', &more);
-
-		if (!sigv4_parse_param(item, out, &seen, why)) {
-			memset(out, 0, sizeof(*out));
-			return false;
-		}
-		while (more && rest.len > 0 && (rest.p[0] == ' ' || rest.p[0] == '\t')) {
-			rest.p++;
-			rest.len--;
-		}
-	}
-	if (seen != (1u << SIGV4_NPARAMS) - 1) {
-		memset(out, 0, sizeof(*out));
-		return sigv4_fail(why, "Authorization: Credential, SignedHeaders or Signature is missing");
 	}
 	return true;
 }

@@ -41,25 +41,11 @@
 
 #include <cjson/cJSON.h>
 
-#include "config/diag.h"
-#include "filters/policy/policy.h"
+#include "filters/base/diag.h"
+#include "filters/policy/sigv4.h"
 
-/* The parts of `Authorization: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, SignedHeaders=..., Signature=...`. */
-struct sigv4_auth {
-	char access_key_id[129];
-	char date[9];	   /* YYYYMMDD */
-	char region[33];
-	char service[33];
-	char signed_headers[512]; /* as sent, ';'-separated lower-case names */
-	char signature[65];	  /* 64 lower-case hex digits */
-};
-
-/*
- * Parses an Authorization header value strictly (RFC 9110 auth-param list as
- * SigV4 uses it; each of Credential, SignedHeaders, Signature exactly once).
- * On failure returns false and sets *why to a static message.
- */
-bool sigv4_parse_authorization(const char *value, size_t len, struct sigv4_auth *out, const char **why);
+struct policy;	   /* filters/policy/policy.h */
+struct policy_set;
 
 struct identity; /* owned by its set */
 struct identity_set;

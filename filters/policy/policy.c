@@ -4,7 +4,7 @@
  * Compilation turns each statement into what evaluation needs and nothing
  * else: the effect, a bitset of catalog action ids (NotAction already
  * complemented), the resource patterns as owned strings and the compiled
- * Condition (filters/policy/condition.c, over the keys of filters/policy/condkeys.c).
+ * Condition (filters/policy/condition.c, over the keys of filters/policy/condkeys_defs.c).
  * Evaluation then only tests bits, runs globs over the request's ARNs and
  * evaluates conditions through the caller's lookup; it never allocates.
  *
@@ -15,7 +15,7 @@
  */
 #include "filters/policy/policy.h"
 #include "filters/policy/condition.h"
-#include "filters/policy/condkeys.h"
+#include "filters/policy/condkeys_defs.h"
 #include "filters/dynamodb/json.h"
 #include "filters/dynamodb/partiql.h"
 
@@ -95,7 +95,7 @@ static const struct policy_key statement_keys[] = {
 	{ "NotAction", NULL },
 	{ "Resource", NULL },
 	{ "NotResource", NULL },
-	/* Keys: filters/policy/condkeys.c (XXX: dynamodb:LeadingKeys, dynamodb:Attributes not yet). */
+	/* Keys: filters/policy/condkeys_defs.c (XXX: dynamodb:LeadingKeys, dynamodb:Attributes not yet). */
 	{ "Condition", NULL },
 	{ "Principal", "is not supported yet: \"identities\" say who a policy applies to" },
 	{ "NotPrincipal", "is not supported yet: \"identities\" say who a policy applies to" },

@@ -55,7 +55,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "config/diag.h"
+#include "filters/base/diag.h"
 #include "filters/dynamodb/catalog.h"
 #include "filters/policy/condition.h"
 #include "filters/dynamodb/inspect.h"

@@ -23,7 +23,25 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "filters/policy/identity.h"
+
+#define SIGV4_SCHEME_NAME "AWS4-HMAC-SHA256"
+
+/* The parts of `Authorization: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, SignedHeaders=..., Signature=...`. */
+struct sigv4_auth {
+	char access_key_id[129];
+	char date[9];	   /* YYYYMMDD */
+	char region[33];
+	char service[33];
+	char signed_headers[512]; /* as sent, ';'-separated lower-case names */
+	char signature[65];	  /* 64 lower-case hex digits */
+};
+
+/*
+ * Parses an Authorization header value strictly (RFC 9110 auth-param list as
+ * SigV4 uses it; each of Credential, SignedHeaders, Signature exactly once).
+ * On failure returns false and sets *why to a static message.
+ */
+bool sigv4_parse_authorization(const char *value, size_t len, struct sigv4_auth *out, const char **why);
 
 /* One request header as received (name in any case, value untrimmed). */
 struct sigv4_header {

@@ -11,14 +11,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "filters/policy/condkeys.h"
-#include "filters/policy/geoip.h"
+#include "config/config.h"
 #include "proxy/audit/ids.h"
 #include "proxy/audit/jsonw.h"
-#include "proxy/log.h"
+#include "filters/base/log.h"
 #include "proxy/audit/syslog_sink.h"
 #include "proxy/audit/logchain.h"
-#include "proxy/request.h"
 
 /*
  * Threads. The event loop formats and seals every line (cheap, and the chain
@@ -728,21 +726,6 @@ write_time(struct jsonw *w, const struct timespec *ts)
 	jsonw_string(w, "eventTime", buf);
 }
 
-/* How the caller was proved, strongest first. */
-static const char *
-identity_proof(const struct request *r, unsigned crit)
-{
-	if (r->signature_verified)
-		return "signature";
-	if ((crit & IDENTITY_CRIT_CERT) && r->peer_cert != NULL)
-		return "client-certificate";
-	if (r->identity != NULL && (crit & IDENTITY_CRIT_KEY))
-		return "claimed-access-key";
-	if (r->identity != NULL && (crit & (IDENTITY_CRIT_SOURCE | IDENTITY_CRIT_LISTENER)))
-		return "network";
-	return "none";
-}
-
 static void
 write_names(struct jsonw *w, const char *key, const char *const *v, size_t n)
 {
@@ -759,45 +742,28 @@ write_names(struct jsonw *w, const char *key, const char *const *v, size_t n)
  * `ddbguard` object for who called the gateway and how that was proved.
  */
 static void
-write_identity(struct jsonw *w, const struct request *r)
+write_identity(struct jsonw *w, const struct accesslog_call *r)
 {
-	unsigned crit = identity_criteria(r->identity);
-
 	jsonw_object_begin(w, "userIdentity");
 	jsonw_string(w, "type", r->signer_type != NULL ? r->signer_type : "Unknown");
-	if (r->has_auth)
-		jsonw_string(w, "accessKeyId", r->auth.access_key_id);
-	if (r->signer_account[0] != '\0')
+	if (r->access_key_id != NULL)
+		jsonw_string(w, "accessKeyId", r->access_key_id);
+	if (r->signer_account != NULL && r->signer_account[0] != '\0')
 		jsonw_string(w, "accountId", r->signer_account);
-	else if (!r->brokered && r->key_account[0] != '\0')
-		jsonw_string(w, "accountId", r->key_account);
-	if (r->signer_arn[0] != '\0')
+	if (r->signer_arn != NULL && r->signer_arn[0] != '\0')
 		jsonw_string(w, "arn", r->signer_arn);
 	jsonw_object_begin(w, "ddbguard");
-	jsonw_string(w, "identity", r->identity ? identity_name(r->identity) : NULL);
+	jsonw_string(w, "identity", r->identity);
 	if (r->claimed_identity != NULL)
 		jsonw_string(w, "claimedIdentity", r->claimed_identity);
-	jsonw_array_begin(w, "matchedBy");
-	if (r->identity != NULL && r->identity_match == IDENTITY_BY_DEFAULT)
-		jsonw_string(w, NULL, "default");
-	else if (r->identity != NULL) {
-		if (crit & IDENTITY_CRIT_KEY)
-			jsonw_string(w, NULL, r->signature_verified ? "issued-key" : "access-key");
-		if (crit & IDENTITY_CRIT_CERT)
-			jsonw_string(w, NULL, "client-certificate");
-		if (crit & IDENTITY_CRIT_SOURCE)
-			jsonw_string(w, NULL, "source-address");
-		if (crit & IDENTITY_CRIT_LISTENER)
-			jsonw_string(w, NULL, "listener");
-	}
-	jsonw_array_end(w);
-	jsonw_string(w, "proof", identity_proof(r, crit));
+	write_names(w, "matchedBy", r->matched_by, r->nmatched_by);
+	jsonw_string(w, "proof", r->proof != NULL ? r->proof : "none");
 	jsonw_string(w, "signedBy", r->brokered ? "broker" : "client");
-	if (r->peer_cert != NULL) {
+	if (r->has_cert) {
 		jsonw_object_begin(w, "clientCertificate");
-		jsonw_string(w, "subject", r->peer_cert->subject);
-		write_names(w, "dnsNames", r->peer_cert->dns, r->peer_cert->ndns);
-		write_names(w, "uris", r->peer_cert->uris, r->peer_cert->nuris);
+		jsonw_string(w, "subject", r->cert_subject);
+		write_names(w, "dnsNames", r->cert_dns, r->ncert_dns);
+		write_names(w, "uris", r->cert_uris, r->ncert_uris);
 		jsonw_object_end(w);
 	}
 	jsonw_object_end(w);
@@ -883,45 +849,29 @@ write_expressions(struct jsonw *w, const cJSON *body)
 
 /*
  * "attributes": every attribute name the call reads or writes, as policies
- * see them (dynamodb:Attributes, filters/policy/condkeys.c): key, item, projection
- * and update names of every table the call touches.
+ * see them (dynamodb:Attributes): key, item, projection and update names of
+ * every table the call touches. The daemon hands them over (request_log()).
  */
 static void
-write_attribute_names(struct jsonw *w, const struct request *r)
+write_attribute_names(struct jsonw *w, const struct accesslog_call *r)
 {
-	struct condkeys_request *cr = r->keys;
-	struct condition_request_values v = { 0 };
 	size_t i;
 	bool open = false;
 
-	if (r->action == NULL || r->body == NULL || r->action->class_ == CATALOG_CLASS_ADMIN)
-		return;
-	/*
-	 * The connection's scratch: as the policy stage left it (the key may be
-	 * computed already), or set up here for a call refused before it. Only
-	 * code without a connection (tests) pays an allocation.
-	 */
-	if (cr == NULL && (cr = malloc(sizeof(*cr))) == NULL)
-		return;
-	if (cr != r->keys || !r->keys_ready)
-		condkeys_request_init(cr, r->action, r->body, r->inspect, NULL, false, &r->wall_start, NULL, NULL);
-	condkeys_lookup(cr, CONDKEY_ATTRIBUTES, NULL, &v);
-	for (i = 0; v.present && i < v.n; i++) {
-		if (v.values[i] == NULL)
+	for (i = 0; i < r->nattributes; i++) {
+		if (r->attributes[i] == NULL)
 			continue; /* a member of the wrong type: nothing to name */
 		if (!open)
 			jsonw_array_begin(w, "attributes");
 		open = true;
-		jsonw_string(w, NULL, v.values[i]);
+		jsonw_string(w, NULL, r->attributes[i]);
 	}
 	if (open)
 		jsonw_array_end(w);
-	if (cr != r->keys)
-		free(cr);
 }
 
 static void
-write_request_parameters(struct jsonw *w, const struct request *r)
+write_request_parameters(struct jsonw *w, const struct accesslog_call *r)
 {
 	const struct inspect_result *in = r->inspect;
 	const cJSON *b = r->body;
@@ -979,7 +929,7 @@ write_arn_account(struct jsonw *w, const char *arn)
 }
 
 static void
-write_resources(struct jsonw *w, const struct runtime *rt, const struct request *r)
+write_resources(struct jsonw *w, const struct accesslog_call *r)
 {
 	const struct inspect_result *in = r->inspect;
 	size_t i;
@@ -1034,7 +984,7 @@ write_capacity(struct jsonw *w, const cJSON *cc)
 
 /* CloudTrail's tlsDetails, for the client side of the call. */
 static void
-write_tls(struct jsonw *w, const struct request *r)
+write_tls(struct jsonw *w, const struct accesslog_call *r)
 {
 	const char *host;
 	size_t len = 0;
@@ -1044,7 +994,8 @@ write_tls(struct jsonw *w, const struct request *r)
 	jsonw_object_begin(w, "tlsDetails");
 	jsonw_string(w, "tlsVersion", r->tls_version);
 	jsonw_string(w, "cipherSuite", r->tls_cipher);
-	host = r->http ? http_get(r->http, HTTP_HDR_HOST, &len) : NULL;
+	host = r->host;
+	len = r->host_len;
 	if (host != NULL)
 		jsonw_stringn(w, "clientProvidedHostHeader", host, len);
 	jsonw_object_end(w);
@@ -1064,73 +1015,57 @@ write_recovery(struct jsonw *w, const struct accesslog_recovery *rec)
 
 /*
  * Where the caller is, when "geoip" is configured: the review tool groups by
- * it, and a reviewer can see why a country condition decided. A lookup is a
- * read of the mapped database, no allocation.
+ * it, and a reviewer can see why a country condition decided. The daemon
+ * looks it up (request_log()).
  */
 static void
-write_source_geo(struct jsonw *w, const struct runtime *rt, const struct request *r)
+write_source_geo(struct jsonw *w, const struct accesslog_call *r)
 {
-	char country[3], asn[11];
-
-	if (rt == NULL || rt->geoip == NULL || r->client_ip == NULL)
-		return;
-	geoip_lookup(rt->geoip, r->client_ip, country, asn);
-	if (country[0] != '\0')
-		jsonw_string(w, "sourceCountry", country);
-	if (asn[0] != '\0')
-		jsonw_string(w, "sourceASN", asn);
+	if (r->source_country != NULL && r->source_country[0] != '\0')
+		jsonw_string(w, "sourceCountry", r->source_country);
+	if (r->source_asn != NULL && r->source_asn[0] != '\0')
+		jsonw_string(w, "sourceASN", r->source_asn);
 }
 
 static void
-write_guard(struct jsonw *w, const struct runtime *rt, const struct request *r,
-    const struct accesslog_recovery *rec)
+write_guard(struct jsonw *w, const struct accesslog_call *r, const struct accesslog_recovery *rec)
 {
-	uint64_t end = request_now_ns();
-
 	jsonw_object_begin(w, "guard");
-	jsonw_string(w, "decision", guard_decision_name(r->decision));
-	if (r->reason[0] != '\0')
+	jsonw_string(w, "decision", r->decision);
+	if (r->reason != NULL && r->reason[0] != '\0')
 		jsonw_string(w, "reason", r->reason);
-	if (r->policy.policy != NULL) {
-		jsonw_string(w, "policy", r->policy.policy);
-		jsonw_string(w, "statement", r->policy.sid);
+	if (r->policy != NULL) {
+		jsonw_string(w, "policy", r->policy);
+		jsonw_string(w, "statement", r->statement);
 	}
-	jsonw_string(w, "identity", r->identity ? identity_name(r->identity) : NULL);
-	if (r->has_auth)
-		jsonw_string(w, "identityMatch", identity_match_name(r->identity_match));
-	jsonw_string(w, "listener", r->listener ? r->listener->name : NULL);
-	write_source_geo(w, rt, r);
-	if (r->route != NULL && r->route->connect_host != NULL) {
-		jsonw_string(w, "mode", "egress");
-		jsonw_string(w, "connectTarget", r->route->connect_host);
-	} else if (r->connect_target != NULL) {
-		jsonw_string(w, "mode", "egress");
+	jsonw_string(w, "identity", r->identity);
+	if (r->access_key_id != NULL)
+		jsonw_string(w, "identityMatch", r->identity_match);
+	jsonw_string(w, "listener", r->listener);
+	write_source_geo(w, r);
+	jsonw_string(w, "mode", r->egress ? "egress" : "reverse");
+	if (r->egress && r->connect_target != NULL)
 		jsonw_stringn(w, "connectTarget", r->connect_target, r->connect_target_len > 253 ? 253 : r->connect_target_len);
-	} else if (r->listener != NULL && r->listener->kind == LISTENER_EGRESS) {
-		jsonw_string(w, "mode", "egress");
-	} else {
-		jsonw_string(w, "mode", "reverse");
-	}
-	if (r->action != NULL)
-		jsonw_string(w, "class", catalog_class_name(r->action->class_));
+	if (r->event_name != NULL)
+		jsonw_string(w, "class", r->action_class);
 	else if (r->target != NULL)
 		jsonw_stringn(w, "target", r->target, r->target_len > 128 ? 128 : r->target_len);
 	jsonw_int(w, "status", r->status);
 	if (r->upstream_url != NULL) {
 		jsonw_object_begin(w, "upstream");
 		jsonw_string(w, "url", r->upstream_url);
-		if (r->upstream_peer[0] != '\0')
+		if (r->upstream_peer != NULL && r->upstream_peer[0] != '\0')
 			jsonw_string(w, "address", r->upstream_peer);
 		if (r->upstream_status)
 			jsonw_int(w, "status", r->upstream_status);
 		/* The DynamoDB error type the upstream answered (errorCode says the same for an allowed call). */
-		if (r->decision == GUARD_ALLOW && r->upstream_status >= 400 && r->error_code[0] != '\0')
-			jsonw_string(w, "errorType", r->error_code);
-		if (r->upstream_end_ns > r->upstream_start_ns)
-			jsonw_double3(w, "durationMs", (double)(r->upstream_end_ns - r->upstream_start_ns) / 1e6);
+		if (r->upstream_error_type != NULL)
+			jsonw_string(w, "errorType", r->upstream_error_type);
+		if (r->upstream_duration_ms > 0)
+			jsonw_double3(w, "durationMs", r->upstream_duration_ms);
 		jsonw_object_end(w);
 	}
-	jsonw_double3(w, "durationMs", (double)(end - r->mono_start_ns) / 1e6);
+	jsonw_double3(w, "durationMs", r->duration_ms);
 	jsonw_uint(w, "bytesIn", r->bytes_in);
 	jsonw_uint(w, "bytesOut", r->bytes_out);
 	write_capacity(w, r->consumed_capacity);
@@ -1139,8 +1074,7 @@ write_guard(struct jsonw *w, const struct runtime *rt, const struct request *r,
 }
 
 static void
-format_record(struct jsonw *w, const struct runtime *rt, const struct request *r,
-    const struct accesslog_recovery *rec)
+format_record(struct jsonw *w, const struct accesslog_call *r, const struct accesslog_recovery *rec)
 {
 	const char *ua;
 	size_t ualen = 0;
@@ -1150,31 +1084,31 @@ format_record(struct jsonw *w, const struct runtime *rt, const struct request *r
 	jsonw_string(w, "eventVersion", "1.09");
 	write_time(w, &r->wall_start);
 	jsonw_string(w, "eventSource", "dynamodb.amazonaws.com");
-	jsonw_string(w, "eventName", r->action ? r->action->name : NULL);
-	jsonw_string(w, "awsRegion", r->route ? r->route->scope.region : NULL);
+	jsonw_string(w, "eventName", r->event_name);
+	jsonw_string(w, "awsRegion", r->region);
 	jsonw_string(w, "sourceIPAddress", r->client_ip);
-	ua = r->http ? http_get(r->http, HTTP_HDR_USER_AGENT, &ualen) : NULL;
+	ua = r->user_agent;
+	ualen = r->user_agent_len;
 	if (ua != NULL)
 		jsonw_stringn(w, "userAgent", ua, ualen > 512 ? 512 : ualen);
 	else
 		jsonw_null(w, "userAgent");
 	write_identity(w, r);
-	write_resources(w, rt, r);
-	if (r->error_code[0] != '\0') {
+	write_resources(w, r);
+	if (r->error_code != NULL && r->error_code[0] != '\0') {
 		jsonw_string(w, "errorCode", r->error_code);
-		jsonw_string(w, "errorMessage", r->reason[0] ? r->reason : NULL);
+		jsonw_string(w, "errorMessage", r->reason != NULL && r->reason[0] ? r->reason : NULL);
 	}
-	jsonw_string(w, "requestID", r->request_id[0] ? r->request_id : NULL);
+	jsonw_string(w, "requestID", r->request_id != NULL && r->request_id[0] ? r->request_id : NULL);
 	ids_uuid(uuid);
 	jsonw_string(w, "eventID", uuid);
-	jsonw_bool(w, "readOnly", r->action ? r->action->read_only : false);
+	jsonw_bool(w, "readOnly", r->read_only);
 	jsonw_string(w, "eventType", "AwsApiCall");
-	jsonw_bool(w, "managementEvent", r->action ? r->action->class_ == CATALOG_CLASS_ADMIN : false);
-	jsonw_string(w, "eventCategory",
-	    (r->action && r->action->class_ == CATALOG_CLASS_ADMIN) ? "Management" : "Data");
-	jsonw_string(w, "recipientAccountId", r->route ? r->route->scope.account : NULL);
+	jsonw_bool(w, "managementEvent", r->management);
+	jsonw_string(w, "eventCategory", r->management ? "Management" : "Data");
+	jsonw_string(w, "recipientAccountId", r->account);
 	write_tls(w, r);
-	write_guard(w, rt, r, rec);
+	write_guard(w, r, rec);
 	jsonw_object_end(w);
 	jsonw_raw(w, "\n", 1);
 }
@@ -1195,7 +1129,7 @@ count_drop(struct accesslog *a)
 }
 
 void
-accesslog_write(struct accesslog *a, const struct runtime *rt, const struct request *r)
+accesslog_write(struct accesslog *a, const struct accesslog_call *r)
 {
 	struct accesslog_recovery rec = { 0 };
 	struct accesslog_health h;
@@ -1215,7 +1149,7 @@ accesslog_write(struct accesslog *a, const struct runtime *rt, const struct requ
 		rec.since_ms = a->degraded_since_ms;
 	}
 	jsonw_reset(&a->w);
-	format_record(&a->w, rt, r, &rec);
+	format_record(&a->w, r, &rec);
 	if (a->w.failed || !logchain_seal(a->chain, &a->w)) {
 		log_warnx("access log: could not format a record (out of memory)");
 		return;

@@ -18,12 +18,96 @@
 #define DDBGUARD_PROXY_ACCESSLOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "filters/dynamodb/inspect.h"
 
 struct accesslog;
 struct access_log_config;
-struct request;
-struct runtime;
+
+/*
+ * What the log records about one call: a narrow description the daemon fills
+ * (proxy/request.c, request_log()), so this module reads neither the
+ * connection nor the policy engine. Every pointer is borrowed for the
+ * duration of accesslog_write() only; NULL means "absent" (written as null or
+ * left out, as ACCESS_LOG.md says). `*_len` strings are not NUL-terminated.
+ */
+struct accesslog_call {
+	/* when */
+	struct timespec wall_start; /* eventTime: CLOCK_REALTIME when the call began */
+	double duration_ms;	    /* guard.durationMs: begin to the moment the record is made */
+
+	/* what: the operation (names and facts from the catalog, not the catalog itself) */
+	const char *event_name;	  /* eventName ("GetItem"); NULL when the target named no known action */
+	const char *action_class; /* guard.class ("read", "write", "admin"); NULL with event_name */
+	bool read_only;		  /* readOnly */
+	bool management;	  /* managementEvent, eventCategory "Management" */
+	const char *target;	  /* raw X-Amz-Target, logged (<= 128 bytes) when no action matched */
+	size_t target_len;
+	const char *region;  /* awsRegion */
+	const char *account; /* recipientAccountId */
+
+	/* who, from where, how */
+	const char *client_ip;	      /* sourceIPAddress */
+	const char *user_agent;	      /* userAgent (<= 512 bytes logged) */
+	size_t user_agent_len;
+	const char *access_key_id;    /* userIdentity.accessKeyId; NULL: no SigV4 credential */
+	const char *identity;	      /* guard.identity: the ddbguard identity's name */
+	const char *identity_match;   /* guard.identityMatch ("access-key" ...); only with access_key_id */
+	/* userIdentity: who signed upstream, and how the caller was proved (issue 12) */
+	const char *signer_type;      /* userIdentity.type; NULL: "Unknown" */
+	const char *signer_account;   /* userIdentity.accountId; NULL or "": unknown */
+	const char *signer_arn;	      /* userIdentity.arn; NULL or "": unknown */
+	const char *claimed_identity; /* .ddbguard.claimedIdentity: an issued key whose signature failed */
+	const char *matched_by[6];    /* .ddbguard.matchedBy */
+	size_t nmatched_by;
+	const char *proof;	      /* .ddbguard.proof; NULL: "none" */
+	bool brokered;		      /* .ddbguard.signedBy "broker" (else "client") */
+	bool has_cert;		      /* .ddbguard.clientCertificate */
+	const char *cert_subject;
+	const char *const *cert_dns;
+	size_t ncert_dns;
+	const char *const *cert_uris;
+	size_t ncert_uris;
+	const char *source_country;   /* guard.sourceCountry; NULL or "": unknown or no geoip */
+	const char *source_asn;	      /* guard.sourceASN; NULL or "" likewise */
+	const char *listener;	      /* guard.listener: the configured listener's name */
+	bool egress;		      /* guard.mode "egress" (else "reverse") */
+	const char *connect_target;   /* guard.connectTarget (<= 253 bytes logged); egress only */
+	size_t connect_target_len;
+	const char *tls_version;      /* tlsDetails; NULL on a plain listener */
+	const char *tls_cipher;
+	const char *host;	      /* tlsDetails.clientProvidedHostHeader */
+	size_t host_len;
+
+	/* which resources (the inspector's reading) and which names in the body */
+	const struct inspect_result *inspect; /* resources, requestParameters.tableName, .statement */
+	const cJSON *body;		      /* member names and enum values only, never a value */
+	const char *const *attributes;	      /* requestParameters.attributes: dynamodb:Attributes */
+	size_t nattributes;
+
+	/* the decision */
+	const char *decision;  /* guard.decision ("allow", "deny", "reject", "error") */
+	const char *reason;    /* guard.reason and errorMessage; NULL or "": none */
+	const char *policy;    /* guard.policy: the deciding statement's policy; NULL: none decided */
+	const char *statement; /* guard.statement: its Sid (NULL: none) */
+	int status;	       /* guard.status: sent to the client; 0 if none was */
+	const char *error_code; /* errorCode; NULL or "": none */
+	const char *request_id; /* requestID */
+
+	/* the upstream, when the call was forwarded */
+	const char *upstream_url;	 /* guard.upstream; NULL: not forwarded */
+	const char *upstream_peer;	 /* guard.upstream.address; NULL or "": none */
+	int upstream_status;		 /* 0: no answer */
+	const char *upstream_error_type; /* guard.upstream.errorType; NULL: none */
+	double upstream_duration_ms;	 /* <= 0: not measured */
+	uint64_t bytes_in, bytes_out;
+	const cJSON *consumed_capacity; /* ConsumedCapacity of the answer (object or array); NULL: none */
+};
 
 /* `path` "-" is standard output. Returns NULL (and logs why) on failure. */
 struct accesslog *accesslog_open(const char *path);
@@ -42,11 +126,11 @@ void accesslog_reopen(struct accesslog *a);
 void accesslog_tick(struct accesslog *a);
 
 /*
- * Formats r's record and queues it for the writer. Never fails the call: a
- * record that does not fit the buffer is counted (rate-limited diagnostic) and
- * reported by the first record after recovery.
+ * Formats the record of `call` and queues it for the writer. Never fails the
+ * call: a record that does not fit the buffer is counted (rate-limited
+ * diagnostic) and reported by the first record after recovery.
  */
-void accesslog_write(struct accesslog *a, const struct runtime *rt, const struct request *r);
+void accesslog_write(struct accesslog *a, const struct accesslog_call *call);
 
 /* Last write succeeded and the buffer is below its high-water mark (3/4). Atomic loads only; accepts NULL. */
 bool accesslog_healthy(const struct accesslog *a);

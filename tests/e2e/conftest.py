@@ -16,6 +16,8 @@ from botocore.config import Config
 
 from guardlib import (ACCOUNT, APP_KEY, MAX_BODY, READER_KEY, REGION, ROOT, SECRET, Dynalite, Guard, free_port,
                       table_arn)
+import guardlib
+from recorder import RecordingUpstream
 
 
 
@@ -140,15 +142,30 @@ def tables(direct):
 
 
 @pytest.fixture(scope="session")
-def make_guard(work, certs):
-    """Starts extra ddbguard instances (stopped at the end of the session): make_guard(name, url, **up)."""
+def recording_upstream(dynalite, certs):
+    """The recording upstream (tests/e2e/recorder.py) in front of the session's dynalite: every guard made
+    by make_guard(name, dynalite.url) really talks to this, so a test can prove what reached DynamoDB."""
+    r = RecordingUpstream(certs.server_crt, certs.server_key, certs.ca, dynalite.port).start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture(scope="session")
+def make_guard(work, certs, dynalite, recording_upstream):
+    """Starts extra ddbguard instances (stopped at the end of the session): make_guard(name, url, **up).
+    A guard whose upstream is dynalite.url goes through the recording upstream (g.recorder) unless
+    record=False; every other url (fake, rogue upstreams) is used as given."""
     started = []
 
-    def make(name, upstream_url, mutate=None, **upstream):
+    def make(name, upstream_url, mutate=None, record=True, **upstream):
+        recorder = None
+        if record and upstream_url == dynalite.url:
+            upstream_url, recorder = recording_upstream.url, recording_upstream
         cfg = make_config(work, certs, name, upstream_url, **upstream)
         if mutate:
             mutate(cfg)
         g = Guard(work, name, cfg, certs.ca)
+        g.recorder = recorder
         started.append(g)
         return g.start()
 
@@ -172,3 +189,20 @@ def log(guard):
 @pytest.fixture
 def config_template(work, certs, dynalite):
     return lambda name="check": copy.deepcopy(make_config(work, certs, name, dynalite.url))
+
+
+@pytest.fixture(autouse=True)
+def refused_calls_never_reach_the_upstream():
+    """After every test: each call a Guard's clients made during it that the gateway answered itself with
+    a 4xx (its x-amzn-RequestId was not relayed from dynalite) must have left no byte at the recording
+    upstream. Tests also say so explicitly (g.assert_not_forwarded()); this catches the calls they forget.
+    Calls with no response (connection closed) or no marker are left to the tests' explicit checks."""
+    before = {id(g): len(g.calls) for g in guardlib.ALL_GUARDS}
+    yield
+    for g in list(guardlib.ALL_GUARDS):
+        if g.recorder is None:
+            continue
+        for call in g.calls[before.get(id(g), 0):]:
+            if (call.status is not None and 400 <= call.status < 500 and call.markers and call.request_id
+                    and not g.recorder.relayed(call.request_id)):
+                g.assert_not_forwarded(call)

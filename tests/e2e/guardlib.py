@@ -4,12 +4,14 @@ Run by Debian's /usr/bin/python3 (python3-pytest, python3-boto3); see conftest.p
 """
 import json
 import os
+import re
 import select
 import signal
 import socket
 import ssl
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import boto3
@@ -30,6 +32,10 @@ SECRET = "e2e-secret-not-checked-by-anyone"
 JSON_CT = "application/x-amz-json-1.0"
 TARGET = "DynamoDB_20120810."
 MAX_BODY = 65536  # limits.max_body_bytes of the test configs: small keeps the oversized-body test cheap
+# How long a wait for a condition (an access-log record, a quiet upstream) may take before the test fails.
+# Only a guard against a hung test: nothing is asserted about how long it took, so load cannot break it.
+RECORD_TIMEOUT = 60
+TEST_ID_HEADER = "X-Ddbguard-Test-Id"  # a unique id in every request a Guard client sends (signed)
 
 # Keep every AWS client in this process away from the user's files and instance metadata.
 os.environ.update(AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null",
@@ -159,6 +165,23 @@ class AccessLog:
             n, match, since, json.dumps(self.records(since), indent=1)[:4000])
         return recs
 
+    def by_request_id(self, request_id, timeout=None, **match):
+        """The one record of the call answered with x-amzn-RequestId `request_id`: waits for that record
+        (not for "the next line"), fails if it never comes, if two records carry it, or if a field in
+        `match` (eventName=..., decision=...) differs."""
+        assert request_id, "the response had no x-amzn-RequestId to find its record by"
+        deadline = time.monotonic() + (timeout or RECORD_TIMEOUT)
+        while True:
+            recs = [r for r in self.records() if r.get("requestID") == request_id]
+            if recs or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        assert len(recs) == 1, "expected one access-log record with requestID %s in %s, got %d: %s" % (
+            request_id, self.path, len(recs), json.dumps(recs, indent=1)[:4000])
+        rec = recs[0]
+        assert _matches(rec, match), "record %s does not match %r: %s" % (request_id, match, rec)
+        return rec
+
     def one(self, since, **match):
         """Exactly one matching record after `since` (after a short grace period for late writes)."""
         recs = self.wait(since, **match)
@@ -170,8 +193,8 @@ class AccessLog:
 
 def _matches(rec, match):
     for k, v in match.items():
-        if k == "decision":
-            got = (rec.get("guard") or {}).get("decision")
+        if k == "decision" or (k not in rec and k in (rec.get("guard") or {})):
+            got = (rec.get("guard") or {}).get(k)   # decision, connectTarget, ...: fields of "guard"
         else:
             got = rec.get(k)
         if got != v:
@@ -209,6 +232,9 @@ class Guard:
         self.log = AccessLog(config["access_log"]["path"])
         self.port = config["listeners"][0]["port"]
         self.proc = None
+        self.calls = []          # every call made through this Guard's clients (boto, cli, raw): Call
+        self.recorder = None     # the RecordingUpstream in front of its upstream, if any (make_guard)
+        ALL_GUARDS.append(self)
 
     @property
     def url(self):
@@ -242,16 +268,82 @@ class Guard:
         except FileNotFoundError:
             return ""
 
+    # ---- what the calls were and what came back: the way to their records and to the upstream ----
+    def last_call(self):
+        assert self.calls, "no call was made through ddbguard %s's clients" % self.name
+        return self.calls[-1]
+
+    def record(self, call=None, **match):
+        """The access-log record of `call` (default: the last call made through this Guard's clients, or
+        the last one of operation eventName=... if given), found by the x-amzn-RequestId of its response.
+        `match`: eventName=..., decision=... (checked on the record)."""
+        if call is None and match.get("eventName"):
+            ops = [c for c in self.calls if c.op == match["eventName"]]
+            call = ops[-1] if ops else None
+        call = call or self.last_call()
+        assert call.request_id, "%s got no x-amzn-RequestId, so its record cannot be found: %r" % (call.via, call)
+        return self.log.by_request_id(call.request_id, **match)
+
+    def assert_not_forwarded(self, call=None, *extra_markers):
+        """Proves from outside the gateway that nothing of `call` (default: the last one) reached the
+        upstream: none of its unique bytes (test-id header, SigV4 signature, extra markers) is in what
+        ddbguard sent to the recording upstream. Needs a Guard made by make_guard in front of dynalite."""
+        call = call or self.last_call()
+        assert self.recorder is not None, (
+            "ddbguard %s has no recording upstream: make it with make_guard(name, dynalite.url)" % self.name)
+        markers = list(call.markers) + list(extra_markers)
+        assert markers, "nothing unique identifies %r at the upstream: add a marker" % (call,)
+        self.recorder.assert_not_forwarded(*markers, since=call.upstream_mark, what="%s (%s)" % (call.via, call))
+
+    def assert_forwarded(self, call=None):
+        """The opposite, for allowed calls: the upstream recording holds `call`'s bytes."""
+        call = call or self.last_call()
+        assert self.recorder is not None and call.markers, (self.name, call)
+        self.recorder.settle()
+        sent = self.recorder.sent_bytes(call.upstream_mark)
+        assert any(call.markers[0].encode() in d for d in sent), "%r did not reach the upstream" % (call,)
+
+    def _new_call(self, via, op=None):
+        c = Call(via, self.recorder.mark() if self.recorder else None)
+        c.op = op
+        self.calls.append(c)
+        return c
+
     # ---- clients ----
     def boto(self, key=APP_KEY, service="dynamodb"):
-        return boto3.session.Session().client(
+        client = boto3.session.Session().client(
             service, endpoint_url=self.url, region_name=REGION, verify=self.ca,
             aws_access_key_id=key, aws_secret_access_key=SECRET,
             config=Config(retries={"total_max_attempts": 1, "mode": "standard"},
                           connect_timeout=5, read_timeout=15))
+        return self.journal(client)
+
+    def journal(self, client):
+        """Makes every call of a boto3 client carry a unique signed X-Ddbguard-Test-Id and land in
+        self.calls with its response's request id. Guard.boto() does it; use it on clients built
+        another way (egress tests build theirs with a proxy). Returns the client."""
+        client.meta.events.register("before-sign", _tag_request)
+        client.meta.events.register("before-send", lambda request, **kw: self._boto_sent(request))
+        client.meta.events.register("after-call", lambda http_response, **kw: self._boto_answered(http_response))
+        return client
+
+    def _boto_sent(self, request):
+        h = {k: (v.decode("latin-1") if isinstance(v, bytes) else v) for k, v in request.headers.items()}
+        c = self._new_call("boto3 %s" % h.get("X-Amz-Target"), (h.get("X-Amz-Target") or "").rsplit(".", 1)[-1])
+        c.markers += [h[TEST_ID_HEADER]] if h.get(TEST_ID_HEADER) else []
+        c.markers += _signature(h.get("Authorization"))
+        return None
+
+    def _boto_answered(self, http_response):
+        if self.calls:
+            c = self.calls[-1]
+            c.status = http_response.status_code
+            c.request_id = http_response.headers.get("x-amzn-RequestId")
 
     def cli(self, *args, key=APP_KEY, home=None, timeout=60):
-        """Runs /usr/bin/aws dynamodb ARGS against this gateway; returns CompletedProcess (text)."""
+        """Runs /usr/bin/aws dynamodb ARGS against this gateway; returns CompletedProcess (text). With
+        --debug, whose lines are taken out of stderr again: they give the call's signature and request
+        id for self.calls."""
         env = {
             "PATH": "/usr/bin:/bin",
             "HOME": str(home or self.dir),
@@ -266,15 +358,30 @@ class Guard:
             "AWS_MAX_ATTEMPTS": "1",
             "AWS_RETRY_MODE": "standard",
         }
-        return subprocess.run(
-            [AWS_BIN, "dynamodb", *args, "--endpoint-url", self.url, "--region", REGION,
-             "--output", "json", "--cli-connect-timeout", "5", "--cli-read-timeout", "15"],
-            env=env, capture_output=True, text=True, timeout=timeout)
+        return self.run_cli([AWS_BIN, "dynamodb", *args, "--endpoint-url", self.url, "--region", REGION,
+                             "--output", "json", "--cli-connect-timeout", "5", "--cli-read-timeout", "15"],
+                            env, timeout)
+
+    def run_cli(self, argv, env, timeout=60):
+        """Runs an aws CLI command line (argv[0] the binary, argv[1] the service) with --debug added and
+        journals the call in self.calls; the debug lines are taken out of the returned stderr."""
+        op = argv[2] if len(argv) > 2 else ""
+        call = self._new_call("aws %s %s" % (argv[1], op), "".join(w.capitalize() for w in op.split("-")))
+        r = subprocess.run(list(argv) + ["--debug"], env=env, capture_output=True, text=True, timeout=timeout)
+        debug, r.stderr = _split_cli_debug(r.stderr)
+        call.markers += _signature(" ".join(re.findall(r"Signature=[0-9a-f]{64}", debug)[-1:]))
+        rids = re.findall(r"'x-amzn-RequestId': '([^']+)'", debug, re.I)
+        call.request_id = rids[-1] if rids else None
+        codes = re.findall(r'"POST / HTTP/1.1" (\d{3})', debug)
+        call.status = int(codes[-1]) if codes else None
+        return r
 
     def signed_headers(self, op, body, key=APP_KEY, prefix=TARGET):
-        """Real SigV4 headers for a POST of `body` (bytes) with X-Amz-Target prefix+op."""
+        """Real SigV4 headers for a POST of `body` (bytes) with X-Amz-Target prefix+op, and a unique
+        X-Ddbguard-Test-Id (signed too, so two identical calls in one second differ)."""
         req = AWSRequest(method="POST", url=self.url + "/", data=body,
-                         headers={"Content-Type": JSON_CT, "X-Amz-Target": prefix + op})
+                         headers={"Content-Type": JSON_CT, "X-Amz-Target": prefix + op,
+                                  TEST_ID_HEADER: uuid.uuid4().hex})
         SigV4Auth(Credentials(key, SECRET), "dynamodb", REGION).add_auth(req)
         return [("Host", "localhost:%d" % self.port)] + [(k, v) for k, v in req.headers.items()]
 
@@ -289,6 +396,15 @@ class Guard:
 
     def raw(self, head, body=b"", timeout=5):
         """Sends head+body over a fresh TLS connection (verifying the test CA), reads one response."""
+        target = re.findall(r"(?im)^x-amz-target:[ \t]*\S*?\.?(\w+)\s*$", head.decode("latin-1"))
+        call = self._new_call("raw " + head.split(b"\r\n", 1)[0].decode("latin-1")[:60],
+                              target[0] if len(target) == 1 else None)
+        call.markers += _raw_markers(head)
+        resp = self._raw(head, body, timeout)
+        call.status, call.request_id = resp.status, resp.header("x-amzn-RequestId")
+        return resp
+
+    def _raw(self, head, body, timeout):
         ctx = ssl.create_default_context(cafile=self.ca)
         with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as tcp:
             with ctx.wrap_socket(tcp, server_hostname="localhost") as s:
@@ -305,6 +421,54 @@ class Guard:
                 except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
                     pass
                 return read_response(s, early)
+
+
+ALL_GUARDS = []  # every Guard of this session, for the automatic not-forwarded check in conftest.py
+
+
+class Call:
+    """One call made through a Guard's clients: what identifies its bytes at the upstream (markers),
+    the upstream recording's mark when it started, and the response's status and x-amzn-RequestId."""
+
+    def __init__(self, via, upstream_mark):
+        self.via, self.upstream_mark = via, upstream_mark
+        self.markers = []
+        self.status = self.request_id = self.op = None
+
+    def __repr__(self):
+        return "<Call %s status=%s requestId=%s markers=%r>" % (self.via, self.status, self.request_id,
+                                                                 self.markers)
+
+
+def _tag_request(request, **kwargs):
+    request.headers[TEST_ID_HEADER] = uuid.uuid4().hex
+
+
+def _signature(auth):
+    m = re.search(r"Signature=([0-9a-f]{64})", auth or "")
+    return [m.group(1)] if m else []
+
+
+def _raw_markers(head):
+    text = head.decode("latin-1")
+    found = re.findall(r"(?im)^%s:[ \t]*([0-9a-f]{32})\s*$" % TEST_ID_HEADER, text)
+    return found + _signature(text)
+
+
+_CLI_DEBUG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ - ")
+
+
+def _split_cli_debug(stderr):
+    """(debug text, the rest): --debug lines start with a timestamp and may run on over more lines;
+    the CLI's own message comes after them, from its first blank line on."""
+    lines = stderr.split("\n")
+    last = max((i for i, l in enumerate(lines) if _CLI_DEBUG_LINE.match(l)), default=-1)
+    if last < 0:
+        return "", stderr
+    end = last + 1
+    while end < len(lines) and lines[end] != "":
+        end += 1
+    return "\n".join(lines[:end]), "\n".join(lines[end:]).lstrip("\n")
 
 
 def _poll_read(s):

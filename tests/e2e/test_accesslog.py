@@ -9,9 +9,8 @@ TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
 def test_allowed_call_record_fields(guard, log):
-    mark = log.mark()
     resp = guard.boto().get_item(TableName="users", Key={"pk": {"S": "u1"}})
-    rec = log.one(mark, eventName="GetItem")
+    rec = guard.record(eventName="GetItem")
     assert rec["eventVersion"] == "1.09"
     assert TIME.match(rec["eventTime"]), rec["eventTime"]
     assert rec["eventSource"] == "dynamodb.amazonaws.com"

@@ -24,7 +24,6 @@ def check_allow(rec, event, table, sid="ItemReadWrite", identity="app"):
 # ---- aws CLI (Debian's /usr/bin/aws v2) -----------------------------------------------------------
 def test_cli_put_then_get_returns_the_item(guard, log):
     item = {"pk": {"S": "cli#1"}, "sk": {"S": "a"}, "total": {"N": "42"}, "tags": {"SS": ["x", "y"]}}
-    mark = log.mark()
     put = guard.cli("put-item", "--table-name", "orders", "--item", json.dumps(item))
     assert put.returncode == 0, put.stderr
     get = guard.cli("get-item", "--table-name", "orders", "--consistent-read",
@@ -33,10 +32,10 @@ def test_cli_put_then_get_returns_the_item(guard, log):
     got = json.loads(get.stdout)["Item"]
     got["tags"]["SS"].sort()
     assert got == item
-    put_rec = log.one(mark, eventName="PutItem")
+    put_rec = guard.record(eventName="PutItem")
     check_allow(put_rec, "PutItem", "orders")
     assert put_rec["readOnly"] is False
-    get_rec = log.one(mark, eventName="GetItem")
+    get_rec = guard.record(eventName="GetItem")
     check_allow(get_rec, "GetItem", "orders")
     assert get_rec["readOnly"] is True
     assert get_rec["userAgent"].startswith("aws-cli/2"), get_rec["userAgent"]
@@ -45,12 +44,11 @@ def test_cli_put_then_get_returns_the_item(guard, log):
 def test_cli_query(guard, direct, log):
     for i in range(3):
         direct.put_item(TableName="orders", Item={"pk": {"S": "cli#q"}, "sk": {"S": "s%d" % i}})
-    mark = log.mark()
     r = guard.cli("query", "--table-name", "orders", "--key-condition-expression", "pk = :p",
                   "--expression-attribute-values", '{":p": {"S": "cli#q"}}')
     assert r.returncode == 0, r.stderr
     assert [i["sk"]["S"] for i in json.loads(r.stdout)["Items"]] == ["s0", "s1", "s2"]
-    check_allow(log.one(mark, eventName="Query"), "Query", "orders")
+    check_allow(guard.record(eventName="Query"), "Query", "orders")
 
 
 def test_cli_batch_write_item(guard, direct, log):
@@ -58,12 +56,11 @@ def test_cli_batch_write_item(guard, direct, log):
         "orders": [{"PutRequest": {"Item": {"pk": {"S": "cli#bw"}, "sk": {"S": "1"}}}}],
         "users": [{"PutRequest": {"Item": {"pk": {"S": "cli#bw"}}}}],
     }
-    mark = log.mark()
     r = guard.cli("batch-write-item", "--request-items", json.dumps(req))
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["UnprocessedItems"] == {}
     assert "Item" in direct.get_item(TableName="users", Key={"pk": {"S": "cli#bw"}})
-    rec = log.one(mark, eventName="BatchWriteItem")
+    rec = guard.record(eventName="BatchWriteItem")
     assert rec["guard"]["decision"] == "allow"
     assert {table_arn("orders"), table_arn("users")} <= {r["ARN"] for r in rec["resources"]}
 
@@ -106,14 +103,13 @@ def test_boto3_transact_write_items_is_forwarded(guard, log):
     # dynalite does not implement TransactWriteItems: what matters is that ddbguard allowed and
     # forwarded it, and passed dynalite's own answer through.
     c = guard.boto()
-    mark = log.mark()
     with pytest.raises(ClientError) as e:
         c.transact_write_items(TransactItems=[
             {"Put": {"TableName": "orders", "Item": {"pk": {"S": "tx#1"}, "sk": {"S": "1"}}}},
             {"Update": {"TableName": "users", "Key": {"pk": {"S": "u1"}}, "UpdateExpression": "SET n = :n",
                         "ExpressionAttributeValues": {":n": {"N": "1"}}}}])
     assert e.value.response["Error"]["Code"] == "UnknownOperationException"
-    rec = log.one(mark, eventName="TransactWriteItems")
+    rec = guard.record(eventName="TransactWriteItems")
     assert rec["guard"]["decision"] == "allow"
     assert rec["guard"]["upstream"]["status"] == 400
     assert {table_arn("orders"), table_arn("users")} <= {r["ARN"] for r in rec["resources"]}
@@ -122,12 +118,11 @@ def test_boto3_transact_write_items_is_forwarded(guard, log):
 def test_upstream_error_is_passed_through_and_logged(guard, log):
     c = guard.boto()
     c.put_item(TableName="users", Item={"pk": {"S": "cond#1"}})
-    mark = log.mark()
     with pytest.raises(ClientError) as e:
         c.put_item(TableName="users", Item={"pk": {"S": "cond#1"}}, ConditionExpression="attribute_not_exists(pk)")
     assert e.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
-    rec = log.one(mark, eventName="PutItem")
+    rec = guard.record(eventName="PutItem")
     assert rec["guard"]["decision"] == "allow"
     assert rec["guard"]["status"] == 400
     assert rec["guard"]["upstream"]["status"] == 400

@@ -29,6 +29,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from guardlib import (ACCOUNT, APP_KEY, AWS_BIN, REGION, ROOT, SECRET, Dynalite, Guard, free_port,
                       read_response)
+from recorder import RecordingUpstream
 
 DDB = "dynamodb.us-east-1.amazonaws.com"
 FIPS = "dynamodb-fips.us-east-1.amazonaws.com"
@@ -79,6 +80,15 @@ def good_dynalite(ework, ecerts):
 
 
 @pytest.fixture(scope="module")
+def erecorder(ecerts, good_dynalite):
+    """The recording upstream between the gateway's routes and good_dynalite (it presents the AWS names)."""
+    r = RecordingUpstream(ecerts.up_crt, ecerts.up_key, ecerts.up_ca, good_dynalite.port, target_host="127.0.0.1",
+                          sni=DDB, name="egress-recorder").start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture(scope="module")
 def wrong_cert_dynalite(ework, ecerts):
     d = Dynalite(ework, ecerts.rogue_crt, ecerts.rogue_key, name="egress-wrong-cert-dynalite").start()
     yield d
@@ -117,8 +127,10 @@ def egress_config(ework, ecerts, good, wrong):
 
 
 @pytest.fixture(scope="module")
-def eguard(ework, ecerts, good_dynalite, wrong_cert_dynalite):
-    g = Guard(ework, "guard", egress_config(ework, ecerts, good_dynalite, wrong_cert_dynalite), ecerts.gw_ca)
+def eguard(ework, ecerts, erecorder, wrong_cert_dynalite):
+    # Routes to the recorder: every byte the gateway sends to "DynamoDB" is kept (g.assert_not_forwarded()).
+    g = Guard(ework, "guard", egress_config(ework, ecerts, erecorder, wrong_cert_dynalite), ecerts.gw_ca)
+    g.recorder = erecorder
     g.start()
     yield g
     g.stop()
@@ -135,11 +147,11 @@ def proxy_url(g):
 
 
 def boto(g, ca, endpoint=None, service="dynamodb"):
-    return boto3.session.Session().client(
+    return g.journal(boto3.session.Session().client(
         service, region_name=REGION, endpoint_url=endpoint, verify=str(ca),
         aws_access_key_id=APP_KEY, aws_secret_access_key=SECRET,
         config=Config(proxies={"https": proxy_url(g)}, retries={"total_max_attempts": 1, "mode": "standard"},
-                      connect_timeout=5, read_timeout=10))
+                      connect_timeout=5, read_timeout=10)))
 
 
 def cli(g, ca, *args):
@@ -151,9 +163,8 @@ def cli(g, ca, *args):
         "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_PAGER": "", "AWS_MAX_ATTEMPTS": "1",
         "AWS_RETRY_MODE": "standard",
     }
-    return subprocess.run([AWS_BIN, "dynamodb", *args, "--region", REGION, "--output", "json",
-                           "--cli-connect-timeout", "5", "--cli-read-timeout", "10"],
-                          env=env, capture_output=True, text=True, timeout=60)
+    return g.run_cli([AWS_BIN, "dynamodb", *args, "--region", REGION, "--output", "json",
+                      "--cli-connect-timeout", "5", "--cli-read-timeout", "10"], env)
 
 
 def connect(g, target, raw_request=None):
@@ -242,8 +253,7 @@ def test_mkgatewayca_is_idempotent(ecerts):
 
 
 # --------------------------------------------------------------------------------------------- allowed calls
-def test_aws_cli_put_and_get_through_the_tunnel(eguard, elog, ecerts, good_dynalite):
-    mark = elog.mark()
+def test_aws_cli_put_and_get_through_the_tunnel(eguard, elog, ecerts, good_dynalite, erecorder):
     put = cli(eguard, ecerts.gw_ca, "put-item", "--table-name", "orders",
               "--item", '{"pk": {"S": "cli-1"}, "v": {"S": "from the CLI"}}')
     assert put.returncode == 0, put.stderr
@@ -251,7 +261,7 @@ def test_aws_cli_put_and_get_through_the_tunnel(eguard, elog, ecerts, good_dynal
     assert got.returncode == 0, got.stderr
     assert json.loads(got.stdout)["Item"] == {"pk": {"S": "cli-1"}, "v": {"S": "from the CLI"}}
     for op in ("PutItem", "GetItem"):
-        rec = elog.one(mark, eventName=op)
+        rec = eguard.record(eventName=op)
         assert rec["guard"]["decision"] == "allow", rec
         assert rec["guard"]["status"] == 200 and rec["guard"]["upstream"]["status"] == 200, rec
         assert rec["guard"]["identity"] == "app"
@@ -259,55 +269,53 @@ def test_aws_cli_put_and_get_through_the_tunnel(eguard, elog, ecerts, good_dynal
         assert rec["resources"] == [{"accountId": ACCOUNT, "type": "AWS::DynamoDB::Table",
                                      "ARN": "arn:aws:dynamodb:us-east-1:%s:table/orders" % ACCOUNT}], rec
         assert rec["recipientAccountId"] == ACCOUNT
-        check_tunnel_fields(rec, DDB, good_dynalite)
+        check_tunnel_fields(rec, DDB, erecorder)
 
 
-def test_boto3_put_and_get_through_the_tunnel(eguard, elog, ecerts, good_dynalite):
-    mark = elog.mark()
+def test_boto3_put_and_get_through_the_tunnel(eguard, elog, ecerts, good_dynalite, erecorder):
     c = boto(eguard, ecerts.gw_ca)
     c.put_item(TableName="orders", Item={"pk": {"S": "boto-1"}, "n": {"N": "42"}})
     item = c.get_item(TableName="orders", Key={"pk": {"S": "boto-1"}})["Item"]
     assert item == {"pk": {"S": "boto-1"}, "n": {"N": "42"}}
     for op in ("PutItem", "GetItem"):
-        rec = elog.one(mark, eventName=op)
+        rec = eguard.record(eventName=op)
         assert rec["guard"]["decision"] == "allow" and rec["guard"]["status"] == 200, rec
         assert rec["userAgent"].startswith("Boto3/"), rec
-        check_tunnel_fields(rec, DDB, good_dynalite)
+        check_tunnel_fields(rec, DDB, erecorder)
 
 
-def test_streams_name_is_its_own_route_and_serves_streams_only(eguard, elog, ecerts, good_dynalite):
-    mark = elog.mark()
+def test_streams_name_is_its_own_route_and_serves_streams_only(eguard, elog, ecerts, good_dynalite, erecorder):
     # dynalite implements no Streams operation: its 400 proves the call was forwarded over the streams route.
     with pytest.raises(ClientError) as e:
         boto(eguard, ecerts.gw_ca, service="dynamodbstreams").list_streams()
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
-    rec = elog.one(mark, eventName="ListStreams")
+    rec = eguard.record(eventName="ListStreams")
     assert rec["guard"]["decision"] == "allow" and rec["guard"]["upstream"]["status"] == 400, rec
-    check_tunnel_fields(rec, STREAMS, good_dynalite)
+    check_tunnel_fields(rec, STREAMS, erecorder)
     # A DynamoDB call to the Streams name is not rerouted to a DynamoDB endpoint.
-    mark = elog.mark()
     with pytest.raises(ClientError) as e:
         boto(eguard, ecerts.gw_ca, endpoint="https://" + STREAMS).get_item(
             TableName="orders", Key={"pk": {"S": "boto-1"}})
     assert e.value.response["Error"]["Code"] == "ValidationException", e.value.response
-    rec = elog.one(mark, eventName="GetItem")
+    rec = eguard.record(eventName="GetItem")
     assert rec["guard"]["decision"] == "reject" and "upstream" not in rec["guard"], rec
     assert STREAMS in rec["guard"]["reason"]
     check_tunnel_fields(rec, STREAMS)
+    eguard.assert_not_forwarded()
 
 
-def test_account_endpoint_builds_arns_with_its_own_account(eguard, elog, ecerts, good_dynalite):
+def test_account_endpoint_builds_arns_with_its_own_account(eguard, elog, ecerts, good_dynalite, erecorder):
     """<account>.ddb.<region> names make the ARNs of that account: the policy allows only ACCOUNT's tables."""
-    mark = elog.mark()
     with pytest.raises(ClientError) as e:
         boto(eguard, ecerts.gw_ca, endpoint="https://" + OTHER_ACCOUNT_EP).get_item(
             TableName="orders", Key={"pk": {"S": "boto-1"}})
     assert e.value.response["Error"]["Code"] == "AccessDeniedException", e.value.response
-    rec = elog.one(mark, eventName="GetItem")
+    rec = eguard.record(eventName="GetItem")
     assert rec["guard"]["decision"] == "deny", rec
     assert rec["recipientAccountId"] == OTHER_ACCOUNT
     assert rec["resources"][0]["ARN"] == "arn:aws:dynamodb:us-east-1:%s:table/orders" % OTHER_ACCOUNT, rec
     check_tunnel_fields(rec, OTHER_ACCOUNT_EP)
+    eguard.assert_not_forwarded()
 
 
 @pytest.mark.parametrize("op,kwargs,event,sid", [
@@ -317,16 +325,16 @@ def test_account_endpoint_builds_arns_with_its_own_account(eguard, elog, ecerts,
     ("execute_statement", dict(Statement='SELECT * FROM "orders"'), "ExecuteStatement", "NoPartiQL"),
 ])
 def test_denied_call_inside_the_tunnel(eguard, elog, ecerts, op, kwargs, event, sid):
-    mark = elog.mark()
     with pytest.raises(ClientError) as e:
         getattr(boto(eguard, ecerts.gw_ca), op)(**kwargs)
     assert e.value.response["Error"]["Code"] == "AccessDeniedException", e.value.response
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
-    rec = elog.one(mark, eventName=event)
+    rec = eguard.record(eventName=event)
     assert rec["guard"]["decision"] == "deny", rec
     assert rec["guard"]["statement"] == sid and rec["guard"]["policy"] == "guardrails", rec
     assert rec["errorCode"] == "AccessDeniedException" and "upstream" not in rec["guard"], rec
     check_tunnel_fields(rec, DDB)
+    eguard.assert_not_forwarded()
 
 
 # --------------------------------------------------------------------------------------------- refused CONNECTs
@@ -345,15 +353,16 @@ REFUSED = [
 
 
 @pytest.mark.parametrize("target,host", REFUSED, ids=[t for t, _ in REFUSED])
-def test_connect_to_anything_else_is_refused(eguard, elog, target, host):
-    mark = elog.mark()
+def test_connect_to_anything_else_is_refused(eguard, elog, erecorder, target, host):
+    since = erecorder.mark()
     s, status, head = connect(eguard, target)
     with s:
         resp = read_response_after_head(s, head)
     assert status == 403, head
     assert resp.header("Connection") == "close"
     assert resp.json()["__type"].endswith("#AccessDeniedException"), resp
-    rec = elog.one(mark, decision="deny")
+    erecorder.assert_quiet_since(since, "CONNECT %s" % target)
+    rec = elog.by_request_id(resp.header("x-amzn-RequestId"), decision="deny")
     assert rec["guard"]["mode"] == "egress" and rec["guard"]["listener"] == "egress", rec
     assert rec["guard"]["connectTarget"] == host, rec
     assert rec["guard"]["status"] == 403 and rec["errorCode"] == "AccessDeniedException", rec
@@ -361,27 +370,29 @@ def test_connect_to_anything_else_is_refused(eguard, elog, target, host):
     assert "upstream" not in rec["guard"] and "tlsDetails" not in rec, rec
 
 
-def test_plain_proxy_request_is_refused(eguard, elog):
-    mark = elog.mark()
+def test_plain_proxy_request_is_refused(eguard, elog, erecorder):
+    since = erecorder.mark()
     s, status, head = connect(eguard, None, b"GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n")
     with s:
         resp = read_response_after_head(s, head)
     assert status == 403, head
     assert resp.json()["__type"].endswith("#AccessDeniedException"), resp
-    rec = elog.one(mark, decision="deny")
+    erecorder.assert_quiet_since(since, "a plain proxy request")
+    rec = elog.by_request_id(resp.header("x-amzn-RequestId"), decision="deny")
     assert rec["guard"]["mode"] == "egress" and rec["guard"]["status"] == 403, rec
     assert "only tunnels CONNECT" in rec["guard"]["reason"], rec
     assert rec["guard"]["connectTarget"] == "http://example.com/", rec
 
 
 @pytest.mark.parametrize("target", ["[::1]:443", DDB, DDB + ":", DDB + ":443x", "user@" + DDB + ":443"])
-def test_malformed_connect_is_rejected(eguard, elog, target):
-    mark = elog.mark()
+def test_malformed_connect_is_rejected(eguard, elog, erecorder, target):
+    since = erecorder.mark()
     s, status, head = connect(eguard, target)
     with s:
         resp = read_response_after_head(s, head)
     assert status == 400 and resp.header("Connection") == "close", head
-    rec = elog.one(mark, decision="reject")
+    erecorder.assert_quiet_since(since, "CONNECT %s" % target)
+    rec = elog.by_request_id(resp.header("x-amzn-RequestId"), decision="reject")
     assert rec["guard"]["mode"] == "egress" and rec["guard"]["status"] == 400, rec
     assert rec["guard"]["connectTarget"] == target, rec
 
@@ -439,24 +450,28 @@ def test_minted_certificate_is_cached_per_name(eguard, ecerts):
 
 
 @pytest.mark.parametrize("sni", ["other.example", STREAMS, NO_SNI], ids=["other", "another-endpoint", "no-sni"])
-def test_sni_must_match_the_connect_target(eguard, elog, sni):
+def test_sni_must_match_the_connect_target(eguard, elog, erecorder, sni):
+    # No response, so no request id: the record is waited for by what only this refusal's record says.
     mark = elog.mark()
+    since = erecorder.mark()
     with pytest.raises(ssl.SSLError) as e:
         tunnel_tls(eguard, DDB, server_hostname=sni).close()
     assert "UNRECOGNIZED_NAME" in str(e.value).upper(), e.value  # the alert reaches the client
-    rec = elog.one(mark, decision="reject")
+    erecorder.assert_quiet_since(since, "a tunnel with SNI %r" % sni)
+    rec = elog.wait(mark, decision="reject", connectTarget=DDB)[0]
     assert "TLS handshake with the client failed" in rec["guard"]["reason"], rec
     assert rec["guard"]["connectTarget"] == DDB and rec["guard"]["mode"] == "egress", rec
     assert "upstream" not in rec["guard"], rec
 
 
-def test_client_that_does_not_trust_the_gateway_ca_fails_closed(eguard, elog, good_dynalite):
+def test_client_that_does_not_trust_the_gateway_ca_fails_closed(eguard, elog, good_dynalite, erecorder):
     mark = elog.mark()
     r = cli(eguard, SYSTEM_BUNDLE, "get-item", "--table-name", "orders", "--key", '{"pk": {"S": "cli-1"}}')
     assert r.returncode != 0
     assert "SSL validation failed" in r.stderr or "CERTIFICATE_VERIFY_FAILED" in r.stderr, r.stderr
     assert "Item" not in r.stdout
-    rec = elog.wait(mark, decision="reject")[0]
+    eguard.assert_not_forwarded(eguard.last_call(), "cli-1")
+    rec = elog.wait(mark, decision="reject", connectTarget=DDB)[0]
     assert "TLS handshake with the client failed" in rec["guard"]["reason"], rec
     assert "unknown ca" in rec["guard"]["reason"].lower(), rec
     assert rec["guard"]["connectTarget"] == DDB, rec
@@ -464,14 +479,13 @@ def test_client_that_does_not_trust_the_gateway_ca_fails_closed(eguard, elog, go
 
 
 def test_upstream_with_wrong_certificate_gives_502(eguard, elog, ecerts, wrong_cert_dynalite):
-    mark = elog.mark()
     with pytest.raises(ClientError) as e:
         boto(eguard, ecerts.gw_ca, endpoint="https://" + FIPS).get_item(
             TableName="orders", Key={"pk": {"S": "boto-1"}})
     resp = e.value.response
     assert resp["ResponseMetadata"]["HTTPStatusCode"] == 502, resp
     assert resp["Error"]["Code"] == "ServiceUnavailableException", resp
-    rec = elog.one(mark, eventName="GetItem")
+    rec = eguard.record(eventName="GetItem")
     assert rec["guard"]["decision"] == "error" and rec["guard"]["status"] == 502, rec
     assert "certificate verif" in rec["guard"]["reason"], rec
     assert rec["errorCode"] == "ServiceUnavailableException"
@@ -488,37 +502,39 @@ def signed_head(host, op, body, extra=""):
     return (head + extra + "Content-Length: %d\r\n\r\n" % len(body)).encode()
 
 
-def test_last_response_before_close_reaches_the_client(eguard, elog, ecerts, good_dynalite):
+def test_last_response_before_close_reaches_the_client(eguard, elog, ecerts, good_dynalite, erecorder):
     """Connection: close inside the tunnel: the answer is flushed through TLS before the tunnel closes."""
     boto(eguard, ecerts.gw_ca).put_item(TableName="orders", Item={"pk": {"S": "close-1"}, "v": {"S": "x" * 3000}})
-    mark = elog.mark()
     body = b'{"TableName": "orders", "Key": {"pk": {"S": "close-1"}}}'
     with tunnel_tls(eguard, DDB, ca=ecerts.gw_ca) as t:
         t.sendall(signed_head(DDB, "GetItem", body, "Connection: close\r\n") + body)
         resp = read_response(t)
     assert resp.status == 200, resp
     assert resp.json()["Item"]["v"]["S"] == "x" * 3000
-    rec = elog.one(mark, eventName="GetItem")
+    rec = elog.by_request_id(resp.header("x-amzn-RequestId"), eventName="GetItem")
     assert rec["guard"]["decision"] == "allow", rec
-    check_tunnel_fields(rec, DDB, good_dynalite)
+    check_tunnel_fields(rec, DDB, erecorder)
 
 
-def test_host_header_must_match_the_connect_target(eguard, elog, ecerts):
-    mark = elog.mark()
+def test_host_header_must_match_the_connect_target(eguard, elog, ecerts, erecorder):
     body = b'{"TableName": "orders", "Key": {"pk": {"S": "boto-1"}}}'
+    since = erecorder.mark()
+    head = signed_head("dynamodb.eu-west-1.amazonaws.com", "GetItem", body)  # validly signed
     with tunnel_tls(eguard, DDB, ca=ecerts.gw_ca) as t:
-        t.sendall(signed_head("dynamodb.eu-west-1.amazonaws.com", "GetItem", body) + body)  # validly signed
+        t.sendall(head + body)
         resp = read_response(t)
     assert resp.status == 400, resp
     assert resp.header("Connection") == "close"
-    rec = elog.one(mark, decision="reject")
+    erecorder.assert_not_forwarded(re.search(rb"Signature=[0-9a-f]{64}", head).group(0), b"eu-west-1",
+                                   since=since, what="a call whose Host is not the CONNECT target")
+    rec = elog.by_request_id(resp.header("x-amzn-RequestId"), decision="reject")
     assert "Host does not match the CONNECT target" in rec["guard"]["reason"], rec
     assert rec["guard"]["status"] == 400 and "upstream" not in rec["guard"], rec
     assert rec["guard"]["connectTarget"] == DDB
     assert rec["tlsDetails"]["clientProvidedHostHeader"] == "dynamodb.eu-west-1.amazonaws.com", rec
 
 
-def test_large_last_response_to_a_slow_reader_is_not_cut(eguard, elog, ecerts, good_dynalite):
+def test_large_last_response_to_a_slow_reader_is_not_cut(eguard, elog, ecerts, good_dynalite, erecorder):
     """Connection: close after a response larger than the TLS filter's 256 KiB watermark, read slowly through
     a tiny receive window, arrives whole (a cut response makes SDKs retry writes that already happened).
     On loopback the kernel's send buffer takes the whole ~390 KB, so this guards the close path in general;
@@ -535,7 +551,6 @@ def test_large_last_response_to_a_slow_reader_is_not_cut(eguard, elog, ecerts, g
         head += raw.recv(1)
     assert head.startswith(b"HTTP/1.1 200"), head
     t = ssl.create_default_context(cafile=str(ecerts.gw_ca)).wrap_socket(raw, server_hostname=DDB)
-    mark = elog.mark()
     t.sendall(signed_head(DDB, "GetItem", body, "Connection: close\r\n") + body)
     time.sleep(1.0)  # the gateway finishes and closes meanwhile; the bytes wait in buffers
     data = b""
@@ -551,4 +566,5 @@ def test_large_last_response_to_a_slow_reader_is_not_cut(eguard, elog, ecerts, g
     assert len(resp_body) == length, (len(resp_body), length)
     assert resp_head.startswith(b"HTTP/1.1 200"), (resp_head, resp_body[:300])
     assert json.loads(resp_body)["Item"]["v"]["S"] == "y" * 390000
-    assert elog.one(mark, eventName="GetItem")["guard"]["decision"] == "allow"
+    rid = re.search(rb"(?i)\r\nx-amzn-requestid: *(\S+)", resp_head).group(1).decode()
+    assert elog.by_request_id(rid, eventName="GetItem")["guard"]["decision"] == "allow"

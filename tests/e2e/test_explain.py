@@ -153,9 +153,8 @@ def test_check_lints_policies(tmp_path, certs):
 def test_explain_agrees_with_the_gateway(guard, op, body, key):
     # The simulator runs the gateway's own request_decide(): on the same bytes it must reach the same verdict.
     head, body = guard.request_bytes(op, body, key=key)
-    mark = guard.log.mark()
     live = guard.raw(head, body)
-    rec = guard.log.one(mark)
+    rec = guard.record()
     rc, out, err = explain(guard.config_path, (head + body).decode())
     assert rc == (0 if rec["guard"]["decision"] == "allow" else 1), (rec, out, err)
     first = out.splitlines()[0]

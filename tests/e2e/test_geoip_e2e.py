@@ -48,9 +48,8 @@ def gguard(make_guard, dynalite, tables, geo_dbs):
 
 def test_country_from_the_database_allows(gguard):
     # 127.0.0.1 is "DE" in the test database: the Deny for other countries does not apply.
-    mark = gguard.log.mark()
     gguard.boto().get_item(TableName="users", Key={"pk": {"S": "u1"}})
-    rec = gguard.log.one(mark, eventName="GetItem")
+    rec = gguard.record(eventName="GetItem")
     assert rec["guard"]["decision"] == "allow" and rec["guard"]["statement"] == "Reads", rec
     # the record says where the caller is, for review (ddbguard-log summary groups by country)
     assert rec["guard"]["sourceCountry"] == "DE" and rec["guard"]["sourceASN"] == "64512", rec
@@ -58,13 +57,13 @@ def test_country_from_the_database_allows(gguard):
 
 def test_asn_from_the_database_denies(gguard):
     # 127.0.0.1 is AS64512 in the test database: the Deny on that ASN applies.
-    mark = gguard.log.mark()
     with pytest.raises(ClientError) as e:
         gguard.boto().query(TableName="users", KeyConditionExpression="pk = :p",
                             ExpressionAttributeValues={":p": {"S": "u1"}})
     assert e.value.response["Error"]["Code"] == "AccessDeniedException"
-    rec = gguard.log.one(mark, eventName="Query")
+    rec = gguard.record(eventName="Query")
     assert rec["guard"]["decision"] == "deny" and rec["guard"]["statement"] == "NotFromOurAsn", rec
+    gguard.assert_not_forwarded()
 
 
 def test_explain_shows_the_country_it_looked_up(gguard):

@@ -56,7 +56,6 @@ def fake_upstream(certs):
 
 
 def expect_unavailable(guard, status, within):
-    mark = guard.log.mark()
     t0 = time.monotonic()
     with pytest.raises(ClientError) as e:
         guard.boto().get_item(**GET)
@@ -65,7 +64,7 @@ def expect_unavailable(guard, status, within):
     assert resp["ResponseMetadata"]["HTTPStatusCode"] == status, resp
     assert resp["Error"]["Code"] == "ServiceUnavailableException", resp
     assert elapsed < within, "took %.1fs" % elapsed
-    rec = guard.log.one(mark, eventName="GetItem")
+    rec = guard.record(eventName="GetItem")
     assert rec["guard"]["decision"] == "error", rec
     assert rec["guard"]["status"] == status
     assert rec["errorCode"] == "ServiceUnavailableException"
@@ -119,11 +118,10 @@ def test_truncated_upstream_response_never_looks_complete(make_guard, fake_upstr
     # announced length is not delivered and the connection is closed.
     up = fake_upstream("truncate")
     g = make_guard("up-truncate", up.url)
-    mark = g.log.mark()
     r = g.raw(*g.request_bytes("GetItem", b'{"TableName":"users","Key":{"pk":{"S":"u1"}}}'))
     if r.status != 502:
         assert r.status == 200 and len(r.body) < int(r.header("Content-Length")), r
-    rec = g.log.one(mark, eventName="GetItem")
+    rec = g.record(eventName="GetItem")
     assert rec["guard"]["decision"] == "error", rec
 
 
@@ -133,7 +131,6 @@ def test_sigterm_lets_the_call_in_flight_finish(make_guard, fake_upstream):
     import threading
     up = fake_upstream("slow")
     g = make_guard("drain", up.url)
-    mark = g.log.mark()
     result = {}
 
     def call():
@@ -153,6 +150,6 @@ def test_sigterm_lets_the_call_in_flight_finish(make_guard, fake_upstream):
     t.join(10)
     assert result["r"].status == 200 and result["r"].body == b"{}", result
     assert g.proc.wait(10) == 0
-    rec = g.log.one(mark, eventName="GetItem")
+    rec = g.record(eventName="GetItem")
     assert rec["guard"]["decision"] == "allow" and rec["guard"]["status"] == 200, rec
     assert "draining" in g.stderr()

@@ -34,10 +34,9 @@ def valid(validator, rec):
 def test_allow_record_names_keys_and_attributes_and_capacity(guard, log, validator):
     c = guard.boto()
     item = {"pk": {"S": MARKER}, "sk": {"S": "zz"}, "note": {"S": MARKER}, "qty": {"N": "7"}}
-    mark = log.mark()
     c.put_item(TableName="orders", Item=item, ReturnConsumedCapacity="TOTAL",
                ConditionExpression="attribute_not_exists(#p)", ExpressionAttributeNames={"#p": "pk"})
-    put = valid(validator, log.one(mark, eventName="PutItem"))
+    put = valid(validator, guard.record(eventName="PutItem"))
     rp = put["requestParameters"]
     assert rp["tableName"] == "orders"
     assert rp["item"] == ["pk", "sk", "note", "qty"]
@@ -52,12 +51,10 @@ def test_allow_record_names_keys_and_attributes_and_capacity(guard, log, validat
     g = put["guard"]
     assert g["decision"] == "allow" and g["class"] == "write" and g["mode"] == "reverse"
     assert g["consumedCapacity"] == [{"tableName": "orders", "capacityUnits": 1.0}]
-
-    mark = log.mark()
     c.get_item(TableName="orders", Key={"pk": {"S": MARKER}, "sk": {"S": "zz"}}, ConsistentRead=True,
                ProjectionExpression="#n, qty", ExpressionAttributeNames={"#n": "note"},
                ReturnConsumedCapacity="TOTAL")
-    get = valid(validator, log.one(mark, eventName="GetItem"))
+    get = valid(validator, guard.record(eventName="GetItem"))
     rp = get["requestParameters"]
     assert rp["key"] == {"pk": HIDDEN, "sk": HIDDEN}
     assert rp["consistentRead"] is True
@@ -68,19 +65,17 @@ def test_allow_record_names_keys_and_attributes_and_capacity(guard, log, validat
 
 
 def test_allow_record_without_capacity_request_has_none(guard, log, validator):
-    mark = log.mark()
     guard.boto().get_item(TableName="users", Key={"pk": {"S": "u1"}})
-    rec = valid(validator, log.one(mark, eventName="GetItem"))
+    rec = valid(validator, guard.record(eventName="GetItem"))
     assert "consumedCapacity" not in rec["guard"]
     assert rec["requestParameters"] == {"tableName": "users", "key": {"pk": HIDDEN}, "attributes": ["pk"]}
 
 
 def test_query_on_an_index_names_index_select_and_limit(guard, log, validator):
-    mark = log.mark()
     guard.boto().query(TableName="orders", IndexName="by-status", Select="COUNT", Limit=5,
                        KeyConditionExpression="#s = :v", ExpressionAttributeNames={"#s": "status"},
                        ExpressionAttributeValues={":v": {"S": MARKER}}, ReturnConsumedCapacity="INDEXES")
-    rec = valid(validator, log.one(mark, eventName="Query"))
+    rec = valid(validator, guard.record(eventName="Query"))
     rp = rec["requestParameters"]
     assert (rp["indexName"], rp["select"], rp["limit"]) == ("by-status", "COUNT", 5)
     assert rp["expressions"] == ["KeyConditionExpression"]
@@ -90,12 +85,11 @@ def test_query_on_an_index_names_index_select_and_limit(guard, log, validator):
 
 def test_allowed_call_the_upstream_refused_names_the_error_type(guard, log, validator):
     c = guard.boto()
-    mark = log.mark()
     with pytest.raises(ClientError) as e:
         c.put_item(TableName="users", Item={"pk": {"S": "u1"}, "name": {"S": MARKER}},
                    ConditionExpression="attribute_not_exists(pk)")
     assert e.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
-    rec = valid(validator, log.one(mark, eventName="PutItem"))
+    rec = valid(validator, guard.record(eventName="PutItem"))
     assert rec["guard"]["decision"] == "allow"
     assert rec["errorCode"] == "ConditionalCheckFailedException"
     assert rec["guard"]["upstream"]["status"] == 400
@@ -103,30 +97,26 @@ def test_allowed_call_the_upstream_refused_names_the_error_type(guard, log, vali
 
 
 def test_deny_record(guard, log, validator):
-    mark = log.mark()
     with pytest.raises(ClientError):
         guard.boto(key=READER_KEY).put_item(TableName="users", Item={"pk": {"S": MARKER}})
-    rec = valid(validator, log.one(mark, eventName="PutItem"))
+    rec = valid(validator, guard.record(eventName="PutItem"))
     g = rec["guard"]
     assert g["decision"] == "deny" and g["identity"] == "reader"
     assert rec["errorCode"] == "AccessDeniedException" and rec["errorMessage"] == g["reason"]
     assert "upstream" not in g and "policy" not in g  # implicit deny: no statement decided it
     assert rec["requestParameters"]["item"] == ["pk"]
-
-    mark = log.mark()
     with pytest.raises(ClientError):
         guard.boto().execute_statement(Statement="SELECT * FROM orders WHERE pk = '%s'" % MARKER)
-    rec = valid(validator, log.one(mark, eventName="ExecuteStatement"))
+    rec = valid(validator, guard.record(eventName="ExecuteStatement"))
     assert (rec["guard"]["policy"], rec["guard"]["statement"]) == ("guardrails", "DenyPartiQL")
     assert MARKER not in json.dumps(rec)
 
 
 def test_reject_record(guard, log, validator):
-    mark = log.mark()
     head, body = guard.request_bytes("GetItem", b'{"TableName": "users", "Key": ')
     resp = guard.raw(head, body)
     assert resp.status == 400
-    rec = valid(validator, log.one(mark, decision="reject"))
+    rec = valid(validator, guard.record(decision="reject"))
     assert rec["errorCode"] == "SerializationException"
     assert rec["requestParameters"] is None and rec["resources"] == []
     assert rec["guard"]["reason"].startswith("request body is not acceptable JSON")
@@ -157,9 +147,8 @@ def test_error_record(make_guard, dynalite, validator):
 ], ids=["guard-extra", "decision-enum", "mode-enum", "eventID-missing", "responseElements", "key-value",
         "item-values", "tls-extra", "chain-partial", "allow-with-reason"])
 def test_schema_catches_drift(guard, log, validator, mutate):
-    mark = log.mark()
     guard.boto().get_item(TableName="users", Key={"pk": {"S": "u1"}})
-    rec = valid(validator, log.one(mark, eventName="GetItem"))
+    rec = valid(validator, guard.record(eventName="GetItem"))
     bad = copy.deepcopy(rec)
     mutate(bad)
     assert not validator.is_valid(bad)

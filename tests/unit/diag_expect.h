@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config/diag.h"
+#include "filters/base/diag.h"
 
 struct diag_want {
 	const char *path;   /* the JSON path the error must name */

@@ -841,87 +841,6 @@ test_hooks_outside_arena(void **state)
 	json_arena_free(a);
 }
 
-/* --- throughput (a figure, never an assertion) ---------------------- */
-
-/* A BatchWriteItem-like body of about `target` bytes: 25 tables, items with many attributes. */
-static char *
-batch_write_body(size_t target, size_t *len)
-{
-	size_t cap = target + 65536, t, item = 0, a;
-	char *buf = malloc(cap);
-
-	assert_non_null(buf);
-	*len = (size_t)snprintf(buf, cap, "{\"RequestItems\":{");
-	for (t = 0; t < 25; t++) {
-		*len += (size_t)snprintf(buf + *len, cap - *len, "%s\"Table%02zu\":[", t ? "," : "", t);
-		do {
-			*len += (size_t)snprintf(buf + *len, cap - *len,
-			    "%s{\"PutRequest\":{\"Item\":{\"pk\":{\"S\":\"user#%06zu\"},\"sk\":{\"N\":\"%zu\"}",
-			    *len > 0 && buf[*len - 1] == '[' ? "" : ",", item, item);
-			for (a = 0; a < 20; a++)
-				*len += (size_t)snprintf(buf + *len, cap - *len,
-				    ",\"attr%02zu\":{\"S\":\"value \\u00e9 %zu-%zu\"},\"n%02zu\":{\"N\":\"%zu.5\"}", a,
-				    item, a, a, item * a);
-			*len += (size_t)snprintf(buf + *len, cap - *len,
-			    ",\"tags\":{\"L\":[{\"S\":\"a\"},{\"M\":{\"x\":{\"BOOL\":true},\"X\":{\"NULL\":true}}}]}}}}");
-			item++;
-		} while (*len < (t + 1) * (target / 25));
-		*len += (size_t)snprintf(buf + *len, cap - *len, "]");
-	}
-	*len += (size_t)snprintf(buf + *len, cap - *len, "}}");
-	assert_true(*len < cap);
-	return buf;
-}
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void
-test_throughput(void **state)
-{
-	struct json_arena *a = json_arena_new(0);
-	struct json_error err;
-	size_t len, rounds = 0;
-	char *body = batch_write_body(1u << 20, &len);
-	double t0, t;
-	cJSON *root;
-
-	assert_non_null(a);
-	/* Warm up, and make sure the body is what it claims. */
-	root = json_arena_parse(a, body, len, &ddb_opts, &err);
-	if (root == NULL)
-		fail_msg("refused: %s", err.msg);
-	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(root, "RequestItems")), 25);
-	json_arena_reset(a);
-	t0 = now();
-	do {
-		root = json_arena_parse(a, body, len, &ddb_opts, &err);
-		assert_non_null(root);
-		json_arena_reset(a);
-		rounds++;
-	} while ((t = now() - t0) < 0.5 || rounds < 3);
-	print_message("json_arena_parse: %.1f MB/s (%zu bytes x %zu in %.2f s)\n", (double)len * (double)rounds / t / 1e6,
-	    len, rounds, t);
-
-	rounds = 0;
-	t0 = now();
-	do {
-		root = json_parse_strict(body, len, &ddb_opts, &err);
-		assert_non_null(root);
-		cJSON_Delete(root);
-		rounds++;
-	} while ((t = now() - t0) < 0.5 || rounds < 3);
-	print_message("json_parse_strict: %.1f MB/s (malloc per node)\n", (double)len * (double)rounds / t / 1e6);
-	json_arena_free(a);
-	free(body);
-}
-
 int
 main(void)
 {
@@ -937,7 +856,6 @@ main(void)
 		cmocka_unit_test(test_arena_large_body),
 		cmocka_unit_test(test_arena_alloc_and_strndup),
 		cmocka_unit_test(test_hooks_outside_arena),
-		cmocka_unit_test(test_throughput),
 	};
 
 	json_init();

@@ -21,7 +21,7 @@
 
 #include "tests/unit/diag_expect.h"
 
-#include "config/diag.h"
+#include "filters/base/diag.h"
 #include "filters/policy/condition.h"
 
 enum {

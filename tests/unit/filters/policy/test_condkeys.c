@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
-#include "config/diag.h"
+#include "filters/base/diag.h"
 #include "filters/dynamodb/catalog.h"
 #include "filters/policy/condkeys.h"
 #include "filters/policy/geoip.h"
@@ -78,7 +78,7 @@ static struct policy_set *test_policies;
 static struct identity_set *test_identities;
 static const struct identity *test_app;
 static struct geoip test_geoip;
-static struct table_schema_config test_tables[] = {
+static struct table_schema test_tables[] = {
     {"users", "pk"},
     {"orders", "customer"},
 };

@@ -18,7 +18,7 @@
 
 #include "tests/unit/diag_expect.h"
 
-#include "config/diag.h"
+#include "filters/base/diag.h"
 #include "filters/policy/identity.h"
 #include "filters/policy/policy.h"
 

@@ -18,7 +18,7 @@
 
 #include "tests/unit/diag_expect.h"
 
-#include "config/diag.h"
+#include "filters/base/diag.h"
 #include "filters/dynamodb/catalog.h"
 #include "filters/policy/condkeys.h"
 #include "filters/dynamodb/inspect.h"
@@ -147,15 +147,10 @@ test_glob(void **state)
 	}
 }
 
-static double
-cpu_seconds(void)
-{
-	return (double)clock() / CLOCKS_PER_SEC;
-}
-
 /*
  * Patterns that make recursive matchers exponential. 64 KiB subjects: a
- * backtracking-per-star matcher would not finish; ours takes |p| * |s|.
+ * backtracking-per-star matcher would not finish (tests/run.sh's per-binary
+ * timeout fails it); ours takes |p| * |s|. No CPU-time bound: load breaks those.
  */
 static void
 test_glob_pathological(void **state)
@@ -168,8 +163,6 @@ test_glob_pathological(void **state)
 	};
 	size_t len = 64 * 1024;
 	char *s = malloc(len + 2);
-	double start = cpu_seconds();
-
 	assert_non_null(s);
 	memset(s, 'a', len);
 	s[len] = '\0';
@@ -179,7 +172,6 @@ test_glob_pathological(void **state)
 	s[len + 1] = '\0';
 	for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++)
 		assert_true(policy_glob_match(patterns[i], s, true));
-	assert_true(cpu_seconds() - start < 2.0);
 	free(s);
 }
 

@@ -5,8 +5,8 @@
  * and what went wrong with it. log_warn() appends strerror(errno);
  * log_warnx() does not. Messages never include request bodies.
  */
-#ifndef DDBGUARD_PROXY_LOG_H
-#define DDBGUARD_PROXY_LOG_H
+#ifndef DDBGUARD_FILTERS_BASE_LOG_H
+#define DDBGUARD_FILTERS_BASE_LOG_H
 
 enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 

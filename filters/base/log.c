@@ -1,4 +1,4 @@
-#include "proxy/log.h"
+#include "filters/base/log.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -7,7 +7,7 @@
  * last message says how many errors were not kept, so diag_count() stays
  * non-zero and a loader that tests it still fails closed.
  */
-#include "config/diag.h"
+#include "filters/base/diag.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -7,8 +7,8 @@
  *
  *   ddbguard.json: $.policies.app.Statement[1].Effect: expected "Allow" or "Deny", got "allow"
  */
-#ifndef DDBGUARD_CONFIG_DIAG_H
-#define DDBGUARD_CONFIG_DIAG_H
+#ifndef DDBGUARD_FILTERS_BASE_DIAG_H
+#define DDBGUARD_FILTERS_BASE_DIAG_H
 
 #include <stdbool.h>
 #include <stddef.h>

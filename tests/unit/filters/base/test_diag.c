@@ -1,4 +1,4 @@
-/* Tests config/diag.c: message format, limits, and JSON path building. */
+/* Tests filters/base/diag.c: message format, limits, and JSON path building. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "config/diag.h"
+#include "filters/base/diag.h"
 
 static void
 test_message_format(void **state)

@@ -1,0 +1,249 @@
+#!/usr/bin/python3
+"""tests/check_layers.py: includes run one way.
+
+Reads every `#include "..."` of the C sources under config/, filters/ and proxy/ (tests/ may include
+anything), maps each file to its folder, and fails on
+  - an include of a folder the RULES table below does not allow for the including folder,
+  - an include of a header its folder does not export (PUBLIC) to other folders,
+  - an include of a file that does not exist, or a source folder RULES does not know,
+  - any include cycle between modules (X.c and X.h are one module; so a file-level cycle is one too)
+    or between folders.
+Each failure is printed with the offending edge ("proxy/audit/accesslog.c -> proxy/request.h: ...").
+
+  tests/check_layers.py [ROOT]       check the tree (exit 0 clean, 1 with findings)
+  tests/check_layers.py --self-test  check that the checker finds planted bad edges and cycles
+  tests/check_layers.py --graph      print the folder graph (for the READMEs)
+
+The layering, lowest first (each folder's README.md says the same in prose):
+  filters/base      diagnostics every layer may use (config-error list, operator log)
+  filters/dynamodb  what a DynamoDB call is: catalog, strict JSON, inspector, PartiQL/expression readers
+  filters/policy    what is allowed: policy language, identities, condition keys, geoip
+  config            the config file, compiled (calls the policy and identity compilers)
+  proxy/audit       the access log: records, hash chain, sinks; knows the call only as
+                    struct accesslog_call, never the connection or the policy engine
+  proxy             the daemon: listeners, connections, HTTP, TLS, upstream, the request pipeline
+  proxy/tools       the programs' entry points and the offline tools (explain, ddbguard-log)
+"""
+import os
+import re
+import shutil
+import sys
+import tempfile
+
+SOURCE_DIRS = ("config", "filters", "proxy")
+
+# folder -> {folder it may include: None (every exported header) or a set of header names}.
+# A folder may always include its own files.
+RULES = {
+    "filters/base": {},
+    "filters/dynamodb": {"filters/base": None},
+    "filters/policy": {"filters/base": None, "filters/dynamodb": None},
+    "config": {"filters/base": None, "filters/dynamodb": None, "filters/policy": None},
+    # The log: the config section it is configured from, the inspector's reading of the call (resources,
+    # table, redacted PartiQL) and the base. Not the daemon, not the policy engine.
+    "proxy/audit": {"filters/base": None, "config": {"config.h"}, "filters/dynamodb": {"inspect.h"}},
+    "proxy": {"filters/base": None, "filters/dynamodb": None, "filters/policy": None, "config": None,
+              "proxy/audit": None},
+    "proxy/tools": {"filters/base": None, "filters/dynamodb": None, "filters/policy": None, "config": None,
+                    "proxy/audit": None, "proxy": None},
+}
+
+# folder -> the headers other folders may include (its interface); None: every header.
+PUBLIC = {
+    "filters/base": None,
+    # The documented interface of the DynamoDB readers (filters/dynamodb/README.md). catalog_gen.c is
+    # the generated table behind catalog.h and has no header.
+    "filters/dynamodb": {"arn.h", "catalog.h", "dynexpr.h", "inspect.h", "json.h", "partiql.h", "schema.h"},
+    "filters/policy": {"condition.h", "condkeys.h", "condkeys_defs.h", "geoip.h", "identity.h", "policy.h"},
+    "config": {"config.h"},
+    # syslog_sink.h is the log's own business.
+    "proxy/audit": {"accesslog.h", "ids.h", "jsonw.h", "logchain.h"},
+    "proxy": {"admin.h", "conn.h", "egress.h", "http.h", "listener.h", "main.h", "request.h", "runtime.h",
+              "tls.h", "upstream.h"},
+    "proxy/tools": {"explain.h", "logreview.h"},
+}
+
+INCLUDE_RE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.M)
+
+
+def sources(root):
+    for top in SOURCE_DIRS:
+        for dirpath, dirnames, filenames in os.walk(os.path.join(root, top)):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "node_modules")
+            for f in sorted(filenames):
+                if f.endswith((".c", ".h")):
+                    yield os.path.relpath(os.path.join(dirpath, f), root)
+
+
+def module(path):
+    return os.path.splitext(path)[0]
+
+
+def find_cycle(graph):
+    """Returns one cycle as a list of nodes [a, b, ..., a], or None. Iterative DFS, deterministic."""
+    color = {}
+    for start in sorted(graph):
+        if color.get(start):
+            continue
+        stack = [(start, iter(sorted(graph.get(start, ()))))]
+        color[start] = 1
+        path = [start]
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                color[node] = 2
+                stack.pop()
+                path.pop()
+                continue
+            c = color.get(nxt, 0)
+            if c == 1:
+                return path[path.index(nxt):] + [nxt]
+            if c == 0:
+                color[nxt] = 1
+                path.append(nxt)
+                stack.append((nxt, iter(sorted(graph.get(nxt, ())))))
+    return None
+
+
+def all_cycles(graph):
+    """Every cycle, one at a time: report one, drop its first edge, look again (bounded)."""
+    g = {k: set(v) for k, v in graph.items()}
+    out = []
+    for _ in range(100):
+        c = find_cycle(g)
+        if c is None:
+            break
+        out.append(c)
+        g[c[0]].discard(c[1])
+    return out
+
+
+def check(root, rules=RULES, public=PUBLIC):
+    findings = []
+    edges = []  # (from file, to file)
+    for src in sources(root):
+        with open(os.path.join(root, src), encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        for m in INCLUDE_RE.finditer(text):
+            inc = m.group(1)
+            line = text.count("\n", 0, m.start()) + 1
+            edge = "%s:%d -> %s" % (src, line, inc)
+            if not os.path.isfile(os.path.join(root, inc)):
+                findings.append("%s: no such file (includes are written from the repository root)" % edge)
+                continue
+            edges.append((src, inc))
+            a, b = os.path.dirname(src), os.path.dirname(inc)
+            if a not in rules:
+                findings.append("%s: folder %s is not in the rule table (tests/check_layers.py RULES)" % (edge, a))
+                continue
+            if a == b:
+                continue
+            if b not in rules.get(a, {}):
+                findings.append("%s: %s may not include %s (allowed: %s)"
+                                % (edge, a, b, ", ".join(sorted(rules[a])) or "nothing of ours"))
+                continue
+            allowed = rules[a][b]
+            name = os.path.basename(inc)
+            if public.get(b) is not None and name not in public[b]:
+                findings.append("%s: %s is internal to %s (exported: %s)"
+                                % (edge, name, b, ", ".join(sorted(public[b]))))
+            elif allowed is not None and name not in allowed:
+                findings.append("%s: %s may include only %s of %s"
+                                % (edge, a, ", ".join(sorted(allowed)), b))
+    mods, folders = {}, {}
+    for a, b in edges:
+        if module(a) != module(b):
+            mods.setdefault(module(a), set()).add(module(b))
+        fa, fb = os.path.dirname(a), os.path.dirname(b)
+        if fa != fb:
+            folders.setdefault(fa, set()).add(fb)
+    for c in all_cycles(mods):
+        findings.append("module cycle: %s" % " -> ".join(c))
+    for c in all_cycles(folders):
+        findings.append("folder cycle: %s" % " -> ".join(c))
+    return findings, edges, folders
+
+
+def self_test():
+    """Plants a bad edge, an internal header, a missing file, an unknown folder and two cycles."""
+    ok = True
+    tmp = tempfile.mkdtemp(prefix="check_layers.")
+    try:
+        def put(path, text):
+            os.makedirs(os.path.dirname(os.path.join(tmp, path)), exist_ok=True)
+            with open(os.path.join(tmp, path), "w") as f:
+                f.write(text)
+
+        rules = {"filters/base": {}, "filters/dynamodb": {"filters/base": None},
+                 "proxy/audit": {"filters/dynamodb": {"inspect.h"}}, "proxy": {"proxy/audit": None}}
+        public = {"filters/base": None, "filters/dynamodb": {"inspect.h", "json.h"}, "proxy/audit": {"accesslog.h"},
+                  "proxy": None}
+        put("filters/base/diag.h", "")
+        put("filters/dynamodb/inspect.h", '#include "filters/base/diag.h"\n')
+        put("filters/dynamodb/json.h", "")
+        put("filters/dynamodb/partiql.h", '#include "filters/dynamodb/json.h"\n')
+        put("proxy/audit/accesslog.h", '#include "filters/dynamodb/inspect.h"\n')
+        put("proxy/audit/accesslog.c", '#include "proxy/audit/accesslog.h"\n#include "proxy/request.h"\n'
+            '#include "filters/dynamodb/json.h"\n')
+        put("proxy/audit/sink.h", "")
+        put("proxy/request.h", '#include "proxy/audit/accesslog.h"\n')
+        put("proxy/request.c", '#include "proxy/request.h"\n#include "proxy/audit/sink.h"\n')
+        clean, _, _ = check(tmp, rules, public)
+        expect = {
+            "upward edge": "proxy/audit/accesslog.c:2 -> proxy/request.h: proxy/audit may not include proxy",
+            "narrow rule": "proxy/audit/accesslog.c:3 -> filters/dynamodb/json.h: proxy/audit may include only inspect.h",
+            "internal header": "proxy/request.c:2 -> proxy/audit/sink.h: sink.h is internal to proxy/audit",
+            "module cycle": "module cycle: proxy/audit/accesslog -> proxy/request -> proxy/audit/accesslog",
+            "folder cycle": "folder cycle: proxy -> proxy/audit -> proxy",
+        }
+        for what, text in expect.items():
+            if not any(f.startswith(text) for f in clean):
+                print("self-test: %s not reported (%r); got:\n  %s" % (what, text, "\n  ".join(clean)))
+                ok = False
+        if len(clean) != len(expect):
+            print("self-test: expected %d findings, got %d:\n  %s" % (len(expect), len(clean), "\n  ".join(clean)))
+            ok = False
+        # A clean tree reports nothing; a missing file and an unknown folder are findings.
+        put("proxy/audit/accesslog.c", '#include "proxy/audit/accesslog.h"\n')
+        put("proxy/request.c", '#include "proxy/request.h"\n')
+        put("proxy/request.h", '#include "proxy/audit/accesslog.h"\n')
+        found, _, _ = check(tmp, rules, public)
+        if found:
+            print("self-test: a clean tree reported:\n  " + "\n  ".join(found))
+            ok = False
+        put("proxy/request.c", '#include "proxy/request.h"\n#include "proxy/nothere.h"\n')
+        put("config/x.c", '#include "proxy/request.h"\n')
+        found, _, _ = check(tmp, rules, public)
+        for text in ("proxy/request.c:2 -> proxy/nothere.h: no such file",
+                     "config/x.c:1 -> proxy/request.h: folder config is not in the rule table"):
+            if not any(f.startswith(text) for f in found):
+                print("self-test: not reported: %r; got:\n  %s" % (text, "\n  ".join(found)))
+                ok = False
+    finally:
+        shutil.rmtree(tmp)
+    print("check_layers self-test: %s" % ("ok" if ok else "FAILED"))
+    return ok
+
+
+def main(argv):
+    args = [a for a in argv if not a.startswith("--")]
+    root = args[0] if args else os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if "--self-test" in argv:
+        return 0 if self_test() else 1
+    findings, edges, folders = check(root)
+    if "--graph" in argv:
+        for f in sorted(folders):
+            print("%-18s -> %s" % (f, ", ".join(sorted(folders[f]))))
+    known = {os.path.dirname(s) for s in sources(root)}
+    for f in sorted(known - set(RULES)):
+        findings.append("folder %s has sources but no rule (tests/check_layers.py RULES)" % f)
+    for f in findings:
+        print(f)
+    print("check_layers: %d includes in %d folders, %d finding%s"
+          % (len(edges), len(known), len(findings), "" if len(findings) == 1 else "s"))
+    return 1 if findings else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
