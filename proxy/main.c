@@ -22,6 +22,7 @@
 #include "config/config.h"
 #include "filters/dynamodb/catalog.h"
 #include "filters/policy/geoip.h"
+#include "filters/policy/identity.h"
 #include "filters/dynamodb/json.h"
 #include "filters/policy/policy.h"
 #include "proxy/audit/accesslog.h"
@@ -264,6 +265,7 @@ daemon_main(int argc, char **argv)
 	if (check) {
 		/* Lint warnings: valid, so the exit status stays 0. */
 		policy_set_lint(cfg->policies, check_warning, (void *)path);
+		identity_set_lint(cfg->identities, cfg->account_id, check_warning, (void *)path);
 		printf("%s: valid\n", path);
 		config_free(cfg);
 		return 0;

@@ -56,6 +56,14 @@ static const struct refusal_info {
 	[REFUSE_TOO_SLOW] = { 408, "Request Timeout", "com.amazon.coral.service#RequestTimeoutException",
 	    "RequestTimeoutException", GUARD_REJECT },
 	/* 503 + ServiceUnavailableException: SDKs back off and retry until the log is writable again. */
+	/* The shapes DynamoDB answers a bad signature and an unknown key with: SDKs do not retry them. */
+	[REFUSE_INVALID_SIGNATURE] = { 400, "Bad Request", "com.amazon.coral.service#InvalidSignatureException",
+	    "InvalidSignatureException", GUARD_REJECT },
+	[REFUSE_UNRECOGNIZED_CLIENT] = { 400, "Bad Request",
+	    "com.amazon.coral.service#UnrecognizedClientException", "UnrecognizedClientException", GUARD_REJECT },
+	/* 503: SDKs retry, and the broker's next refresh may have succeeded by then. */
+	[REFUSE_NO_CREDENTIALS] = { 503, "Service Unavailable",
+	    "com.amazon.coral.service#ServiceUnavailableException", "ServiceUnavailableException", GUARD_ERROR },
 	[REFUSE_LOG_UNWRITABLE] = { 503, "Service Unavailable",
 	    "com.amazon.coral.service#ServiceUnavailableException", "ServiceUnavailableException",
 	    GUARD_ERROR },
@@ -201,7 +209,7 @@ decide_body(struct runtime *rt, struct request *r, const char *body, size_t len,
 		return false;
 	}
 	r->body = root; /* for the access log's requestParameters (names only) */
-	st = inspect_request(r->action, root, &r->route->scope, arena, r->inspect, why, sizeof(why));
+	st = inspect_request(r->action, root, &r->scope, arena, r->inspect, why, sizeof(why));
 	if (st != INSPECT_OK) {
 		request_refuse(r, REFUSE_INVALID, "%s", why);
 		return false;
@@ -210,13 +218,110 @@ decide_body(struct runtime *rt, struct request *r, const char *body, size_t len,
 	return true;
 }
 
-static bool
-decide_identity(struct runtime *rt, struct request *r)
+/* Who the caller is by the facts of the connection and the key id; refusing waits for decide_identity. */
+static void
+match_identity(struct runtime *rt, struct request *r)
 {
 	struct identity_facts facts = { .access_key_id = r->auth.access_key_id, .cert = r->peer_cert,
 		.source = r->client_addr, .listener = r->listener != NULL ? r->listener->name : NULL };
 
 	r->identity = identity_set_match(rt->cfg->identities, &facts, &r->identity_match);
+	if (!sigv4_akid_account(r->auth.access_key_id, r->key_account))
+		r->key_account[0] = '\0';
+	r->scope = r->route->scope;
+}
+
+/*
+ * A gateway-issued key proves its identity only with a signature ddbguard
+ * verified (AWS General Reference, SigV4: canonical request, scope, 15-minute
+ * window). The signature covers this gateway's Host and our region; an
+ * issued key presented where its identity's other criteria do not hold (or
+ * with a session token, which issued keys never have) is not recognised.
+ */
+static bool
+decide_proof(struct runtime *rt, struct request *r, const char *body, size_t len)
+{
+	struct sigv4_header h[HTTP_MAX_HEADERS_HARD];
+	struct sigv4_request sr = { .method = "POST", .path = "/", .path_len = 1, .query = "", .query_len = 0,
+		.headers = h, .body = body, .body_len = len };
+	const struct identity *owner = identity_set_issued_owner(rt->cfg->identities, r->auth.access_key_id);
+	const char *secret = identity_issued_secret(r->identity, r->auth.access_key_id), *why = NULL;
+	size_t tlen;
+
+	if (owner == NULL)
+		return true;
+	if (secret == NULL) {
+		r->claimed_identity = identity_name(owner);
+		r->identity = NULL;
+		request_refuse(r, REFUSE_UNRECOGNIZED_CLIENT,
+		    "The security token included in the request is invalid: access key %s was issued to ddbguard "
+		    "identity %s, whose other conditions (listener, source range, certificate) this call does not meet",
+		    r->auth.access_key_id, identity_name(owner));
+		return false;
+	}
+	if (http_get(r->http, HTTP_HDR_X_AMZ_SECURITY_TOKEN, &tlen) != NULL) {
+		r->claimed_identity = identity_name(owner);
+		r->identity = NULL;
+		request_refuse(r, REFUSE_UNRECOGNIZED_CLIENT,
+		    "The security token included in the request is invalid: access key %s is a long-term key issued "
+		    "by ddbguard and takes no session token", r->auth.access_key_id);
+		return false;
+	}
+	for (size_t i = 0; i < r->http->nheaders; i++) {
+		const struct http_header *x = &r->http->headers[i];
+
+		h[sr.nheaders++] = (struct sigv4_header){ x->name, x->name_len, x->value, x->value_len };
+	}
+	if (sigv4_verify(&sr, &r->auth, secret, time(NULL), rt->cfg->sigv4_clock_skew_s, &why) != SIGV4_OK) {
+		r->claimed_identity = identity_name(owner);
+		r->identity = NULL;
+		request_refuse(r, REFUSE_INVALID_SIGNATURE, "%s (access key %s, ddbguard identity %s)", why,
+		    r->auth.access_key_id, identity_name(owner));
+		return false;
+	}
+	r->signature_verified = true;
+	return true;
+}
+
+/*
+ * No silent cross-account path. DynamoDB resolves a bare table name in the
+ * account of the key that signed; the policy evaluated it in ours. For
+ * identities that pin no key (default, or by certificate / network alone)
+ * and whose calls the client signs, a call naming a table without an account
+ * goes through only if the key id says it is ours (sigv4_akid_account), or,
+ * for key ids that say nothing, if the identity accepts that risk in so many
+ * words (accept_risk). A key id that says another account is always refused.
+ */
+static bool
+decide_account(struct runtime *rt, struct request *r)
+{
+	const char *ours = rt->cfg->account_id;
+
+	if (r->brokered || !identity_any_key(r->identity) || r->inspect->named_without_account == 0)
+		return true;
+	if (r->key_account[0] != '\0' && strcmp(r->key_account, ours) == 0)
+		return true;
+	if (r->key_account[0] != '\0') {
+		request_refuse(r, REFUSE_DENIED,
+		    "User: ddbguard identity %s is not authorized to perform: %s because access key %s belongs to AWS "
+		    "account %s and the call names tables without an account, which DynamoDB would look up in that "
+		    "account instead of %s; name them by ARN",
+		    identity_name(r->identity), r->action->iam_action, r->auth.access_key_id, r->key_account, ours);
+		return false;
+	}
+	if (identity_accepts_foreign_credentials(r->identity))
+		return true;
+	request_refuse(r, REFUSE_DENIED,
+	    "User: ddbguard identity %s is not authorized to perform: %s because it accepts access keys of any AWS "
+	    "account, access key %s does not encode one, and the call names tables without an account (DynamoDB "
+	    "would look them up in the signer's account); name them by ARN, or see accept_risk in config/README.md",
+	    identity_name(r->identity), r->action->iam_action, r->auth.access_key_id);
+	return false;
+}
+
+static bool
+decide_identity(struct runtime *rt, struct request *r)
+{
 	if (r->identity != NULL)
 		return true;
 	request_refuse(r, REFUSE_DENIED,
@@ -269,8 +374,11 @@ request_decide(struct runtime *rt, struct request *r, const char *body, size_t b
 {
 	const cJSON *tree = NULL;
 
-	if (!decide_action(r) || !decide_signature(rt, r) || !decide_body(rt, r, body, body_len, arena, &tree) ||
-	    !decide_identity(rt, r) || !decide_policy(rt, r, tree))
+	if (!decide_action(r) || !decide_signature(rt, r))
+		return false;
+	match_identity(rt, r);
+	if (!decide_body(rt, r, body, body_len, arena, &tree) || !decide_proof(rt, r, body, body_len) ||
+	    !decide_identity(rt, r) || !decide_account(rt, r) || !decide_policy(rt, r, tree))
 		return false;
 	if (request_pool(r) == NULL) {
 		request_refuse(r, REFUSE_NO_UPSTREAM, "%s is not served by %s", r->action->iam_action,

@@ -58,6 +58,9 @@ enum guard_refusal {
 	REFUSE_TUNNEL_DENIED,	 /* egress: CONNECT to something that is not an allowed endpoint */
 	REFUSE_TOO_SLOW,	 /* the request did not arrive whole within limits.request_timeout_ms */
 	REFUSE_LOG_UNWRITABLE,	 /* the access log cannot be written and access_log.fail_open is false */
+	REFUSE_INVALID_SIGNATURE, /* a gateway-issued key's signature did not verify (issue 12) */
+	REFUSE_UNRECOGNIZED_CLIENT, /* an issued key used outside its identity, or with a session token */
+	REFUSE_NO_CREDENTIALS,	 /* the broker has no valid credentials to sign with (yet) */
 	REFUSE__COUNT
 };
 

@@ -1453,6 +1453,17 @@ identity_issued_secret(const struct identity *id, const char *akid)
 	return NULL;
 }
 
+const struct identity *
+identity_set_issued_owner(const struct identity_set *s, const char *akid)
+{
+	const struct identity_key *k;
+
+	if (s == NULL || akid == NULL)
+		return NULL;
+	k = bsearch(akid, s->keys, s->nkeys, sizeof(*s->keys), identity_find_cmp);
+	return k != NULL && identity_issued_secret(k->id, akid) != NULL ? k->id : NULL;
+}
+
 const char *
 identity_broker_role(const struct identity *id)
 {

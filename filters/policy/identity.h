@@ -120,6 +120,8 @@ const char *identity_match_name(enum identity_match m); /* "access-key", "defaul
 unsigned identity_criteria(const struct identity *id); /* IDENTITY_CRIT_* bits */
 /* The secret of a gateway-issued key of `id`, or NULL when `akid` is not one (never log it). */
 const char *identity_issued_secret(const struct identity *id, const char *akid);
+/* The identity `akid` was issued to (its issued_keys), or NULL when it is not a gateway-issued key. */
+const struct identity *identity_set_issued_owner(const struct identity_set *s, const char *akid);
 /* The role the broker assumes for `id` (NULL: none); whether calls of `id` are re-signed by the broker. */
 const char *identity_broker_role(const struct identity *id);
 bool identity_brokered(const struct identity *id);
