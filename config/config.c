@@ -1086,6 +1086,84 @@ parse_sigv4(struct cfg_ctx *ctx, const cJSON *v, void *dst)
 	return ok;
 }
 
+static bool
+parse_credential_sources(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+{
+	static const char *const names[] = { "environment", "shared_file", "imds" };
+	struct credentials_config *cc = dst;
+	const cJSON *e;
+
+	if (v == NULL) { /* default: the usual chain */
+		cc->nsources = 3;
+		for (size_t i = 0; i < 3; i++)
+			cc->sources[i] = (enum credentials_source)i;
+		return true;
+	}
+	if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1 || cJSON_GetArraySize(v) > CONFIG_CREDENTIAL_SOURCES_MAX) {
+		diag_error(ctx->d, ctx->path.text, "expected an array of 1..3 of \"environment\", \"shared_file\", \"imds\"");
+		return false;
+	}
+	cJSON_ArrayForEach(e, v) {
+		size_t k;
+
+		for (k = 0; k < 3 && !(cJSON_IsString(e) && strcmp(e->valuestring, names[k]) == 0); k++)
+			;
+		for (size_t j = 0; k < 3 && j < cc->nsources; j++) {
+			if (cc->sources[j] == (enum credentials_source)k)
+				k = 4;
+		}
+		if (k >= 3) {
+			diag_error(ctx->d, ctx->path.text,
+			    "expected distinct sources among \"environment\", \"shared_file\", \"imds\"");
+			return false;
+		}
+		cc->sources[cc->nsources++] = (enum credentials_source)k;
+	}
+	return true;
+}
+
+static const char *
+check_http_url(const char *s)
+{
+	return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0 ? NULL : "an http:// or https:// URL";
+}
+
+static const char *
+check_https_url(const char *s)
+{
+	/* STS answers with secret keys: only over verified TLS. */
+	return strncmp(s, "https://", 8) == 0 ? NULL : "an https:// URL (STS is only spoken over verified TLS)";
+}
+
+static const struct cfg_key credentials_keys[] = {
+	{ .name = "sources", .type = CFG_CUSTOM, .parse = parse_credential_sources, .parse_when_absent = true },
+	{ .name = "shared_file", .type = CFG_PATH, .offset = offsetof(struct credentials_config, shared_file) },
+	{ .name = "profile", .type = CFG_STRING, .max = 128, .offset = offsetof(struct credentials_config, profile) },
+	{ .name = "imds_endpoint", .type = CFG_STRING, .max = 256, .check = check_http_url,
+	    .def_str = "http://169.254.169.254", .offset = offsetof(struct credentials_config, imds_endpoint) },
+	{ .name = "sts_endpoint", .type = CFG_STRING, .max = 256, .check = check_https_url,
+	    .offset = offsetof(struct credentials_config, sts_endpoint) },
+	{ .name = "sts_region", .type = CFG_STRING, .max = 32, .check = check_region,
+	    .offset = offsetof(struct credentials_config, sts_region) },
+	{ .name = "ca_file", .type = CFG_PATH, .offset = offsetof(struct credentials_config, ca_file) },
+	{ .name = "account_id", .type = CFG_STRING, .check = check_account_id,
+	    .offset = offsetof(struct credentials_config, account_id) },
+	{ .name = "refresh_before_s", .type = CFG_U32, .min = 1, .max = 3600, .def = 300,
+	    .offset = offsetof(struct credentials_config, refresh_before_s) },
+	{ .name = "session_duration_s", .type = CFG_U32, .min = 900, .max = 43200, .def = 3600,
+	    .offset = offsetof(struct credentials_config, session_duration_s) },
+	{ .name = "timeout_ms", .type = CFG_U32, .min = 100, .max = 60000, .def = 3000,
+	    .offset = offsetof(struct credentials_config, timeout_ms) },
+};
+
+static bool
+parse_credentials(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+{
+	struct config *c = dst;
+
+	return cfg_optional_object(ctx, v, credentials_keys, NKEYS(credentials_keys), &c->credentials);
+}
+
 /* Identities refer to policies by name, so they are compiled after the top-level walk. */
 static bool
 parse_deferred(struct cfg_ctx *ctx, const cJSON *v, void *dst)
@@ -1109,6 +1187,7 @@ static const struct cfg_key top_keys[] = {
 	{ .name = "geoip", .type = CFG_CUSTOM, .parse = parse_geoip },
 	{ .name = "identities", .type = CFG_CUSTOM, .required = true, .parse = parse_deferred },
 	{ .name = "sigv4", .type = CFG_CUSTOM, .parse = parse_sigv4, .parse_when_absent = true },
+	{ .name = "credentials", .type = CFG_CUSTOM, .parse = parse_credentials, .parse_when_absent = true },
 };
 
 /* --- cross-field checks ---------------------------------------------- */
@@ -1388,6 +1467,13 @@ config_free(struct config *c)
 	free(c->geoip.asn_database);
 	identity_set_free(c->identities);
 	policy_set_free(c->policies);
+	free(c->credentials.shared_file);
+	free(c->credentials.profile);
+	free(c->credentials.imds_endpoint);
+	free(c->credentials.sts_endpoint);
+	free(c->credentials.sts_region);
+	free(c->credentials.ca_file);
+	free(c->credentials.account_id);
 	free(c->account_id);
 	free(c->file);
 	free(c);

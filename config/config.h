@@ -113,6 +113,30 @@ struct admin_config {
 	uint16_t port;
 };
 
+/* "credentials": the gateway's own AWS credentials for the credential broker (proxy/broker.h). */
+enum credentials_source {
+	CREDS_SOURCE_ENVIRONMENT,
+	CREDS_SOURCE_SHARED_FILE,
+	CREDS_SOURCE_IMDS,
+};
+
+#define CONFIG_CREDENTIAL_SOURCES_MAX 3
+
+struct credentials_config {
+	enum credentials_source sources[CONFIG_CREDENTIAL_SOURCES_MAX]; /* in the order to try */
+	size_t nsources;
+	char *shared_file;	  /* NULL: $AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials */
+	char *profile;		  /* NULL: $AWS_PROFILE or "default" */
+	char *imds_endpoint;	  /* default http://169.254.169.254 */
+	char *sts_endpoint;	  /* NULL: https://sts.<sts_region>.amazonaws.com */
+	char *sts_region;	  /* NULL: upstream.region */
+	char *ca_file;		  /* STS trust store; NULL: the system's */
+	char *account_id;	  /* account of the base credentials, if known in advance */
+	uint32_t refresh_before_s; /* renew this long before expiry (at most half the lifetime) */
+	uint32_t session_duration_s; /* AssumeRole DurationSeconds */
+	uint32_t timeout_ms;	  /* per IMDS/STS request */
+};
+
 struct config {
 	char *file;
 	char *account_id;
@@ -128,6 +152,7 @@ struct config {
 	struct geoip_config geoip;
 	bool has_reverse_listener;
 	uint32_t sigv4_clock_skew_s;	/* sigv4.clock_skew_s: allowed X-Amz-Date skew for issued keys */
+	struct credentials_config credentials;
 	struct policy_set *policies;	/* owned */
 	struct identity_set *identities; /* owned */
 };

@@ -13,6 +13,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 
 #include "filters/policy/condkeys.h"
@@ -20,6 +21,7 @@
 #include "proxy/egress.h"
 #include "filters/base/log.h"
 #include "proxy/request.h"
+#include "proxy/broker.h"
 #include "proxy/runtime.h"
 #include "proxy/tls.h"
 #include "proxy/upstream.h"
@@ -74,6 +76,7 @@ struct conn {
 	struct tls_peer *peer;	      /* the verified client certificate's names (owned); NULL: none */
 	struct identity_cert peer_cert; /* points into `peer` */
 	bool peer_checked;
+	struct broker_signature *sig; /* brokered calls' upstream signature, allocated on first use (owned) */
 };
 
 static void conn_process(struct conn *c);
@@ -126,6 +129,9 @@ conn_free(struct conn *c)
 	free(c->keys);
 	free(c->capture);
 	free(c->peer);
+	if (c->sig != NULL)
+		OPENSSL_cleanse(c->sig, sizeof(*c->sig));
+	free(c->sig);
 	TAILQ_REMOVE(&c->rt->conns, c, link);
 	if (--c->rt->nconns == 0 && c->rt->draining)
 		event_base_loopexit(c->rt->base, NULL);
@@ -253,8 +259,10 @@ static bool
 conn_build_forward_head(struct conn *c)
 {
 	static const char line[] = "POST / HTTP/1.1\r\n";
-	const char *host_override = c->rt->cfg->upstream.host_header;
-	size_t i, len = 0, need = sizeof(line) + 2 + (host_override ? strlen(host_override) + 8 : 0);
+	const struct broker_signature *sig = c->req.upstream_sig;
+	const char *host_override = sig != NULL ? c->req.upstream_host : c->rt->cfg->upstream.host_header;
+	size_t i, len = 0, need = sizeof(line) + 2 + (host_override ? strlen(host_override) + 8 : 0) +
+	    (sig != NULL ? sig->len : 0);
 
 	for (i = 0; i < c->msg.nheaders; i++)
 		need += c->msg.headers[i].name_len + c->msg.headers[i].value_len + 4;
@@ -269,6 +277,11 @@ conn_build_forward_head(struct conn *c)
 
 		if (http_hdr_is_hop_by_hop(h->id) || h->id == HTTP_HDR_EXPECT)
 			continue;
+		/* Brokered: the client's authentication goes no further; ours is added below. */
+		if (sig != NULL && (h->id == HTTP_HDR_AUTHORIZATION || h->id == HTTP_HDR_X_AMZ_DATE ||
+		    h->id == HTTP_HDR_X_AMZ_SECURITY_TOKEN ||
+		    (h->name_len == 20 && strncasecmp(h->name, "x-amz-content-sha256", 20) == 0)))
+			continue;
 		if (h->id == HTTP_HDR_HOST && host_override != NULL) {
 			v = host_override;
 			vlen = strlen(host_override);
@@ -281,6 +294,10 @@ conn_build_forward_head(struct conn *c)
 		len += vlen;
 		c->fwd_head[len++] = '\r';
 		c->fwd_head[len++] = '\n';
+	}
+	if (sig != NULL) {
+		memcpy(c->fwd_head + len, sig->headers, sig->len);
+		len += sig->len;
 	}
 	c->fwd_head[len++] = '\r';
 	c->fwd_head[len++] = '\n';
@@ -767,7 +784,10 @@ conn_read_body(struct conn *c, struct evbuffer *in)
 	if (c->keys == NULL)
 		c->keys = malloc(sizeof(*c->keys));
 	c->req.keys = c->keys;
-	if (request_decide(c->rt, &c->req, body, len, c->arena)) {
+	if (request_decide(c->rt, &c->req, body, len, c->arena) &&
+	    (!c->req.brokered ||
+		request_sign_upstream(c->rt, &c->req, c->sig != NULL ? c->sig : (c->sig = malloc(sizeof(*c->sig))), body,
+		    len))) {
 		conn_forward(c, in, len);
 		return false;
 	}

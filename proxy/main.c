@@ -27,6 +27,7 @@
 #include "filters/policy/policy.h"
 #include "proxy/audit/accesslog.h"
 #include "proxy/admin.h"
+#include "proxy/broker.h"
 #include "proxy/conn.h"
 #include "proxy/egress.h"
 #include "proxy/listener.h"
@@ -180,6 +181,9 @@ daemon_start(struct daemon *d, const struct config *cfg)
 	if ((geo->country_database != NULL || geo->asn_database != NULL) &&
 	    (rt->geoip = geoip_open(geo->country_database, geo->asn_database, err, sizeof(err))) == NULL)
 		fatalx("cannot open geoip: %s", err);
+	/* Before listening: the first calls find credentials fetched (or are refused with 503 until they are). */
+	if (broker_needed(cfg) && ((rt->broker = broker_new(cfg)) == NULL || !broker_start(rt->broker)))
+		fatalx("cannot start the credential broker");
 	if ((d->listeners = calloc(cfg->nlisteners, sizeof(*d->listeners))) == NULL)
 		fatalx("out of memory");
 	for (i = 0; i < cfg->nlisteners; i++) {
@@ -224,6 +228,7 @@ daemon_stop(struct daemon *d)
 	egress_free(d->rt.egress);
 	accesslog_close(d->rt.alog); /* drains what is queued, waiting a bounded time */
 	geoip_free(d->rt.geoip);
+	broker_free(d->rt.broker);
 	SSL_CTX_free(d->upstream_tls);
 	evdns_base_free(d->rt.dns, 0);
 	event_base_free(d->rt.base);

@@ -14,6 +14,7 @@
 #include "proxy/audit/accesslog.h"
 #include "proxy/audit/ids.h"
 #include "proxy/audit/jsonw.h"
+#include "proxy/broker.h"
 #include "proxy/upstream.h"
 
 /*
@@ -229,6 +230,15 @@ match_identity(struct runtime *rt, struct request *r)
 	if (!sigv4_akid_account(r->auth.access_key_id, r->key_account))
 		r->key_account[0] = '\0';
 	r->scope = r->route->scope;
+	/* Brokered: the gateway's credentials sign, so names are evaluated in their account. */
+	if (identity_brokered(r->identity)) {
+		char buf[13];
+
+		r->brokered = true;
+		snprintf(r->signer_account, sizeof(r->signer_account), "%s",
+		    broker_account_for(rt->cfg, r->identity, buf));
+		r->scope.account = r->signer_account;
+	}
 }
 
 /*
@@ -266,6 +276,10 @@ decide_proof(struct runtime *rt, struct request *r, const char *body, size_t len
 		    "The security token included in the request is invalid: access key %s is a long-term key issued "
 		    "by ddbguard and takes no session token", r->auth.access_key_id);
 		return false;
+	}
+	if (rt->explain) {
+		r->signature_verified = true; /* explain: a description has no signature to check */
+		return true;
 	}
 	for (size_t i = 0; i < r->http->nheaders; i++) {
 		const struct http_header *x = &r->http->headers[i];
@@ -324,6 +338,7 @@ decide_identity(struct runtime *rt, struct request *r)
 {
 	if (r->identity != NULL)
 		return true;
+	r->brokered = false;
 	request_refuse(r, REFUSE_DENIED,
 	    "User: unknown caller with access key %s is not authorized to perform: %s because no ddbguard "
 	    "identity matches it and there is no default identity",
@@ -395,6 +410,67 @@ request_decide(struct runtime *rt, struct request *r, const char *body, size_t b
 		    "the access log cannot be written; ddbguard refuses calls until it can log them");
 		return false;
 	}
+	return true;
+}
+
+/* The Host a brokered call is signed for: the configured override, the tunnel's, or the upstream's authority. */
+static bool
+upstream_host(const struct runtime *rt, struct request *r)
+{
+	const char *h = rt->cfg->upstream.host_header, *url, *p;
+	size_t len;
+
+	if (h != NULL) {
+		len = strlen(h);
+	} else if (r->route->connect_host != NULL) {
+		h = http_get(r->http, HTTP_HDR_HOST, &len); /* checked against the tunnel's name (conn.c) */
+	} else if (request_pool(r) != NULL && (url = upstream_pool_url(request_pool(r))) != NULL &&
+		   (p = strstr(url, "://")) != NULL) {
+		h = p + 3;
+		len = strcspn(h, "/");
+	} else {
+		return false;
+	}
+	if (h == NULL || len == 0 || len >= sizeof(r->upstream_host))
+		return false;
+	memcpy(r->upstream_host, h, len);
+	r->upstream_host[len] = '\0';
+	return true;
+}
+
+bool
+request_sign_upstream(struct runtime *rt, struct request *r, struct broker_signature *sig, const char *body,
+    size_t body_len)
+{
+	struct sigv4_header h[HTTP_MAX_HEADERS_HARD];
+	char why[256];
+	size_t n = 0;
+
+	if (sig == NULL || rt->broker == NULL || !upstream_host(rt, r)) {
+		request_refuse(r, REFUSE_NO_CREDENTIALS, "the credential broker cannot sign this call");
+		return false;
+	}
+	for (size_t i = 0; i < r->http->nheaders; i++) {
+		const struct http_header *x = &r->http->headers[i];
+
+		h[n++] = (struct sigv4_header){ x->name, x->name_len, x->value, x->value_len };
+	}
+	switch (broker_sign(rt->broker, r->identity, r->upstream_host, strlen(r->upstream_host), r->route->scope.region,
+	    h, n, body, body_len, sig, why, sizeof(why))) {
+	case BROKER_OK:
+		break;
+	case BROKER_NO_CREDENTIALS:
+		request_refuse(r, REFUSE_NO_CREDENTIALS, "%s", why);
+		return false;
+	case BROKER_FAILED:
+		request_refuse(r, REFUSE_UPSTREAM_FAILED, "%s", why);
+		return false;
+	}
+	r->upstream_sig = sig;
+	r->signer_type = sig->type;
+	snprintf(r->signer_arn, sizeof(r->signer_arn), "%s", sig->arn);
+	if (sig->account[0] != '\0')
+		snprintf(r->signer_account, sizeof(r->signer_account), "%s", sig->account);
 	return true;
 }
 
@@ -544,7 +620,7 @@ request_log(struct runtime *rt, struct request *r)
 	call.target_len = r->target_len;
 	if (r->route != NULL) {
 		call.region = r->route->scope.region;
-		call.account = r->route->scope.account;
+		call.account = r->scope.account != NULL ? r->scope.account : r->route->scope.account;
 	}
 	call.client_ip = r->client_ip;
 	if (r->http != NULL) {

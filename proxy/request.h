@@ -29,6 +29,7 @@
 
 struct evbuffer;
 struct json_arena;
+struct broker_signature;
 struct condkeys_request;
 
 /* What the log calls guard.decision. */
@@ -101,6 +102,8 @@ struct request {
 	char signer_arn[256];	    /* the role or user ARN when known, else "" */
 	char signer_account[13];    /* "" unknown */
 	struct inspect_scope scope; /* names of this call: the route's, or the signer's account when brokered */
+	char upstream_host[272];    /* brokered: the Host signed and sent upstream */
+	const struct broker_signature *upstream_sig; /* brokered and signed: headers to add (owned by the connection) */
 	struct inspect_result *inspect; /* owned by the connection */
 	/*
 	 * Condition-key scratch (~24 KiB), owned by the connection and reused for
@@ -144,6 +147,14 @@ void request_begin(struct request *r, const struct listener_config *l, const cha
  */
 bool request_decide(struct runtime *rt, struct request *r, const char *body, size_t body_len,
     struct json_arena *arena);
+
+/*
+ * Brokered calls (r->brokered), after request_decide allowed them: signs the
+ * call with the broker's credentials into `sig` (owned by the caller, reused)
+ * and points r->upstream_sig at it. False: refused (no credentials yet).
+ */
+bool request_sign_upstream(struct runtime *rt, struct request *r, struct broker_signature *sig, const char *body,
+    size_t body_len);
 
 /* Records a refusal decided outside request_decide (framing errors, upstream failures). */
 void request_refuse(struct request *r, enum guard_refusal why, const char *fmt, ...)

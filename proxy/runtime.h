@@ -24,6 +24,7 @@ struct upstream_pool;
 struct accesslog;
 struct egress;
 struct geoip;
+struct broker;
 struct conn;
 TAILQ_HEAD(conn_list, conn);
 
@@ -49,6 +50,8 @@ struct runtime {
 	struct egress *egress;	/* owned; NULL when there is no egress listener */
 	struct accesslog *alog; /* owned */
 	struct geoip *geoip;	/* owned; NULL without config "geoip" */
+	struct broker *broker;	/* the process's credential broker (owned by main, shared by workers); NULL: none */
+	bool explain;		/* ddbguard explain: nothing is verified or signed, only decided */
 
 	/* Precomputed once from cfg so the hot path does not rebuild them. */
 	struct json_opts body_json;

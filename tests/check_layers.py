@@ -54,7 +54,7 @@ PUBLIC = {
     # The documented interface of the DynamoDB readers (filters/dynamodb/README.md). catalog_gen.c is
     # the generated table behind catalog.h and has no header.
     "filters/dynamodb": {"arn.h", "catalog.h", "dynexpr.h", "inspect.h", "json.h", "partiql.h", "schema.h"},
-    "filters/policy": {"condition.h", "condkeys.h", "condkeys_defs.h", "geoip.h", "identity.h", "policy.h"},
+    "filters/policy": {"condition.h", "condkeys.h", "condkeys_defs.h", "geoip.h", "identity.h", "policy.h", "sigv4.h"},
     "config": {"config.h"},
     # syslog_sink.h is the log's own business.
     "proxy/audit": {"accesslog.h", "ids.h", "jsonw.h", "logchain.h"},

@@ -1410,6 +1410,19 @@ identity_tag(const struct identity *id, const char *key)
 	return NULL;
 }
 
+size_t
+identity_tag_count(const struct identity *id)
+{
+	return id != NULL ? id->ntags : 0;
+}
+
+void
+identity_tag_at(const struct identity *id, size_t i, const char **key, const char **value)
+{
+	*key = id->tags[i].key;
+	*value = id->tags[i].value;
+}
+
 const struct policy *const *
 identity_policies(const struct identity *id, size_t *n)
 {

@@ -115,6 +115,9 @@ const struct identity *identity_set_match(const struct identity_set *s, const st
 const char *identity_name(const struct identity *id);
 /* The value of tag `key` (compared without case, as IAM compares tag keys in conditions); NULL if none. */
 const char *identity_tag(const struct identity *id, const char *key);
+/* The identity's tags in config order (STS session tags for brokered identities). */
+size_t identity_tag_count(const struct identity *id);
+void identity_tag_at(const struct identity *id, size_t i, const char **key, const char **value);
 const struct policy *const *identity_policies(const struct identity *id, size_t *n);
 const char *identity_match_name(enum identity_match m); /* "access-key", "default", "none", "certificate", "network" */
 unsigned identity_criteria(const struct identity *id); /* IDENTITY_CRIT_* bits */
