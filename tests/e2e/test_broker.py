@@ -230,3 +230,78 @@ def test_no_credentials_answers_503_and_is_logged(make_guard, aws, tables, certs
     rec = g.log.one(mark, eventName="GetItem")
     assert rec["guard"]["decision"] == "error" and "no valid AWS credentials" in rec["guard"]["reason"]
     assert len(aws.up.accepted) == before
+
+
+DDB = "dynamodb.us-east-1.amazonaws.com"
+
+
+def test_egress_mode(aws, certs, dynalite, tables, work):
+    """HTTPS_PROXY to an egress listener: the tunnel's calls are brokered too; Host stays the endpoint's."""
+    from guardlib import Guard, ROOT
+    d = work / "broker-egress"
+    d.mkdir(exist_ok=True)
+    subprocess.run([str(ROOT / "certs" / "mkgatewayca.sh"), str(d / "gw")], check=True, capture_output=True)
+    subprocess.run([str(ROOT / "certs" / "mkcerts.sh"), "--san", "DNS:" + DDB, str(d / "up")], check=True,
+                   capture_output=True)
+    (d / "k").write_text(APP_SECRET)
+    os.chmod(d / "k", 0o600)
+    up = VerifyingUpstream(aws.ring, d / "up" / "server.crt", d / "up" / "server.key", dynalite.port, certs.ca)
+    from conftest import policies
+    cfg = {
+        "account_id": ACCOUNT,
+        "listeners": [{"name": "egress", "kind": "egress", "address": "127.0.0.1", "port": free_port()}],
+        "upstream": {"ca_file": str(d / "up" / "ca.crt"), "connect_timeout_ms": 2000, "response_timeout_ms": 5000},
+        "egress": {"ca_cert": str(d / "gw" / "gateway-ca.crt"), "ca_key": str(d / "gw" / "gateway-ca.key"),
+                   "regions": [REGION], "routes": [{"host": DDB, "to": "127.0.0.1:%d" % up.port}]},
+        "access_log": {"path": str(d / "access.log")},
+        "policies": policies(),
+        "credentials": {"sources": ["imds"], "imds_endpoint": aws.imds.url},
+        "identities": [{"name": "egress-app", "policies": ["app-rw"], "broker": {},
+                        "issued_keys": [{"access_key_id": APP_KEY, "secret_file": str(d / "k")}]}],
+    }
+    g = Guard(work, "broker-egress", cfg, d / "gw" / "gateway-ca.crt")
+    g.start()
+    try:
+        c = boto3.session.Session().client(
+            "dynamodb", region_name=REGION, verify=str(d / "gw" / "gateway-ca.crt"),
+            aws_access_key_id=APP_KEY, aws_secret_access_key=APP_SECRET,
+            config=Config(proxies={"https": "http://127.0.0.1:%d" % g.port},
+                          retries={"total_max_attempts": 1, "mode": "standard"}))
+        mark = g.log.mark()
+        c.get_item(TableName="orders", Key={"pk": {"S": "broker#1"}, "sk": {"S": "a"}})
+        rec = g.log.one(mark, eventName="GetItem")
+        assert rec["guard"]["mode"] == "egress" and rec["guard"]["decision"] == "allow"
+        assert rec["userIdentity"]["ddbguard"]["signedBy"] == "broker"
+        assert len(up.accepted) == 1 and up.accepted[0][0].startswith("ASIAIMDS"), (up.accepted, up.refused)
+        # a wrong secret inside the tunnel is refused before anything leaves
+        bad = boto3.session.Session().client(
+            "dynamodb", region_name=REGION, verify=str(d / "gw" / "gateway-ca.crt"),
+            aws_access_key_id=APP_KEY, aws_secret_access_key="not-it-000000000000000000000000000000000",
+            config=Config(proxies={"https": "http://127.0.0.1:%d" % g.port},
+                          retries={"total_max_attempts": 1, "mode": "standard"}))
+        with pytest.raises(ClientError) as e:
+            bad.get_item(TableName="orders", Key={"pk": {"S": "broker#1"}, "sk": {"S": "a"}})
+        assert e.value.response["Error"]["Code"] == "InvalidSignatureException"
+        assert len(up.accepted) == 1 and not up.refused
+    finally:
+        assert g.stop() == 0, g.stderr()
+        up.stop()
+
+
+def test_check_accepts_the_broker_example(tmp_path, certs):
+    from guardlib import ROOT
+    cfg = json.loads((ROOT / "config" / "examples" / "broker.json").read_text())
+    for listener in cfg["listeners"]:
+        listener["tls"].update(cert=str(certs.server_crt), key=str(certs.server_key))
+        if "client_ca" in listener["tls"]:
+            listener["tls"]["client_ca"] = str(certs.ca)
+    cfg["access_log"] = {"path": str(tmp_path / "access.log")}
+    secret = tmp_path / "orders.key"
+    secret.write_text("x" * 40)
+    os.chmod(secret, 0o600)
+    cfg["identities"][0]["issued_keys"][0]["secret_file"] = str(secret)
+    p = tmp_path / "broker.json"
+    p.write_text(json.dumps(cfg))
+    r = subprocess.run([str(DDBGUARD_BIN), "--check", "-c", str(p)], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert "warning" not in r.stderr, r.stderr  # brokered identities let no foreign credentials through
