@@ -301,6 +301,14 @@ check_syslog_target(const char *s)
 	return "\"udp:HOST:PORT\" or \"unix:/PATH\"";
 }
 
+static const char *
+check_log_sync(const char *s)
+{
+	if (strcmp(s, "none") == 0 || strcmp(s, "interval") == 0 || strcmp(s, "every_call") == 0)
+		return NULL;
+	return "\"none\", \"interval\" or \"every_call\"";
+}
+
 /* A Host header value: reg-name or IP literal, optional :port; no spaces or controls. */
 static const char *
 check_host_header(const char *s)
@@ -727,6 +735,10 @@ static const struct cfg_key access_log_keys[] = {
 	{ .name = "fail_open", .type = CFG_BOOL, .def = 0, .offset = offsetof(struct access_log_config, fail_open) },
 	{ .name = "syslog", .type = CFG_STRING, .max = 300, .check = check_syslog_target,
 	    .offset = offsetof(struct access_log_config, syslog) },
+	{ .name = "sync", .type = CFG_STRING, .max = 16, .def_str = "interval", .check = check_log_sync,
+	    .offset = offsetof(struct access_log_config, sync) },
+	{ .name = "sync_interval_ms", .type = CFG_U32, .min = 1, .max = 60000, .def = 1000,
+	    .offset = offsetof(struct access_log_config, sync_interval_ms) },
 };
 
 static const struct cfg_key admin_keys[] = {
@@ -1455,6 +1467,7 @@ config_free(struct config *c)
 	free(c->upstream.host_header);
 	free(c->access_log.path);
 	free(c->access_log.syslog);
+	free(c->access_log.sync);
 	free(c->admin.address);
 	free(c->access_log.signing_key);
 	egress_config_free(&c->egress);

@@ -7,6 +7,13 @@
  * was expected; loading collects all of them. The loaded config is immutable
  * and everything the hot path needs is compiled here, once. See
  * config/README.md for every key.
+ *
+ * The folder config/ owns this loader, README.md (the format), examples/ and
+ * policies/ (the baseline guard pack). It sits above filters/: it may include
+ * filters/base, filters/dynamodb and filters/policy (it calls their
+ * compilers), and nothing in filters/ includes it; the access log (its own
+ * section), the daemon and the tools include config.h. tests/check_layers.py
+ * checks both directions.
  */
 #ifndef DDBGUARD_CONFIG_CONFIG_H
 #define DDBGUARD_CONFIG_CONFIG_H
@@ -105,6 +112,8 @@ struct access_log_config {
 	uint32_t buffer_bytes;		/* records waiting for the writer thread; full: calls fail closed */
 	bool fail_open;			/* keep allowing calls while records cannot be written */
 	char *syslog;			/* "udp:HOST:PORT" or "unix:PATH" (RFC 5424); NULL: none */
+	char *sync;			/* "none", "interval" (default) or "every_call" (proxy/audit/accesslog.h) */
+	uint32_t sync_interval_ms;	/* "interval": fsync at most this often */
 };
 
 /* The admin endpoint (GET /healthz); address NULL: none. */

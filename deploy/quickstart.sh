@@ -36,7 +36,7 @@ done
 if [[ "${SKIP_INSTALL:-0}" != 1 ]]; then
 	step "checking system packages"
 	"$ROOT/deploy/ensure-packages.sh" meson ninja-build pkg-config gcc libevent-dev libssl-dev \
-		libcjson-dev libmaxminddb-dev openssl awscli python3 iproute2 node ||
+		libcjson-dev libmaxminddb-dev libsqlite3-dev openssl awscli python3 iproute2 node ||
 		die "could not install the packages above"
 fi
 AWS=/usr/bin/aws

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@ enum conn_state {
 	CS_HEAD,     /* waiting for (the rest of) a request head */
 	CS_BODY,     /* head parsed, waiting for the body */
 	CS_UPSTREAM, /* forwarded; reading from the client is paused */
+	CS_LOGWAIT,  /* access_log.sync "every_call": the response waits in `held` for its record */
 	CS_CLOSING,  /* flushing the last response, then close */
 };
 
@@ -77,6 +79,8 @@ struct conn {
 	struct identity_cert peer_cert; /* points into `peer` */
 	bool peer_checked;
 	struct broker_signature *sig; /* brokered calls' upstream signature, allocated on first use (owned) */
+	struct evbuffer *held;		/* every_call: the response until its record is durable (owned) */
+	struct accesslog_wait logwait; /* every_call: the record's completion, while CS_LOGWAIT */
 };
 
 static void conn_process(struct conn *c);
@@ -111,6 +115,9 @@ conn_free(struct conn *c)
 	log_debug("client %s: closing in state %d", c->client_ip, (int)c->state);
 	if (c->call != NULL)
 		upstream_call_abort(c->call);
+	accesslog_wait_cancel(&c->logwait);
+	if (c->held != NULL)
+		evbuffer_free(c->held);
 	if (c->route_held)
 		egress_release(c->rt->egress, c->route);
 	if (c->tunnel_plain != NULL)
@@ -312,6 +319,13 @@ static const struct upstream_callbacks conn_upstream_cbs = {
 	.on_done = conn_upstream_done,
 };
 
+/* Where the response being relayed goes: the client, or `held` (every_call). */
+static struct evbuffer *
+conn_response_out(struct conn *c)
+{
+	return c->held != NULL ? c->held : bufferevent_get_output(c->bev);
+}
+
 static void
 conn_forward(struct conn *c, struct evbuffer *in, size_t body_len)
 {
@@ -333,13 +347,26 @@ conn_forward(struct conn *c, struct evbuffer *in, size_t body_len)
 	 * the read high-water mark set at accept.
 	 */
 	c->state = CS_UPSTREAM;
-	c->call = upstream_call_start(pool, c->upstream_request, bufferevent_get_output(c->bev),
-	    &conn_upstream_cbs, c);
+	/*
+	 * access_log.sync "every_call": the response is relayed into `held`
+	 * and released only once the call's record is durable (conn_log_done),
+	 * so no client sees a success whose record a power loss could erase.
+	 */
+	if (accesslog_sync_mode(c->rt->alog) == ACCESSLOG_SYNC_EVERY_CALL && c->held == NULL &&
+	    (c->held = evbuffer_new()) == NULL) {
+		request_refuse(&c->req, REFUSE_UPSTREAM_FAILED, "out of memory while forwarding");
+		conn_answer_refusal(c, true);
+		return;
+	}
+	c->call = upstream_call_start(pool, c->upstream_request, conn_response_out(c), &conn_upstream_cbs, c);
 	if (c->call == NULL) {
 		request_refuse(&c->req, REFUSE_UPSTREAM_FAILED, "out of memory while forwarding");
 		conn_answer_refusal(c, true);
 		return;
 	}
+	if (c->held != NULL) /* nothing drains `held` until the end: room for the largest answer allowed */
+		upstream_call_set_client_limit(c->call, c->rt->response_limits.max_header_bytes +
+		    (size_t)c->rt->response_limits.max_body_bytes);
 	/* The answer's ConsumedCapacity, for the log; without the buffer the record just lacks it. */
 	if (request_wants_capacity(&c->req) &&
 	    (c->capture != NULL || (c->capture = malloc(UPSTREAM_CAPTURE_MAX)) != NULL))
@@ -351,7 +378,7 @@ static void
 conn_upstream_head(void *arg, const struct http_message *resp)
 {
 	struct conn *c = arg;
-	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evbuffer *out = conn_response_out(c);
 	size_t before = evbuffer_get_length(out), i;
 
 	evbuffer_add_printf(out, "HTTP/1.1 %d %.*s\r\n", resp->status, (int)resp->reason_len, resp->reason);
@@ -415,6 +442,44 @@ conn_note_capacity(struct conn *c, const struct upstream_report *rep)
 		c->req.consumed_capacity = cc;
 }
 
+/* every_call: the record is durable (or failed): release the held response, or close without it. */
+static void
+conn_log_done(struct accesslog_wait *w, bool durable)
+{
+	struct conn *c = (struct conn *)((char *)w - offsetof(struct conn, logwait));
+
+	if (!durable) {
+		log_warnx("client %s: response withheld and connection closed: the call's access-log record could "
+			  "not be made durable",
+		    c->client_ip);
+		conn_free(c);
+		return;
+	}
+	evbuffer_add_buffer(bufferevent_get_output(c->bev), c->held);
+	conn_next_call(c);
+}
+
+static void
+conn_log_then_release(struct conn *c)
+{
+	c->rt->nrequests++;
+	c->logwait.done = conn_log_done;
+	switch (request_log_wait(c->rt, &c->req, &c->logwait)) {
+	case ACCESSLOG_WAITING:
+		c->state = CS_LOGWAIT;
+		return;
+	case ACCESSLOG_QUEUED: /* not every_call after all: nothing to wait for */
+		evbuffer_add_buffer(bufferevent_get_output(c->bev), c->held);
+		conn_next_call(c);
+		return;
+	case ACCESSLOG_DROPPED:
+		log_warnx("client %s: response withheld and connection closed: the access log buffer is full",
+		    c->client_ip);
+		conn_free(c);
+		return;
+	}
+}
+
 static void
 conn_upstream_done(void *arg, const struct upstream_report *rep)
 {
@@ -432,11 +497,17 @@ conn_upstream_done(void *arg, const struct upstream_report *rep)
 		conn_note_upstream_error(r, rep);
 	if (rep->result == UPSTREAM_OK && rep->capture_len > 0)
 		conn_note_capacity(c, rep);
+	if (rep->result == UPSTREAM_OK && c->held != NULL) {
+		conn_log_then_release(c);
+		return;
+	}
 	if (rep->result == UPSTREAM_OK) {
 		conn_log(c);
 		conn_next_call(c);
 		return;
 	}
+	if (c->held != NULL) /* a failed call's partial answer is never released */
+		evbuffer_drain(c->held, evbuffer_get_length(c->held));
 	request_refuse(r, rep->result == UPSTREAM_TIMEOUT ? REFUSE_UPSTREAM_TIMEOUT : REFUSE_UPSTREAM_FAILED,
 	    "upstream %s (%s): %s", r->upstream_url, rep->peer[0] ? rep->peer : "no address", rep->detail);
 	log_warnx("%s", r->reason);
@@ -830,7 +901,7 @@ conn_readcb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
-	if (c->state == CS_UPSTREAM || c->state == CS_CLOSING)
+	if (c->state == CS_UPSTREAM || c->state == CS_CLOSING || c->state == CS_LOGWAIT)
 		return; /* the next request is read once this one's response is out */
 	conn_process(c);
 }
@@ -846,6 +917,8 @@ conn_writecb(struct bufferevent *bev, void *arg)
 		return;
 	case CS_UPSTREAM:
 		upstream_call_resume(c->call);
+		return;
+	case CS_LOGWAIT:
 		return;
 	default:
 		if (c->read_paused) {
@@ -897,7 +970,7 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 	 * response still goes out, then the connection closes. A full close
 	 * shows up as a write error then.
 	 */
-	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && c->state == CS_UPSTREAM) {
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && (c->state == CS_UPSTREAM || c->state == CS_LOGWAIT)) {
 		c->close_after = true;
 		bufferevent_disable(bev, EV_READ);
 		return;

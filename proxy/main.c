@@ -44,7 +44,6 @@ struct daemon {
 	size_t nlisteners;
 	struct event *sigterm, *sigint;
 	struct event *sigusr1;	    /* reopen the access log */
-	struct event *digest_timer; /* signed access-log digests every digest_every_seconds */
 	struct admin *admin;	    /* GET /healthz; NULL without config "admin" */
 };
 
@@ -142,12 +141,6 @@ on_sigusr1(evutil_socket_t sig, short what, void *arg)
 }
 
 static void
-on_digest_timer(evutil_socket_t fd, short what, void *arg)
-{
-	accesslog_tick(((struct daemon *)arg)->rt.alog);
-}
-
-static void
 daemon_start(struct daemon *d, const struct config *cfg)
 {
 	struct runtime *rt = &d->rt;
@@ -201,14 +194,6 @@ daemon_start(struct daemon *d, const struct config *cfg)
 	d->sigusr1 = evsignal_new(rt->base, SIGUSR1, on_sigusr1, d);
 	if (d->sigusr1 == NULL || evsignal_add(d->sigusr1, NULL) < 0)
 		fatalx("cannot install the SIGUSR1 handler");
-	if (cfg->access_log.signing_key != NULL) {
-		/* Checked every second so a digest is at most a second late; a no-op without new records. */
-		struct timeval tick = { .tv_sec = 1 };
-
-		d->digest_timer = event_new(rt->base, -1, EV_PERSIST, on_digest_timer, d);
-		if (d->digest_timer == NULL || event_add(d->digest_timer, &tick) < 0)
-			fatalx("cannot start the digest timer");
-	}
 }
 
 static void
@@ -219,8 +204,6 @@ daemon_stop(struct daemon *d)
 	event_free(d->sigterm);
 	event_free(d->sigint);
 	event_free(d->sigusr1);
-	if (d->digest_timer != NULL)
-		event_free(d->digest_timer);
 	admin_free(d->admin);
 	/* Connections still open after the drain deadline are closed by the kernel at exit. */
 	upstream_pool_free(d->rt.reverse.dynamodb);

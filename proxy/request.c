@@ -602,12 +602,19 @@ log_caller(const struct request *r, struct accesslog_call *call)
 void
 request_log(struct runtime *rt, struct request *r)
 {
+	request_log_wait(rt, r, NULL);
+}
+
+enum accesslog_queued
+request_log_wait(struct runtime *rt, struct request *r, struct accesslog_wait *w)
+{
 	struct accesslog_call call = { 0 };
 	struct condkeys_request *own = NULL;
 	char country[3] = "", asn[11] = "";
+	enum accesslog_queued q = ACCESSLOG_QUEUED;
 
 	if (rt == NULL || rt->alog == NULL)
-		return;
+		return ACCESSLOG_QUEUED;
 	call.wall_start = r->wall_start;
 	call.duration_ms = (double)(request_now_ns() - r->mono_start_ns) / 1e6;
 	if (r->action != NULL) {
@@ -672,6 +679,10 @@ request_log(struct runtime *rt, struct request *r)
 	call.bytes_in = r->bytes_in;
 	call.bytes_out = r->bytes_out;
 	call.consumed_capacity = r->consumed_capacity;
-	accesslog_write(rt->alog, &call);
+	if (w != NULL)
+		q = accesslog_write_wait(rt->alog, rt->base, &call, w);
+	else
+		accesslog_write(rt->alog, &call);
 	free(own);
+	return q;
 }

@@ -24,6 +24,7 @@
 #include "filters/policy/identity.h"
 #include "filters/dynamodb/inspect.h"
 #include "filters/policy/policy.h"
+#include "proxy/audit/accesslog.h"
 #include "proxy/http.h"
 #include "proxy/runtime.h"
 
@@ -179,6 +180,12 @@ struct upstream_pool *request_pool(const struct request *r);
  * names and facts, never the connection or the policy engine.
  */
 void request_log(struct runtime *rt, struct request *r);
+/*
+ * request_log() for an allowed call whose response waits for its record
+ * (access_log.sync "every_call"): accesslog_write_wait() on rt's loop, which
+ * says whether w->done will run (proxy/audit/accesslog.h).
+ */
+enum accesslog_queued request_log_wait(struct runtime *rt, struct request *r, struct accesslog_wait *w);
 
 const char *guard_decision_name(enum guard_decision d); /* "allow", "deny", "reject", "error" */
 

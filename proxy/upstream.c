@@ -62,6 +62,7 @@ struct upstream_call {
 	struct http_chunked chunked;
 	struct upstream_report report;
 	bool paused;
+	size_t client_limit; /* pause relaying above this many bytes in client_out */
 	char *capture; /* upstream_call_capture(): the caller's buffer, NULL when not asked */
 	size_t capture_cap;
 };
@@ -414,6 +415,7 @@ upstream_call_start(struct upstream_pool *p, struct evbuffer *request, struct ev
 	}
 	memset(&uc->report, 0, sizeof(uc->report));
 	uc->client_out = client_out;
+	uc->client_limit = UPSTREAM_CLIENT_HIGH_WATER;
 	uc->cb = cb;
 	uc->cb_arg = arg;
 	uc->head_scan = 0;
@@ -453,10 +455,16 @@ upstream_call_abort(struct upstream_call *uc)
 static void
 uc_maybe_pause(struct upstream_call *uc)
 {
-	if (evbuffer_get_length(uc->client_out) > UPSTREAM_CLIENT_HIGH_WATER) {
+	if (evbuffer_get_length(uc->client_out) > uc->client_limit) {
 		uc->paused = true;
 		bufferevent_disable(uc->bev, EV_READ);
 	}
+}
+
+void
+upstream_call_set_client_limit(struct upstream_call *uc, size_t bytes)
+{
+	uc->client_limit = bytes;
 }
 
 void

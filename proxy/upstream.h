@@ -91,6 +91,13 @@ struct upstream_call *upstream_call_start(struct upstream_pool *p, struct evbuff
  */
 void upstream_call_capture(struct upstream_call *c, char *buf, size_t cap);
 
+/*
+ * Lets the client buffer grow to `bytes` before relaying pauses (default
+ * UPSTREAM_CLIENT_HIGH_WATER): for a response held whole until its access-log
+ * record is durable (access_log.sync "every_call"), which nothing drains.
+ */
+void upstream_call_set_client_limit(struct upstream_call *c, size_t bytes);
+
 /* The client went away: drop the exchange (its connection is closed); no callback runs after this. */
 void upstream_call_abort(struct upstream_call *c);
 

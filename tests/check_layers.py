@@ -7,7 +7,9 @@ anything), maps each file to its folder, and fails on
   - an include of a header its folder does not export (PUBLIC) to other folders,
   - an include of a file that does not exist, or a source folder RULES does not know,
   - any include cycle between modules (X.c and X.h are one module; so a file-level cycle is one too)
-    or between folders.
+    or between folders,
+  - a meson.build layer source list (base_sources ...) naming a file of another folder, or a .c file
+    meson.build does not build.
 Each failure is printed with the offending edge ("proxy/audit/accesslog.c -> proxy/request.h: ...").
 
   tests/check_layers.py [ROOT]       check the tree (exit 0 clean, 1 with findings)
@@ -64,6 +66,31 @@ PUBLIC = {
 }
 
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.M)
+
+# meson.build follows the same shape: one source list per layer folder of the daemon's library.
+MESON_LISTS = {"base_sources": "filters/base", "dynamodb_sources": "filters/dynamodb",
+               "policy_sources": "filters/policy", "config_sources": "config", "audit_sources": "proxy/audit",
+               "proxy_sources": "proxy"}
+MESON_LIST_RE = re.compile(r"^(\w+)\s*=\s*files\((.*?)\)", re.M | re.S)
+QUOTED_RE = re.compile(r"'([^']+)'")
+
+
+def check_meson(root, text):
+    """Each layer's list names only its folder's files; every .c file is built by some line of meson.build."""
+    findings = []
+    text = re.sub(r"#[^\n]*", "", text)  # comments (an apostrophe there would pair quotes wrongly)
+    for m in MESON_LIST_RE.finditer(text):
+        folder = MESON_LISTS.get(m.group(1))
+        if folder is None:
+            continue
+        for path in QUOTED_RE.findall(m.group(2)):
+            if os.path.dirname(path) != folder:
+                findings.append("meson.build: %s lists %s, which is not in %s/" % (m.group(1), path, folder))
+    named = set(QUOTED_RE.findall(text))
+    for src in sources(root):
+        if src.endswith(".c") and src not in named:
+            findings.append("meson.build: %s is not built (add it to its folder's source list)" % src)
+    return findings
 
 
 def sources(root):
@@ -220,6 +247,14 @@ def self_test():
             if not any(f.startswith(text) for f in found):
                 print("self-test: not reported: %r; got:\n  %s" % (text, "\n  ".join(found)))
                 ok = False
+        meson = ("dynamodb_sources = files(\n  'filters/dynamodb/json.c',\n  'proxy/request.c',\n)\n"
+                 "proxy_sources = files('proxy/request.c')\n")
+        found = check_meson(tmp, meson)
+        for text in ("meson.build: dynamodb_sources lists proxy/request.c, which is not in filters/dynamodb/",
+                     "meson.build: config/x.c is not built"):
+            if not any(f.startswith(text) for f in found):
+                print("self-test: not reported: %r; got:\n  %s" % (text, "\n  ".join(found)))
+                ok = False
     finally:
         shutil.rmtree(tmp)
     print("check_layers self-test: %s" % ("ok" if ok else "FAILED"))
@@ -235,6 +270,10 @@ def main(argv):
     if "--graph" in argv:
         for f in sorted(folders):
             print("%-18s -> %s" % (f, ", ".join(sorted(folders[f]))))
+    meson = os.path.join(root, "meson.build")
+    if os.path.isfile(meson):
+        with open(meson, encoding="utf-8") as f:
+            findings += check_meson(root, f.read())
     known = {os.path.dirname(s) for s in sources(root)}
     for f in sorted(known - set(RULES)):
         findings.append("folder %s has sources but no rule (tests/check_layers.py RULES)" % f)

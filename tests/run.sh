@@ -75,7 +75,7 @@ grep -v '^#' "$ALLOWED_SKIPS" 2>/dev/null | sed '/^$/d; s/^/    /'
 if [[ "${SKIP_INSTALL:-0}" != 1 ]]; then
 	step "dependencies"
 	if ! "$ROOT/deploy/ensure-packages.sh" meson ninja-build pkg-config gcc libevent-dev libssl-dev \
-		libcjson-dev libmaxminddb-dev openssl awscli libcmocka-dev python3 python3-pytest python3-boto3 \
+		libcjson-dev libmaxminddb-dev libsqlite3-dev openssl awscli libcmocka-dev python3 python3-pytest python3-boto3 \
 		python3-cryptography python3-jsonschema sqlite3 mmdb-bin libmaxmind-db-writer-perl iproute2 node chromium; then
 		count install 0 1 0
 	fi

@@ -7,9 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <event2/event.h>
 
 #include "config/config.h"
 #include "proxy/audit/ids.h"
@@ -19,28 +22,41 @@
 #include "proxy/audit/logchain.h"
 
 /*
- * Threads. The event loop formats and seals every line (cheap, and the chain
- * must follow the order calls finished in) and appends it to a bounded byte
- * ring; one writer thread drains the ring with write(2). Rotation and reopen
- * travel through the same ring as marker entries, so the writer performs them
- * exactly between the records that came before and after: nothing is lost or
- * written twice. The chain advances only for lines the ring accepted.
+ * Threads. Event loops (one per worker) format each line and append it,
+ * unchained, to a bounded byte ring; one writer thread drains the ring. The
+ * writer owns the chain: it seals each line (SHA-256) in the order lines
+ * reached the ring, so hashing costs the event loops nothing and several
+ * loops share one chain. It also owns digests, rotation and fsync: between
+ * records it writes a digest every digest_every_records records and every
+ * digest_every_seconds (a timer: also when idle), rotates at max_bytes,
+ * reopens on SIGUSR1 (a marker entry in the ring, so exactly between the
+ * records before and after it), and writes a final digest at close.
  *
- * A failing write(2) (ENOSPC, EACCES, EIO ...) keeps its bytes in the ring and
- * is retried every ACCESSLOG_RETRY_MS; meanwhile the log is "unhealthy" and,
+ * A failing write(2) (ENOSPC, EACCES, EIO ...) keeps its bytes and is
+ * retried every ACCESSLOG_RETRY_MS; meanwhile the log is "unhealthy" and,
  * unless access_log.fail_open, calls are refused (request_decide()).
+ *
+ * Durability (access_log.sync). Every data entry gets a ticket (its number
+ * in queue order). After a batch is written (and, for "every_call",
+ * fdatasync'd) the writer publishes the batch's last ticket as durable and
+ * wakes each event loop that waits (an eventfd per loop), which completes
+ * its waits in ticket order. In "every_call" mode the writer also keeps
+ * ACCESSLOG_RESERVE bytes allocated past the end of the file
+ * (fallocate(FALLOC_FL_KEEP_SIZE)): when it cannot renew that reservation
+ * the log turns unhealthy while the records already accepted still fit, so
+ * a full disk refuses the next call before it is forwarded instead of
+ * losing the record of a call that succeeded.
  */
 #define ACCESSLOG_LINGER_MS 1 /* how long the writer waits for more records before sleeping */
 #define ACCESSLOG_RETRY_MS 200	     /* between attempts to write after a failure */
 #define ACCESSLOG_DRAIN_MS 3000	     /* the longest a graceful stop waits for the ring to drain */
-#define ACCESSLOG_BATCH_BYTES 65536  /* the writer writes up to this much per write(2) */
+#define ACCESSLOG_BATCH_BYTES 65536  /* the writer takes up to this much from the ring per batch */
 #define ACCESSLOG_DEFAULT_BUFFER 4194304
 #define ACCESSLOG_HIGH_WATER(cap) ((cap) / 4 * 3) /* above it the log counts as unhealthy */
 
 enum entry_type {
-	ENTRY_DATA,   /* bytes to append */
-	ENTRY_REOPEN, /* SIGUSR1: open the path again */
-	ENTRY_ROTATE, /* max_bytes: rename the path to the payload, then open the path again */
+	ENTRY_DATA,   /* a record to chain and append */
+	ENTRY_REOPEN, /* SIGUSR1: digest the old file, open the path again */
 };
 
 struct entry_hdr {
@@ -48,27 +64,48 @@ struct entry_hdr {
 	uint32_t type; /* enum entry_type */
 };
 
+/* One event loop that waits for durable records: its waits in ticket order, and how the writer wakes it. */
+TAILQ_HEAD(accesslog_wait_list, accesslog_wait);
+struct accesslog_waitq {
+	struct accesslog *a;
+	struct event_base *base;
+	struct event *ev; /* EV_READ on efd, on base */
+	int efd;	  /* eventfd the writer writes to */
+	struct accesslog_wait_list waits; /* loop thread only */
+	_Atomic bool has_waits;		  /* the writer needs to wake this loop */
+	_Atomic bool notified;		  /* an eventfd write is pending */
+};
+
 struct accesslog {
-	/* Event loop only. */
+	/* Set before the writer starts, read-only after. */
 	bool owns_fd;
-	struct jsonw w;	    /* reused for every record: no allocation once warm */
-	time_t last_complaint;
-	char *path;		/* owned; NULL for standard output */
-	struct logchain *chain; /* owned: every record is chained (proxy/audit/logchain.h) */
-	uint64_t bytes;		/* bytes queued for the current file, for max_bytes */
-	uint64_t max_bytes;	/* 0: no size rotation */
-	uint32_t digest_every_records, digest_every_seconds;
-	uint64_t digest_seq;	/* last record covered by a digest */
-	time_t digest_time;	/* when the last digest was queued (or the log opened) */
+	char *path;	/* owned; NULL for standard output */
 	bool fail_open;
-	struct syslog_sink *syslog; /* owned; NULL without access_log.syslog */
-	time_t last_syslog_complaint;
-	uint64_t dropped;	  /* records the full ring refused since the log became unhealthy */
-	int64_t degraded_since_ms; /* when this loop first saw the log unhealthy; 0: it has not */
-	time_t last_drop_complaint;
+	enum accesslog_sync sync;
+	uint32_t sync_interval_ms;
+	uint64_t max_bytes; /* 0: no size rotation */
+	uint32_t digest_every_records, digest_every_seconds;
+	size_t reserve; /* every_call: bytes kept allocated past the end of the file; 0: none */
+
+	/* Any event loop; atomics. */
+	_Atomic uint64_t dropped;	    /* records the full ring refused since the log became unhealthy */
+	_Atomic int64_t degraded_since_ms; /* when a loop first saw the log unhealthy; 0: healthy */
+	_Atomic int64_t last_drop_complaint;
 
 	/* Writer thread only (and open/close, before and after it runs). */
 	int fd;
+	struct jsonw w;		/* open/close: the chainStart marker and a final digest without a writer */
+	struct jsonw out;	/* the batch being sealed */
+	struct logchain *chain; /* owned: every record is chained (proxy/audit/logchain.h) */
+	uint64_t bytes;		/* size of the current file */
+	uint64_t digest_seq;	/* last record covered by a digest */
+	int64_t digest_ms;	/* CLOCK_MONOTONIC ms of the last digest (or the start) */
+	int64_t sync_ms;	/* CLOCK_MONOTONIC ms of the last fdatasync */
+	bool unsynced;		/* bytes written since the last fdatasync */
+	uint64_t reserved_to;	/* the file offset up to which space is reserved */
+	bool rotate_failed;	/* the writer could not rename: stop size rotation */
+	time_t last_complaint, last_syslog_complaint;
+	struct syslog_sink *syslog; /* owned; NULL without access_log.syslog; used by the writer */
 	char *wbuf; /* a batch copied out of the ring; `cap` bytes */
 
 	/* Shared: the ring and its state under `mu`. */
@@ -80,12 +117,20 @@ struct accesslog {
 	bool writer_idle; /* under mu: the writer waits for a signal, not lingering */
 	char *ring; /* owned */
 	size_t cap, head, tail;
+	uint64_t queued_ticket; /* under mu: tickets handed out (data entries queued) */
+	uint64_t taken_ticket;	/* under mu: the last ticket the writer took from the ring */
 	_Atomic size_t used;
-	_Atomic bool write_ok;	   /* the last write(2) succeeded */
-	_Atomic bool rotate_failed; /* the writer could not rename: stop size rotation */
+	_Atomic bool write_ok;	   /* the last write(2) or fdatasync succeeded */
+	_Atomic bool space_ok;	   /* every_call: the reservation past the end of the file holds */
 	_Atomic int inject_errno;  /* tests: fail every write(2) with this */
+	_Atomic uint64_t durable_ticket; /* every data entry up to this ticket is written (and synced) */
+	_Atomic uint64_t failed_ticket;	 /* entries up to this ticket failed to write or sync */
 	int fail_errno;		   /* under mu: why the log is unwritable */
 	int64_t fail_since_ms;	   /* under mu: since when (Unix ms) */
+
+	/* Event loops that wait; append-only, nwaitq published with release order. */
+	struct accesslog_waitq *waitq[ACCESSLOG_MAX_LOOPS];
+	_Atomic size_t nwaitq;
 };
 
 /* What the first record after an unwritable spell reports (guard.logRecovery). */
@@ -96,6 +141,24 @@ struct accesslog_recovery {
 };
 
 static bool write_all(struct accesslog *a, const char *buf, size_t len);
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Syslog drops are counted by the sink; say so at most once a second. The file record stands either way. */
 static void
@@ -108,15 +171,6 @@ syslog_complain(struct accesslog *a)
 	a->last_syslog_complaint = now;
 	log_warnx("access log: syslog could not take a record (%llu dropped so far)",
 	    (unsigned long long)syslog_sink_dropped(a->syslog));
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Opens (creating) path for append; *size gets its size. */
@@ -180,14 +234,22 @@ accesslog_open(const char *path)
 	if (a == NULL)
 		return NULL;
 	jsonw_init(&a->w);
+	jsonw_init(&a->out);
 	a->fd = -1;
 	a->digest_every_records = 1000;
 	a->digest_every_seconds = 60;
-	a->digest_time = time(NULL);
+	a->sync = ACCESSLOG_SYNC_INTERVAL;
+	a->sync_interval_ms = 1000;
 	atomic_init(&a->used, 0);
 	atomic_init(&a->write_ok, true);
-	atomic_init(&a->rotate_failed, false);
+	atomic_init(&a->space_ok, true);
 	atomic_init(&a->inject_errno, 0);
+	atomic_init(&a->dropped, 0);
+	atomic_init(&a->degraded_since_ms, 0);
+	atomic_init(&a->last_drop_complaint, 0);
+	atomic_init(&a->durable_ticket, 0);
+	atomic_init(&a->failed_ticket, 0);
+	atomic_init(&a->nwaitq, 0);
 	if ((a->chain = logchain_new()) == NULL) {
 		free(a);
 		return NULL;
@@ -209,6 +271,7 @@ accesslog_open(const char *path)
 		}
 	}
 	a->digest_seq = logchain_seq(a->chain);
+	a->digest_ms = a->sync_ms = mono_ms();
 	return a;
 }
 
@@ -233,31 +296,34 @@ ring_get(const struct accesslog *a, size_t pos, void *dst, size_t len)
 	memcpy((char *)dst + first, a->ring, len - first);
 }
 
-/* Queues one entry. Returns false, queuing nothing, when the ring lacks room for all of it. */
-static bool
+/*
+ * Queues one entry. Returns its ticket (data entries; 1 for markers), or 0,
+ * queuing nothing, when the ring lacks room for all of it.
+ */
+static uint64_t
 enqueue(struct accesslog *a, enum entry_type type, const char *buf, size_t len)
 {
 	struct entry_hdr h = { .len = (uint32_t)len, .type = type };
-	bool ok = false;
+	uint64_t ticket = 0;
 
-	if (!a->started || len > UINT32_MAX)
-		return false;
+	if (!a->started || len > UINT32_MAX || len + sizeof(h) > ACCESSLOG_BATCH_BYTES)
+		return 0;
 	pthread_mutex_lock(&a->mu);
 	if (!a->stopping && sizeof(h) + len <= a->cap - atomic_load(&a->used)) {
 		/*
-		 * Wake the writer only when it sleeps for good (writer_idle, under
-		 * `mu`); lingering or busy, it takes everything queued meanwhile in
-		 * its next batch. A wake-up per record cost several us per call.
+		 * Wake the writer only when it sleeps (writer_idle, under `mu`);
+		 * lingering or busy, it takes everything queued meanwhile in its
+		 * next batch: one wake-up per batch, not per record.
 		 */
 		ring_put(a, &h, sizeof(h));
 		ring_put(a, buf, len);
 		atomic_fetch_add(&a->used, sizeof(h) + len);
+		ticket = type == ENTRY_DATA ? ++a->queued_ticket : 1;
 		if (a->writer_idle)
 			pthread_cond_signal(&a->cv);
-		ok = true;
 	}
 	pthread_mutex_unlock(&a->mu);
-	return ok;
+	return ticket;
 }
 
 /* ---- the writer thread ---- */
@@ -275,7 +341,7 @@ deadline_after(struct timespec *ts, uint32_t ms)
 }
 
 static void
-writer_failed(struct accesslog *a, int err)
+writer_failed(struct accesslog *a, int err, const char *what)
 {
 	bool was_ok;
 
@@ -290,7 +356,7 @@ writer_failed(struct accesslog *a, int err)
 	pthread_mutex_unlock(&a->mu);
 	if (was_ok) {
 		errno = err;
-		log_warn("access log cannot be written (retrying every %d ms; records wait in the buffer)",
+		log_warn("access log cannot be %s (retrying every %d ms; records wait in the buffer)", what,
 		    ACCESSLOG_RETRY_MS);
 	}
 }
@@ -307,11 +373,50 @@ writer_recovered(struct accesslog *a)
 	log_info("access log writable again after %lld ms", (long long)(now_ms() - since));
 }
 
-/* Writes all of buf, retrying failures until it succeeds. False only when the daemon gave up waiting. */
+/* Sleeps ACCESSLOG_RETRY_MS unless the daemon gives up waiting; false then. */
 static bool
-writer_write(struct accesslog *a, const char *buf, size_t len)
+writer_pause(struct accesslog *a)
 {
 	struct timespec ts;
+	bool abandon;
+
+	pthread_mutex_lock(&a->mu);
+	deadline_after(&ts, ACCESSLOG_RETRY_MS);
+	while (!a->abandon && pthread_cond_timedwait(&a->cv, &a->mu, &ts) != ETIMEDOUT)
+		;
+	abandon = a->abandon;
+	pthread_mutex_unlock(&a->mu);
+	return !abandon;
+}
+
+/* Every event loop that waits for durable records is woken (once until it has looked). */
+static void
+wake_loops(struct accesslog *a)
+{
+	size_t i, n;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&a->mu); /* against accesslog_loop_detach() */
+	n = atomic_load(&a->nwaitq);
+	for (i = 0; i < n; i++) {
+		struct accesslog_waitq *q = a->waitq[i];
+
+		if (q == NULL || !atomic_load(&q->has_waits) || atomic_exchange(&q->notified, true))
+			continue;
+		if (write(q->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+			log_warn("access log: waking an event loop");
+	}
+	pthread_mutex_unlock(&a->mu);
+}
+
+/*
+ * Writes all of buf, retrying failures until it succeeds. False only when
+ * the daemon gave up waiting. `last_ticket`: the batch's tickets, failed (and
+ * their waiters told) on the first failure.
+ */
+static bool
+writer_write(struct accesslog *a, const char *buf, size_t len, uint64_t last_ticket)
+{
 	size_t off = 0;
 	ssize_t n;
 	int err;
@@ -325,22 +430,127 @@ writer_write(struct accesslog *a, const char *buf, size_t len)
 		}
 		if (n > 0) {
 			off += (size_t)n;
+			a->bytes += (uint64_t)n;
 			if (!atomic_load(&a->write_ok))
 				writer_recovered(a);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		writer_failed(a, n < 0 ? errno : EIO);
-		pthread_mutex_lock(&a->mu);
-		deadline_after(&ts, ACCESSLOG_RETRY_MS);
-		while (!a->abandon && pthread_cond_timedwait(&a->cv, &a->mu, &ts) != ETIMEDOUT)
-			;
-		err = a->abandon;
-		pthread_mutex_unlock(&a->mu);
-		if (err)
+		writer_failed(a, n < 0 ? errno : EIO, "written");
+		if (last_ticket > atomic_load(&a->failed_ticket)) {
+			atomic_store(&a->failed_ticket, last_ticket);
+			wake_loops(a);
+		}
+		if (!writer_pause(a))
 			return false;
 	}
+	a->unsynced = a->unsynced || len > 0;
+	return true;
+}
+
+/* fdatasync until it succeeds (a failure fails the batch's waiters). False when the daemon gave up. */
+static bool
+writer_sync(struct accesslog *a, uint64_t last_ticket)
+{
+	int err;
+
+	if (!a->unsynced || a->path == NULL)
+		return true;
+	for (;;) {
+		if ((err = atomic_load(&a->inject_errno)) == 0 && fdatasync(a->fd) == 0)
+			break;
+		if (err == 0)
+			err = errno;
+		if (err == EINTR)
+			continue;
+		writer_failed(a, err, "synced");
+		if (last_ticket > atomic_load(&a->failed_ticket)) {
+			atomic_store(&a->failed_ticket, last_ticket);
+			wake_loops(a);
+		}
+		if (!writer_pause(a))
+			return false;
+	}
+	if (!atomic_load(&a->write_ok))
+		writer_recovered(a);
+	a->unsynced = false;
+	a->sync_ms = mono_ms();
+	return true;
+}
+
+/*
+ * every_call: keeps `reserve` bytes allocated past the end of the file, so
+ * the records already accepted fit even when the disk fills meanwhile. It is
+ * renewed after every batch (one fallocate: the file system allocates only
+ * what the batch used up). A renewal that fails turns the log unhealthy (new
+ * calls are refused before they are forwarded); one that succeeds again
+ * turns it healthy.
+ */
+static void
+writer_reserve(struct accesslog *a)
+{
+	if (a->reserve == 0 || (a->reserved_to >= a->bytes + a->reserve && atomic_load(&a->space_ok)))
+		return;
+	if (fallocate(a->fd, FALLOC_FL_KEEP_SIZE, (off_t)a->bytes, (off_t)a->reserve) == 0) {
+		a->reserved_to = a->bytes + a->reserve;
+		if (!atomic_load(&a->space_ok)) {
+			atomic_store(&a->space_ok, true);
+			log_info("access log: space reserved again; calls are accepted");
+		}
+		return;
+	}
+	if (errno == EOPNOTSUPP || errno == ENOSYS) {
+		log_warnx("access log %s: the file system cannot reserve space (fallocate); with sync \"every_call\" a "
+			  "full disk is noticed by the first write that fails, after its call was forwarded",
+		    a->path);
+		a->reserve = 0;
+		return;
+	}
+	if (atomic_load(&a->space_ok)) {
+		pthread_mutex_lock(&a->mu);
+		a->fail_errno = errno;
+		a->fail_since_ms = now_ms();
+		pthread_mutex_unlock(&a->mu);
+		atomic_store(&a->space_ok, false);
+		log_warn("access log: cannot reserve %zu bytes ahead of the file; refusing calls until it can",
+		    a->reserve);
+	}
+}
+
+/* Appends a digest of the chain's state to a->out. */
+static void
+writer_digest(struct accesslog *a, enum logchain_end end)
+{
+	a->out.need_comma[0] = false; /* a new line, not a member of the one before */
+	if (!logchain_digest(a->chain, &a->out, time(NULL), a->digest_every_seconds, end)) {
+		log_warnx("access log: could not %s a digest", logchain_has_key(a->chain) ? "sign" : "write");
+		return;
+	}
+	a->digest_seq = logchain_seq(a->chain);
+	a->digest_ms = mono_ms();
+}
+
+/* Writes (and syncs, as configured or when `force_sync`) what is in a->out. False: the daemon gave up. */
+static bool
+writer_flush(struct accesslog *a, uint64_t last_ticket, bool force_sync)
+{
+	bool sync;
+
+	if (a->out.len > 0 && !writer_write(a, a->out.buf, a->out.len, last_ticket))
+		return false;
+	jsonw_reset(&a->out);
+	sync = force_sync || a->sync == ACCESSLOG_SYNC_EVERY_CALL ||
+	       (a->sync == ACCESSLOG_SYNC_INTERVAL && mono_ms() - a->sync_ms >= (int64_t)a->sync_interval_ms);
+	if (sync && !writer_sync(a, last_ticket))
+		return false;
+	if (last_ticket > atomic_load(&a->durable_ticket) &&
+	    (a->sync != ACCESSLOG_SYNC_EVERY_CALL || !a->unsynced)) {
+		atomic_store(&a->durable_ticket, last_ticket);
+		wake_loops(a);
+	}
+	if (a->sync == ACCESSLOG_SYNC_EVERY_CALL)
+		writer_reserve(a);
 	return true;
 }
 
@@ -355,22 +565,105 @@ writer_reopen(struct accesslog *a)
 		log_warn("access log %s: reopen (still writing to the old file)", a->path);
 		return false;
 	}
+	if (a->reserve != 0 && ftruncate(a->fd, (off_t)a->bytes) < 0)
+		log_warn("access log: giving back the space reserved past the end of the old file");
 	close(a->fd);
 	a->fd = fd;
+	a->bytes = size;
+	a->reserved_to = 0;
+	writer_digest(a, LOGCHAIN_END_NONE); /* the new file starts with a digest, as every file */
 	return true;
 }
 
-static void
-writer_rotate(struct accesslog *a, const char *to)
+/* max_bytes: the file closes with a digest, is renamed PATH.<time>.<last seq>, and a new one opens. */
+static bool
+writer_rotate(struct accesslog *a, uint64_t last_ticket)
 {
+	char stamp[32], *to;
+	struct tm tm;
+	time_t now = time(NULL);
+
+	writer_digest(a, LOGCHAIN_END_ROTATE);
+	if (!writer_flush(a, last_ticket, true))
+		return false;
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	if (asprintf(&to, "%s.%s.%llu", a->path, stamp, (unsigned long long)logchain_seq(a->chain)) < 0)
+		return true;
 	if (rename(a->path, to) < 0) {
 		log_warn("access log: rename %s to %s; size rotation stops", a->path, to);
-		atomic_store(&a->rotate_failed, true);
+		a->rotate_failed = true;
 	} else if (!writer_reopen(a)) {
-		atomic_store(&a->rotate_failed, true);
+		a->rotate_failed = true;
 	} else {
 		log_info("access log rotated to %s", to);
 	}
+	free(to);
+	return true;
+}
+
+/*
+ * Seals and writes the entries in wbuf[0..blen). Digests, rotation and
+ * syncing happen between records. False: the daemon gave up waiting.
+ */
+static bool
+writer_batch(struct accesslog *a, size_t blen, uint64_t first_ticket)
+{
+	struct entry_hdr h;
+	size_t pos = 0, start;
+	uint64_t ticket = first_ticket - 1;
+
+	/* a->out may hold a digest for a file just opened: it goes first */
+	while (pos < blen) {
+		memcpy(&h, a->wbuf + pos, sizeof(h));
+		pos += sizeof(h);
+		if (h.type == ENTRY_REOPEN) {
+			if (a->path == NULL)
+				continue;
+			writer_digest(a, LOGCHAIN_END_ROTATE);
+			if (!writer_flush(a, ticket, true))
+				return false;
+			if (writer_reopen(a))
+				log_info("access log %s reopened", a->path);
+			continue;
+		}
+		ticket++;
+		start = a->out.len;
+		jsonw_raw(&a->out, a->wbuf + pos, h.len);
+		pos += h.len;
+		if (!logchain_seal_at(a->chain, &a->out, start)) {
+			a->out.len = start; /* cannot happen for a line the loop formatted; never written half */
+			a->out.failed = false;
+			log_warnx("access log: could not seal a record (out of memory)");
+			continue;
+		}
+		logchain_commit(a->chain);
+		/* The same sealed line to syslog: a non-blocking datagram, never a wait (syslog_sink.h). */
+		if (a->syslog != NULL && !syslog_sink_send(a->syslog, a->out.buf + start, a->out.len - start))
+			syslog_complain(a);
+		if (logchain_seq(a->chain) - a->digest_seq >= a->digest_every_records)
+			writer_digest(a, LOGCHAIN_END_NONE);
+	}
+	if (mono_ms() - a->digest_ms >= (int64_t)a->digest_every_seconds * 1000)
+		writer_digest(a, LOGCHAIN_END_NONE);
+	if (!writer_flush(a, ticket, false))
+		return false;
+	if (a->max_bytes != 0 && !a->rotate_failed && a->path != NULL && a->bytes >= a->max_bytes)
+		return writer_rotate(a, ticket);
+	return true;
+}
+
+/* How long the idle writer may sleep: until the next digest, the next interval sync or a space retry. */
+static void
+writer_deadline(struct accesslog *a, struct timespec *ts)
+{
+	int64_t now = mono_ms(), until = a->digest_ms + (int64_t)a->digest_every_seconds * 1000;
+
+	if (a->unsynced && a->sync == ACCESSLOG_SYNC_INTERVAL && a->sync_ms + a->sync_interval_ms < until)
+		until = a->sync_ms + a->sync_interval_ms;
+	if (!atomic_load(&a->space_ok) && now + ACCESSLOG_RETRY_MS < until)
+		until = now + ACCESSLOG_RETRY_MS;
+	deadline_after(ts, until > now ? (uint32_t)(until - now) : 0);
 }
 
 static void *
@@ -378,67 +671,71 @@ writer_main(void *arg)
 {
 	struct accesslog *a = arg;
 	struct entry_hdr h;
+	struct timespec until;
 	size_t pos, taken, blen;
-	enum entry_type type;
+	uint64_t first_ticket, ndata;
+	bool ok = true;
 
+	/* Every file starts with a digest: a reviewer can date even a file that holds no record yet. */
+	writer_digest(a, LOGCHAIN_END_NONE);
+	if (!writer_flush(a, 0, false))
+		ok = false;
 	pthread_mutex_lock(&a->mu);
-	for (;;) {
+	for (; ok;) {
 		/*
-		 * Linger briefly on an empty ring before sleeping for good: under
-		 * load the next records arrive within the linger and go out as one
-		 * batch, with no wake-up per record (producers signal only an idle
-		 * writer). A record reaches the file at most ACCESSLOG_LINGER_MS late.
+		 * Linger briefly on an empty ring before sleeping: under load the
+		 * next records arrive within the linger and go out as one batch,
+		 * with no wake-up per record (producers signal only an idle
+		 * writer). A record reaches the file at most ACCESSLOG_LINGER_MS
+		 * late. every_call does not linger: a response waits for it, and
+		 * records queued during an fdatasync form the next batch anyway.
 		 */
-		if (atomic_load(&a->used) == 0 && !a->stopping) {
-			struct timespec until;
-
+		if (atomic_load(&a->used) == 0 && !a->stopping && a->sync != ACCESSLOG_SYNC_EVERY_CALL) {
 			deadline_after(&until, ACCESSLOG_LINGER_MS);
 			pthread_cond_timedwait(&a->cv, &a->mu, &until);
 		}
-		while (atomic_load(&a->used) == 0 && !a->stopping) {
+		if (atomic_load(&a->used) == 0 && !a->stopping) {
+			writer_deadline(a, &until);
 			a->writer_idle = true;
-			pthread_cond_wait(&a->cv, &a->mu);
+			pthread_cond_timedwait(&a->cv, &a->mu, &until);
 			a->writer_idle = false;
 		}
-		if (atomic_load(&a->used) == 0 || a->abandon)
+		if (a->abandon || (a->stopping && atomic_load(&a->used) == 0))
 			break;
-		/* One marker, or a run of data entries up to a batch; they stay in the ring until written. */
+		/* A run of entries up to a batch; they stay in the ring until written. */
 		pos = a->tail;
-		taken = blen = 0;
-		type = ENTRY_DATA;
+		taken = blen = ndata = 0;
 		while (taken < atomic_load(&a->used)) {
 			ring_get(a, pos, &h, sizeof(h));
-			if (h.type != ENTRY_DATA && taken > 0)
+			if (blen > 0 && blen + sizeof(h) + h.len > ACCESSLOG_BATCH_BYTES)
 				break;
-			if (h.type == ENTRY_DATA && blen > 0 && blen + h.len > ACCESSLOG_BATCH_BYTES)
-				break;
-			ring_get(a, (pos + sizeof(h)) % a->cap, a->wbuf + blen, h.len);
-			blen += h.len;
+			ring_get(a, pos, a->wbuf + blen, sizeof(h));
+			ring_get(a, (pos + sizeof(h)) % a->cap, a->wbuf + blen + sizeof(h), h.len);
+			blen += sizeof(h) + h.len;
 			taken += sizeof(h) + h.len;
 			pos = (pos + sizeof(h) + h.len) % a->cap;
-			type = h.type;
-			if (type != ENTRY_DATA)
-				break;
+			ndata += h.type == ENTRY_DATA;
 		}
+		/* Tickets are handed out in ring order: the batch's first is one past the last one taken. */
+		first_ticket = a->taken_ticket + 1;
+		a->taken_ticket += ndata;
 		pthread_mutex_unlock(&a->mu);
-		if (type == ENTRY_DATA) {
-			if (!writer_write(a, a->wbuf, blen)) {
-				pthread_mutex_lock(&a->mu);
-				break;
-			}
-		} else if (a->path != NULL) {
-			a->wbuf[blen] = '\0';
-			if (type == ENTRY_ROTATE)
-				writer_rotate(a, a->wbuf);
-			else if (writer_reopen(a))
-				log_info("access log %s reopened", a->path);
-		}
+		ok = writer_batch(a, blen, first_ticket);
 		pthread_mutex_lock(&a->mu);
+		if (!ok)
+			break;
 		a->tail = (a->tail + taken) % a->cap;
 		atomic_fetch_sub(&a->used, taken);
 		if (atomic_load(&a->used) == 0)
 			pthread_cond_broadcast(&a->drained);
 	}
+	pthread_mutex_unlock(&a->mu);
+	/* A clean stop: the final digest, synced, is the file's last line. */
+	if (ok && !a->abandon) {
+		writer_digest(a, LOGCHAIN_END_FINAL);
+		writer_flush(a, 0, true);
+	}
+	pthread_mutex_lock(&a->mu);
 	a->writer_done = true;
 	pthread_cond_broadcast(&a->drained);
 	pthread_mutex_unlock(&a->mu);
@@ -453,8 +750,7 @@ writer_start(struct accesslog *a, size_t cap)
 
 	if (a->started)
 		return true;
-	/* +1: a rotate entry's payload gets a NUL in wbuf */
-	if ((a->ring = malloc(cap)) == NULL || (a->wbuf = malloc(cap + 1)) == NULL) {
+	if ((a->ring = malloc(cap)) == NULL || (a->wbuf = malloc(ACCESSLOG_BATCH_BYTES)) == NULL) {
 		free(a->ring);
 		a->ring = NULL;
 		return false;
@@ -466,6 +762,10 @@ writer_start(struct accesslog *a, size_t cap)
 	pthread_cond_init(&a->cv, &ca);
 	pthread_cond_init(&a->drained, &ca);
 	pthread_condattr_destroy(&ca);
+	if (a->sync == ACCESSLOG_SYNC_EVERY_CALL && a->path != NULL) {
+		a->reserve = cap; /* everything the ring can hold fits in the reservation */
+		writer_reserve(a);
+	}
 	if (pthread_create(&a->thread, NULL, writer_main, a) != 0) {
 		log_warnx("access log: cannot start the writer thread");
 		return false;
@@ -496,11 +796,7 @@ write_notice(struct accesslog *a, const char *kind, const char *message)
 	jsonw_object_end(&a->w);
 	jsonw_object_end(&a->w);
 	jsonw_raw(&a->w, "\n", 1);
-	if (a->w.failed || !logchain_seal(a->chain, &a->w) || !enqueue(a, ENTRY_DATA, a->w.buf, a->w.len))
-		return false;
-	logchain_commit(a->chain);
-	a->bytes += a->w.len;
-	return true;
+	return !a->w.failed && enqueue(a, ENTRY_DATA, a->w.buf, a->w.len) != 0;
 }
 
 bool
@@ -509,9 +805,20 @@ accesslog_configure(struct accesslog *a, const struct access_log_config *cfg)
 	char err[512];
 
 	a->max_bytes = a->path ? cfg->max_bytes : 0;
-	a->digest_every_records = cfg->digest_every_records;
-	a->digest_every_seconds = cfg->digest_every_seconds;
+	a->digest_every_records = cfg->digest_every_records ? cfg->digest_every_records : 1000;
+	a->digest_every_seconds = cfg->digest_every_seconds ? cfg->digest_every_seconds : 60;
 	a->fail_open = cfg->fail_open;
+	a->sync_interval_ms = cfg->sync_interval_ms ? cfg->sync_interval_ms : 1000;
+	if (cfg->sync == NULL || strcmp(cfg->sync, "interval") == 0)
+		a->sync = ACCESSLOG_SYNC_INTERVAL;
+	else if (strcmp(cfg->sync, "none") == 0)
+		a->sync = ACCESSLOG_SYNC_NONE;
+	else if (strcmp(cfg->sync, "every_call") == 0)
+		a->sync = ACCESSLOG_SYNC_EVERY_CALL;
+	else {
+		log_warnx("access_log.sync: \"%s\" is not \"none\", \"interval\" or \"every_call\"", cfg->sync);
+		return false;
+	}
 	if (cfg->syslog != NULL && (a->syslog = syslog_sink_open(cfg->syslog, err, sizeof(err))) == NULL) {
 		log_warnx("access_log.syslog: %s", err);
 		return false;
@@ -533,31 +840,10 @@ accesslog_configure(struct accesslog *a, const struct access_log_config *cfg)
 	return true;
 }
 
-/* Queues a signed digest for the last record if there is one not yet covered. */
-static void
-write_digest(struct accesslog *a, time_t now)
+enum accesslog_sync
+accesslog_sync_mode(const struct accesslog *a)
 {
-	if (!logchain_has_key(a->chain) || logchain_seq(a->chain) == a->digest_seq)
-		return;
-	jsonw_reset(&a->w);
-	if (!logchain_digest(a->chain, &a->w, now)) {
-		log_warnx("access log: could not sign a digest");
-		return;
-	}
-	if (!a->started ? write_all(a, a->w.buf, a->w.len) : enqueue(a, ENTRY_DATA, a->w.buf, a->w.len)) {
-		a->bytes += a->w.len;
-		a->digest_seq = logchain_seq(a->chain);
-		a->digest_time = now;
-	}
-}
-
-void
-accesslog_tick(struct accesslog *a)
-{
-	time_t now = time(NULL);
-
-	if (a != NULL && now - a->digest_time >= (time_t)a->digest_every_seconds)
-		write_digest(a, now);
+	return a == NULL ? ACCESSLOG_SYNC_NONE : a->sync;
 }
 
 void
@@ -565,31 +851,11 @@ accesslog_reopen(struct accesslog *a)
 {
 	if (a == NULL || a->path == NULL)
 		return;
-	write_digest(a, time(NULL));
-	if (!enqueue(a, ENTRY_REOPEN, "", 0)) {
+	if (enqueue(a, ENTRY_REOPEN, "", 0) == 0) {
 		log_warnx("access log %s: the buffer is full; cannot reopen now (send SIGUSR1 again)", a->path);
 		return;
 	}
-	a->bytes = 0;
-	log_info("access log %s: reopen queued; the hash chain continues at seq %llu", a->path,
-	    (unsigned long long)logchain_seq(a->chain) + 1);
-}
-
-static void
-rotate(struct accesslog *a)
-{
-	char stamp[32], *to;
-	struct tm tm;
-	time_t now = time(NULL);
-
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	if (asprintf(&to, "%s.%s.%llu", a->path, stamp, (unsigned long long)logchain_seq(a->chain)) < 0)
-		return;
-	write_digest(a, now);
-	if (enqueue(a, ENTRY_ROTATE, to, strlen(to)))
-		a->bytes = 0; /* else: tried again after the next record */
-	free(to);
+	log_info("access log %s: reopen queued; the hash chain continues in the new file", a->path);
 }
 
 bool
@@ -631,7 +897,7 @@ writer_stop(struct accesslog *a)
 		deadline_after(&ts, 500);
 		while (!a->writer_done && pthread_cond_timedwait(&a->drained, &a->mu, &ts) != ETIMEDOUT)
 			;
-		log_warnx("access log: %zu bytes of records could not be written before exit", left);
+		log_warnx("access log: %zu bytes of records could not be written before exit (no final digest)", left);
 	}
 	done = a->writer_done;
 	pthread_mutex_unlock(&a->mu);
@@ -643,13 +909,15 @@ writer_stop(struct accesslog *a)
 	return true;
 }
 
+static void waitq_free(struct accesslog_waitq *q);
+
 void
 accesslog_close(struct accesslog *a)
 {
+	size_t i;
+
 	if (a == NULL)
 		return;
-	if (a->fd >= 0)
-		write_digest(a, time(NULL));
 	if (a->started) {
 		if (!writer_stop(a))
 			return;
@@ -657,9 +925,14 @@ accesslog_close(struct accesslog *a)
 		pthread_cond_destroy(&a->cv);
 		pthread_cond_destroy(&a->drained);
 	}
+	for (i = 0; i < atomic_load(&a->nwaitq); i++)
+		waitq_free(a->waitq[i]);
+	if (a->reserve != 0 && a->fd >= 0 && ftruncate(a->fd, (off_t)a->bytes) < 0)
+		log_warn("access log: giving back the space reserved past the end of the file");
 	if (a->owns_fd && a->fd >= 0)
 		close(a->fd);
 	jsonw_release(&a->w);
+	jsonw_release(&a->out);
 	logchain_free(a->chain);
 	syslog_sink_free(a->syslog);
 	free(a->ring);
@@ -675,7 +948,8 @@ accesslog_healthy(const struct accesslog *a)
 
 	if (a == NULL || !a->started)
 		return true;
-	return atomic_load(&m->write_ok) && atomic_load(&m->used) < ACCESSLOG_HIGH_WATER(a->cap);
+	return atomic_load(&m->write_ok) && atomic_load(&m->space_ok) &&
+	       atomic_load(&m->used) < ACCESSLOG_HIGH_WATER(a->cap);
 }
 
 bool
@@ -693,7 +967,7 @@ accesslog_health(struct accesslog *a, struct accesslog_health *h)
 		return;
 	h->fail_open = a->fail_open;
 	pthread_mutex_lock(&a->mu);
-	if (!atomic_load(&a->write_ok)) {
+	if (!atomic_load(&a->write_ok) || !atomic_load(&a->space_ok)) {
 		h->ok = false;
 		h->since_ms = a->fail_since_ms;
 		snprintf(h->reason, sizeof(h->reason), "%s", strerror(a->fail_errno));
@@ -709,6 +983,114 @@ void
 accesslog_test_fail_writes(struct accesslog *a, int err)
 {
 	atomic_store(&a->inject_errno, err);
+}
+
+/* ---- waiting for durable records (every_call) ---- */
+
+/* On q's loop: completes, in ticket order, every wait the writer has decided. */
+static void
+waitq_run(struct accesslog_waitq *q)
+{
+	struct accesslog_wait *w;
+	uint64_t durable, failed;
+
+	atomic_store(&q->notified, false); /* before the loads: a later publication wakes us again */
+	durable = atomic_load(&q->a->durable_ticket);
+	failed = atomic_load(&q->a->failed_ticket);
+	while ((w = TAILQ_FIRST(&q->waits)) != NULL && (w->ticket <= durable || w->ticket <= failed)) {
+		TAILQ_REMOVE(&q->waits, w, link);
+		w->q = NULL;
+		w->done(w, w->ticket <= durable);
+	}
+	atomic_store(&q->has_waits, !TAILQ_EMPTY(&q->waits));
+}
+
+static void
+waitq_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct accesslog_waitq *q = arg;
+	uint64_t n;
+
+	if (read(q->efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_warn("access log: reading the wake-up eventfd");
+	waitq_run(q);
+}
+
+static void
+waitq_free(struct accesslog_waitq *q)
+{
+	struct accesslog_wait *w;
+
+	if (q == NULL)
+		return;
+	while ((w = TAILQ_FIRST(&q->waits)) != NULL) {
+		TAILQ_REMOVE(&q->waits, w, link);
+		w->q = NULL;
+	}
+	if (q->ev != NULL)
+		event_free(q->ev);
+	if (q->efd >= 0)
+		close(q->efd);
+	free(q);
+}
+
+/* The waitq of `base`, registered on first use (on base's own thread). */
+static struct accesslog_waitq *
+waitq_get(struct accesslog *a, struct event_base *base)
+{
+	size_t i, n = atomic_load_explicit(&a->nwaitq, memory_order_acquire);
+	struct accesslog_waitq *q = NULL;
+
+	for (i = 0; i < n; i++)
+		if (a->waitq[i] != NULL && a->waitq[i]->base == base)
+			return a->waitq[i];
+	pthread_mutex_lock(&a->mu);
+	n = atomic_load(&a->nwaitq);
+	if (n < ACCESSLOG_MAX_LOOPS && (q = calloc(1, sizeof(*q))) != NULL) {
+		q->a = a;
+		q->base = base;
+		TAILQ_INIT(&q->waits);
+		atomic_init(&q->has_waits, false);
+		atomic_init(&q->notified, false);
+		q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (q->efd < 0 || (q->ev = event_new(base, q->efd, EV_READ | EV_PERSIST, waitq_cb, q)) == NULL ||
+		    event_add(q->ev, NULL) < 0) {
+			log_warn("access log: cannot set up the durable-record wake-up");
+			waitq_free(q);
+			q = NULL;
+		} else {
+			a->waitq[n] = q;
+			atomic_store_explicit(&a->nwaitq, n + 1, memory_order_release);
+		}
+	}
+	pthread_mutex_unlock(&a->mu);
+	return q;
+}
+
+void
+accesslog_loop_detach(struct accesslog *a, struct event_base *base)
+{
+	size_t i;
+
+	if (a == NULL)
+		return;
+	for (i = 0; i < atomic_load(&a->nwaitq); i++) {
+		if (a->waitq[i] == NULL || a->waitq[i]->base != base)
+			continue;
+		pthread_mutex_lock(&a->mu);
+		waitq_free(a->waitq[i]);
+		a->waitq[i] = NULL;
+		pthread_mutex_unlock(&a->mu);
+	}
+}
+
+void
+accesslog_wait_cancel(struct accesslog_wait *w)
+{
+	if (w == NULL || w->q == NULL)
+		return;
+	TAILQ_REMOVE(&w->q->waits, w, link);
+	w->q = NULL;
 }
 
 /* ---- formatting (event loop) ---- */
@@ -1115,71 +1497,93 @@ format_record(struct jsonw *w, const struct accesslog_call *r, const struct acce
 
 
 /* Rate-limited: records the full ring refused. */
+
+/* Rate-limited: records the full ring refused. */
 static void
 count_drop(struct accesslog *a)
 {
 	time_t now = time(NULL);
+	uint64_t dropped = atomic_fetch_add(&a->dropped, 1) + 1;
 
-	a->dropped++;
-	if (now != a->last_drop_complaint) {
-		a->last_drop_complaint = now;
+	if (atomic_exchange(&a->last_drop_complaint, (int64_t)now) != (int64_t)now)
 		log_warnx("access log: the buffer is full; %llu record%s dropped since the log became unwritable",
-		    (unsigned long long)a->dropped, a->dropped == 1 ? "" : "s");
-	}
+		    (unsigned long long)dropped, dropped == 1 ? "" : "s");
 }
 
-void
-accesslog_write(struct accesslog *a, const struct accesslog_call *r)
+/*
+ * Formats r's record into this thread's buffer and queues it. Returns its
+ * ticket, 0 when it could not be queued. Any event loop thread may call it.
+ */
+static uint64_t
+submit(struct accesslog *a, const struct accesslog_call *r)
 {
+	static _Thread_local struct jsonw w; /* per event loop: no allocation once warm, no lock */
 	struct accesslog_recovery rec = { 0 };
 	struct accesslog_health h;
 	bool healthy = accesslog_healthy(a);
-	time_t now;
+	int64_t since;
+	uint64_t ticket;
 
 	if (!a->started && !writer_start(a, ACCESSLOG_DEFAULT_BUFFER))
-		return;
-	if (!healthy && a->degraded_since_ms == 0) {
+		return 0;
+	since = atomic_load(&a->degraded_since_ms);
+	if (!healthy && since == 0) {
 		accesslog_health(a, &h);
-		a->degraded_since_ms = h.since_ms ? h.since_ms : now_ms();
+		since = h.since_ms ? h.since_ms : now_ms();
+		atomic_compare_exchange_strong(&a->degraded_since_ms, &(int64_t){ 0 }, since);
 	}
-	if (healthy && a->degraded_since_ms != 0) {
-		/* The first record after the log became writable again says what happened meanwhile. */
+	/* The first record after the log became writable again says what happened meanwhile (one thread wins). */
+	if (healthy && since != 0 && atomic_compare_exchange_strong(&a->degraded_since_ms, &since, 0)) {
 		rec.present = true;
-		rec.dropped = a->dropped;
-		rec.since_ms = a->degraded_since_ms;
+		rec.dropped = atomic_exchange(&a->dropped, 0);
+		rec.since_ms = since;
 	}
-	jsonw_reset(&a->w);
-	format_record(&a->w, r, &rec);
-	if (a->w.failed || !logchain_seal(a->chain, &a->w)) {
+	jsonw_reset(&w);
+	format_record(&w, r, &rec);
+	if (w.failed) {
 		log_warnx("access log: could not format a record (out of memory)");
-		return;
+		return 0;
 	}
-	if (!enqueue(a, ENTRY_DATA, a->w.buf, a->w.len)) {
-		if (a->degraded_since_ms == 0)
-			a->degraded_since_ms = now_ms();
-		count_drop(a); /* not committed: the next record links to the last one queued */
-		return;
+	if ((ticket = enqueue(a, ENTRY_DATA, w.buf, w.len)) == 0) {
+		if (rec.present) /* the recovery report goes on the next record that fits */
+			atomic_store(&a->degraded_since_ms, rec.since_ms);
+		else
+			atomic_compare_exchange_strong(&a->degraded_since_ms, &(int64_t){ 0 }, now_ms());
+		count_drop(a);
+		return 0;
 	}
-	logchain_commit(a->chain);
-	a->bytes += a->w.len;
-	/* The same sealed line to syslog: a non-blocking datagram, never a wait (syslog_sink.h). */
-	if (a->syslog != NULL && !syslog_sink_send(a->syslog, a->w.buf, a->w.len))
-		syslog_complain(a);
-	if (rec.present) {
-		if (a->dropped > 0)
-			log_warnx("access log: writable again; %llu record%s were dropped meanwhile",
-			    (unsigned long long)a->dropped, a->dropped == 1 ? "" : "s");
-		a->degraded_since_ms = 0;
-		a->dropped = 0;
-	}
-	if (atomic_load(&a->rotate_failed))
-		a->max_bytes = 0; /* do not retry on every record */
-	now = time(NULL);
-	if (logchain_seq(a->chain) - a->digest_seq >= a->digest_every_records ||
-	    now - a->digest_time >= (time_t)a->digest_every_seconds)
-		write_digest(a, now);
-	if (a->max_bytes != 0 && a->bytes >= a->max_bytes)
-		rotate(a);
+	if (rec.present && rec.dropped > 0)
+		log_warnx("access log: writable again; %llu record%s were dropped meanwhile",
+		    (unsigned long long)rec.dropped, rec.dropped == 1 ? "" : "s");
+	return ticket;
+}
+
+void
+accesslog_write(struct accesslog *a, const struct accesslog_call *call)
+{
+	submit(a, call);
+}
+
+enum accesslog_queued
+accesslog_write_wait(struct accesslog *a, struct event_base *base, const struct accesslog_call *call,
+    struct accesslog_wait *w)
+{
+	struct accesslog_waitq *q;
+	uint64_t ticket;
+
+	w->q = NULL;
+	if (a->sync != ACCESSLOG_SYNC_EVERY_CALL)
+		return submit(a, call) != 0 ? ACCESSLOG_QUEUED : ACCESSLOG_DROPPED;
+	if ((q = waitq_get(a, base)) == NULL || (ticket = submit(a, call)) == 0)
+		return ACCESSLOG_DROPPED;
+	w->ticket = ticket;
+	w->q = q;
+	TAILQ_INSERT_TAIL(&q->waits, w, link);
+	atomic_store(&q->has_waits, true);
+	/* Published already (before has_waits was set)? Then no wake-up comes: look on the next loop turn. */
+	if (atomic_load(&a->durable_ticket) >= ticket || atomic_load(&a->failed_ticket) >= ticket)
+		event_active(q->ev, EV_READ, 0);
+	return ACCESSLOG_WAITING;
 }
 
 /* Before the writer thread starts (chain_resume): one write(2), retried only on EINTR or a short write. */

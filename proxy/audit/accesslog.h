@@ -5,10 +5,19 @@
  * exists; ddbguard's own facts are under "guard". Item values are never
  * written: only names of tables and other resources.
  *
- * The event loop formats and chains each line and queues it in a bounded
- * buffer (access_log.buffer_bytes); one writer thread appends it with
- * write(2), so a slow disk never stalls the loop. Rotation (SIGUSR1,
- * max_bytes) is queued between records and done by the writer, in order.
+ * An event loop (any worker thread) formats each line and queues it in a
+ * bounded buffer (access_log.buffer_bytes); one writer thread chains the
+ * lines in the order they reached it (SHA-256, proxy/audit/logchain.h),
+ * appends them with write(2), writes the digests (every
+ * digest_every_records records, every digest_every_seconds even when idle,
+ * a final one at close), rotates (SIGUSR1, max_bytes) between records and
+ * fsyncs as access_log.sync says:
+ *   "none"        never (the page cache decides; a power loss loses what it held);
+ *   "interval"    at most every sync_interval_ms (the default: 1000 ms);
+ *   "every_call"  after every batch, and an allowed call's response is held
+ *                 until its record is durable (accesslog_write_wait()); one
+ *                 fdatasync covers every record queued meanwhile (group commit).
+ * A slow disk never stalls an event loop.
  * A failed write is retried, never dropped; while it fails the log is
  * unhealthy and, unless access_log.fail_open, calls are refused
  * (accesslog_accepting()). Records that do not fit the buffer are counted
@@ -20,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <time.h>
 
 #include <cjson/cJSON.h>
@@ -27,7 +37,15 @@
 #include "filters/dynamodb/inspect.h"
 
 struct accesslog;
+struct accesslog_waitq;
 struct access_log_config;
+struct event_base;
+
+enum accesslog_sync {
+	ACCESSLOG_SYNC_NONE,
+	ACCESSLOG_SYNC_INTERVAL,
+	ACCESSLOG_SYNC_EVERY_CALL,
+};
 
 /*
  * What the log records about one call: a narrow description the daemon fills
@@ -120,10 +138,10 @@ void accesslog_close(struct accesslog *a); /* accepts NULL */
  * logs why) if the signing key cannot be loaded or the thread cannot start.
  */
 bool accesslog_configure(struct accesslog *a, const struct access_log_config *cfg);
-/* SIGUSR1: the operator renamed the file; queue a digest and a reopen (done by the writer between records). */
+/* SIGUSR1: the operator renamed the file; queue a reopen (the writer digests the old file first). */
 void accesslog_reopen(struct accesslog *a);
-/* Timer: writes a digest if records are uncovered and digest_every_seconds has passed. Accepts NULL. */
-void accesslog_tick(struct accesslog *a);
+/* access_log.sync; ACCESSLOG_SYNC_NONE for NULL. */
+enum accesslog_sync accesslog_sync_mode(const struct accesslog *a);
 
 /*
  * Formats the record of `call` and queues it for the writer. Never fails the
@@ -131,6 +149,44 @@ void accesslog_tick(struct accesslog *a);
  * diagnostic) and reported by the first record after recovery.
  */
 void accesslog_write(struct accesslog *a, const struct accesslog_call *call);
+
+/*
+ * Waiting for a record to be durable (access_log.sync "every_call").
+ *
+ * The caller embeds a struct accesslog_wait in the object that holds the
+ * response (a connection) and sets `done`. accesslog_write_wait() queues the
+ * record like accesslog_write() and, if it returns true, calls w->done
+ * exactly once, later, on the event loop `base` it was called from: with
+ * durable=true once the record is written and fdatasync'd, or false when the
+ * write or the sync failed (the record may still reach the file later).
+ * Until then the caller keeps `w` alive, or calls accesslog_wait_cancel() on
+ * that same loop (then done is not called). Returns ACCESSLOG_WAITING when
+ * done will be called; ACCESSLOG_QUEUED when sync is not "every_call" (the
+ * record is queued as by accesslog_write(), nothing to wait for);
+ * ACCESSLOG_DROPPED when the record could not be queued (the buffer is full):
+ * with "every_call" the caller must then not release the response either.
+ *
+ * Threads: any number of event loops may call these, each with its own
+ * base; the writer wakes each loop through an eventfd read by an event on
+ * that base, so libevent needs no thread support. Each base is registered
+ * on its first use (at most ACCESSLOG_MAX_LOOPS); accesslog_close() frees
+ * those events, so it must run before event_base_free() of any base used
+ * here, or call accesslog_loop_detach() first.
+ */
+#define ACCESSLOG_MAX_LOOPS 64
+struct accesslog_wait {
+	void (*done)(struct accesslog_wait *w, bool durable);
+	/* private */
+	TAILQ_ENTRY(accesslog_wait) link;
+	struct accesslog_waitq *q;
+	uint64_t ticket;
+};
+enum accesslog_queued { ACCESSLOG_QUEUED, ACCESSLOG_WAITING, ACCESSLOG_DROPPED };
+enum accesslog_queued accesslog_write_wait(struct accesslog *a, struct event_base *base,
+    const struct accesslog_call *call, struct accesslog_wait *w);
+void accesslog_wait_cancel(struct accesslog_wait *w); /* accepts a wait that is not queued */
+/* Frees what accesslog_write_wait() registered on base (pending waits are dropped, not called). */
+void accesslog_loop_detach(struct accesslog *a, struct event_base *base);
 
 /* Last write succeeded and the buffer is below its high-water mark (3/4). Atomic loads only; accepts NULL. */
 bool accesslog_healthy(const struct accesslog *a);

@@ -1,16 +1,25 @@
--- proxy/log-queries.sql: review questions over a ddbguard access log, in SQLite (the sqlite3 CLI, 3.38+).
+-- proxy/audit/log-queries.sql: review questions over a ddbguard access log, in SQLite (the sqlite3 CLI, 3.38+).
+--
+-- The one place these questions are answered: `ddbguard-log summary | denials | report` embeds this file at
+-- build time and runs the same blocks over the same table (it loads the lines itself instead of readfile()).
 --
 -- Load one or more logs (readfile() is a sqlite3 CLI function), then run the whole file for a report:
 --
 --   sqlite3 review.db \
 --     -cmd ".parameter set :log \"'/var/log/ddbguard/access.log'\"" \
---     -cmd ".parameter set :from '2026-01-01T00:00:00.000Z'" -cmd ".parameter set :to '2026-02-01T00:00:00.000Z'" \
+--     -cmd ".parameter set :from \"'2026-01-01T00:00:00.000Z'\"" -cmd ".parameter set :to \"'2026-02-01'\"" \
 --     -cmd ".mode box" ".read proxy/audit/log-queries.sql"
 --
 -- Each "-- query: NAME" block below is one statement, usable on its own (tests/e2e/test_log_sqlite.py runs
--- them one by one on a generated log and checks exact counts). Lines are loaded whole into log(line);
--- the calls view keeps call records only (digest and chainStart lines have no eventVersion).
--- Field meanings: proxy/audit/ACCESS_LOG.md.
+-- them one by one on a generated log and checks exact counts, and checks ddbguard-log gives the same
+-- answers). Lines are loaded whole into log(line); the calls view keeps call records only (digest,
+-- notice and chainStart lines have no eventVersion). Field meanings: proxy/audit/ACCESS_LOG.md.
+--
+-- The window: queries count calls with :from <= eventTime < :to (ISO 8601 UTC with milliseconds, as the
+-- log writes it); an unset parameter leaves that side open. Quote values twice as above: the CLI strips
+-- one level of quotes and would evaluate 2026-02-01 as arithmetic. "errors" are upstream failures (decision
+-- error) and errors DynamoDB answered to an allowed call (errorCode set), so an allowed call that
+-- DynamoDB refused counts as allowed and as an error.
 
 -- query: load
 CREATE TABLE IF NOT EXISTS log(line TEXT NOT NULL);
@@ -35,9 +44,39 @@ SELECT log.rowid                                           AS line_no, -- load o
        json_extract(line, '$.errorCode')                   AS error_code,
        json_extract(line, '$.guard.reason')                AS reason,
        json_extract(line, '$.guard.status')                AS status,
+       json_extract(line, '$.guard.sourceCountry')         AS country,
+       json_extract(line, '$.resources[0].ARN')            AS resource,
        line
 FROM log
 WHERE json_extract(line, '$.eventVersion') IS NOT NULL;
+
+-- query: totals
+-- Calls in the window, by decision, and the first and last of them.
+SELECT count(*)                                                           AS calls,
+       coalesce(sum(decision = 'allow'), 0)                               AS allowed,
+       coalesce(sum(decision = 'deny'), 0)                                AS denied,
+       coalesce(sum(decision = 'reject'), 0)                              AS rejected,
+       coalesce(sum(decision = 'error' OR (decision = 'allow' AND error_code IS NOT NULL)), 0) AS errors,
+       min(time)                                                          AS first,
+       max(time)                                                          AS last
+FROM calls
+WHERE time >= coalesce(:from, '') AND time < coalesce(:to, '9999');
+
+-- query: calls-by
+-- The same counts per identity, action, table and country (one row per dimension and value), most calls
+-- first. A call without a table or a country counts under '-'.
+SELECT dimension, name, count(*) AS calls,
+       sum(decision = 'allow')                                            AS allowed,
+       sum(decision = 'deny')                                             AS denied,
+       sum(decision = 'reject')                                           AS rejected,
+       sum(decision = 'error' OR (decision = 'allow' AND error_code IS NOT NULL)) AS errors
+FROM (SELECT 'identity' AS dimension, identity AS name, decision, error_code, time FROM calls
+      UNION ALL SELECT 'action', coalesce(action, '-'), decision, error_code, time FROM calls
+      UNION ALL SELECT 'table', coalesce(table_name, '-'), decision, error_code, time FROM calls
+      UNION ALL SELECT 'country', coalesce(country, '-'), decision, error_code, time FROM calls)
+WHERE time >= coalesce(:from, '') AND time < coalesce(:to, '9999')
+GROUP BY 1, 2
+ORDER BY 1, calls DESC, 2;
 
 -- query: calls-by-identity-action-table
 -- Every call counted once; "errors" are upstream failures (decision error) and errors DynamoDB answered.
@@ -48,6 +87,7 @@ SELECT identity, coalesce(action, '(unknown)') AS action, coalesce(table_name, '
        sum(decision = 'reject')                                           AS rejected,
        sum(decision = 'error' OR (decision = 'allow' AND error_code IS NOT NULL)) AS errors
 FROM calls
+WHERE time >= coalesce(:from, '') AND time < coalesce(:to, '9999')
 GROUP BY 1, 2, 3
 ORDER BY calls DESC, 1, 2, 3;
 
@@ -56,6 +96,7 @@ ORDER BY calls DESC, 1, 2, 3;
 SELECT json_extract(r.value, '$.ARN') AS arn, json_extract(r.value, '$.type') AS type,
        count(*) AS calls, sum(c.decision = 'deny') AS denied
 FROM calls AS c, json_each(c.line, '$.resources') AS r
+WHERE c.time >= coalesce(:from, '') AND c.time < coalesce(:to, '9999')
 GROUP BY 1, 2
 ORDER BY calls DESC, 1;
 
@@ -65,16 +106,16 @@ SELECT coalesce(policy || '/' || coalesce(statement, '(no Sid)'), '(implicit den
            AS statement,
        count(*) AS denials, count(DISTINCT identity) AS identities
 FROM calls
-WHERE decision = 'deny'
+WHERE decision = 'deny' AND time >= coalesce(:from, '') AND time < coalesce(:to, '9999')
 GROUP BY 1
 ORDER BY denials DESC, 1;
 
 -- query: first-seen-identities
--- Identities whose first call in the whole log falls in [:from, :to).
+-- Identities whose first call in the whole log falls in [:from, :to); calls counts the whole log.
 SELECT identity, min(time) AS first_seen, count(*) AS calls
 FROM calls
 GROUP BY identity
-HAVING min(time) >= :from AND min(time) < :to
+HAVING min(time) >= coalesce(:from, '') AND min(time) < coalesce(:to, '9999')
 ORDER BY first_seen, identity;
 
 -- query: first-seen-tables
@@ -85,12 +126,30 @@ SELECT table_name, min(time) AS first_seen,
 FROM calls AS c
 WHERE table_name IS NOT NULL
 GROUP BY table_name
-HAVING min(time) >= :from AND min(time) < :to
+HAVING min(time) >= coalesce(:from, '') AND min(time) < coalesce(:to, '9999')
 ORDER BY first_seen, table_name;
 
 -- query: denials-with-reasons
-SELECT time, identity, action, coalesce(table_name, '-') AS table_name, error_code,
-       coalesce(policy || '/' || coalesce(statement, '(no Sid)'), '-') AS statement, reason
+-- Denied and rejected calls in load order; resource is the first resource ARN the call named.
+SELECT time, decision, identity, coalesce(action, '-') AS action, coalesce(table_name, '-') AS table_name,
+       coalesce(resource, '-') AS resource, error_code,
+       coalesce(policy || '/' || coalesce(statement, '(no Sid)'), '-') AS statement,
+       coalesce(reason, json_extract(line, '$.errorMessage'), error_code) AS reason
 FROM calls
-WHERE decision IN ('deny', 'reject')
+WHERE decision IN ('deny', 'reject') AND time >= coalesce(:from, '') AND time < coalesce(:to, '9999')
 ORDER BY line_no;
+
+-- query: calls-over-time
+-- The window's calls per bucket of :step_ms milliseconds starting at :start_ms (Unix ms), with the counts
+-- above: the chart of `ddbguard-log report`. Buckets without calls have no row.
+SELECT (CAST(strftime('%s', time) AS INTEGER) * 1000 + CAST(substr(time, 21, 3) AS INTEGER) - :start_ms)
+           / :step_ms                                                     AS bucket,
+       count(*)                                                           AS calls,
+       sum(decision = 'allow')                                            AS allowed,
+       sum(decision = 'deny')                                             AS denied,
+       sum(decision = 'reject')                                           AS rejected,
+       sum(decision = 'error' OR (decision = 'allow' AND error_code IS NOT NULL)) AS errors
+FROM calls
+WHERE time >= coalesce(:from, '') AND time < coalesce(:to, '9999')
+GROUP BY 1
+ORDER BY 1;

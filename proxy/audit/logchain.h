@@ -31,22 +31,35 @@
  * zeros, and the first record is a marker {"chainStart":{"reason":"..."},
  * "chain":{...}} which `ddbguard-log verify` reports as a break unless given
  * --allow-restart. Digest lines (below) are not chain records and are skipped
- * when looking for the last record.
+ * when looking for the last record; the last digest line found in the tail
+ * continues the digest chain (digestSeq and prevDigest).
  *
- * Digests. With a signing key (Ed25519, PEM), the writer appends lines
+ * Digests (version 2). The writer appends digest lines, signed when
+ * access_log.signing_key is set:
  *
- *     {"ddbguardDigest":{"seq":N,"hash":"<hash of record N>","time":"YYYY-MM-DDTHH:MM:SSZ",
- *      "keyId":"<32 hex>","signature":"<base64>"}}
+ *     {"ddbguardDigest":{"digestSeq":D,"seq":N,"hash":"<hash of record N>","time":"YYYY-MM-DDTHH:MM:SSZ",
+ *      "interval":S,"prevDigest":"<64 hex>","end":"final"|"rotate"|null,
+ *      "keyId":"<32 hex>"|null,"signature":"<base64>"|null}}
  *
- * keyId is the first 16 bytes (32 hex chars) of SHA-256 over the 32-byte raw
- * Ed25519 public key. signature is standard base64 (with padding) of the
- * Ed25519 signature (RFC 8032, pure) over the ASCII string
+ * Digests form their own chain: digestSeq counts them from 1, and prevDigest
+ * is the digest hash of the one before (64 '0' for the first), where the
+ * digest hash of a digest is the lowercase hex SHA-256 of its message
  *
- *     "ddbguard-digest-v1\n" decimal(N) "\n" hash "\n" time
+ *     "ddbguard-digest-v2\n" decimal(D) "\n" decimal(N) "\n" hash "\n" time "\n"
+ *     decimal(S) "\n" prevDigest "\n" end
  *
- * (no trailing newline). A digest covers record N and, through the chain,
- * every record before it; it always follows record N directly (the writer
- * emits it right after a record, on a timer, before rotating and on close).
+ * (end is "final", "rotate" or "-"; no trailing newline). The signature is
+ * the Ed25519 signature (RFC 8032, pure) over that message, standard base64
+ * with padding; keyId is the first 16 bytes (32 hex) of SHA-256 over the
+ * 32-byte raw public key. A digest covers record N (every record before it,
+ * through the record chain) and every digest before it (through prevDigest):
+ * deleting, reordering or replacing a digest breaks the next one's
+ * prevDigest. N may equal the previous digest's N: the writer writes one
+ * every S seconds (access_log.digest_every_seconds) even when no record
+ * arrived, so the time of the last digest bounds how much of the tail can be
+ * missing. "end":"final" marks the digest written at a clean shutdown (the
+ * last line of the file), "rotate" the last digest of a file closed by
+ * rotation or reopen. N is 0 (hash 64 '0') before the first record.
  */
 #ifndef DDBGUARD_PROXY_LOGCHAIN_H
 #define DDBGUARD_PROXY_LOGCHAIN_H
@@ -63,7 +76,7 @@ struct logchain;
 
 #define LOGCHAIN_HEX_LEN       64
 #define LOGCHAIN_KEYID_HEX_LEN 32
-#define LOGCHAIN_DIGEST_PREFIX "ddbguard-digest-v1\n"
+#define LOGCHAIN_DIGEST_PREFIX "ddbguard-digest-v2\n"
 /* The longest tail of a file read to find its last record when resuming. */
 #define LOGCHAIN_RESUME_MAX (4u << 20)
 
@@ -83,6 +96,8 @@ void logchain_set_state(struct logchain *c, uint64_t seq, const char *hash_hex);
  * record or ran out of memory. No allocation once w's buffer is warm.
  */
 bool logchain_seal(struct logchain *c, struct jsonw *w);
+/* The same for the record that starts at w->buf[start] and runs to w's end (a batch of lines). */
+bool logchain_seal_at(struct logchain *c, struct jsonw *w, size_t start);
 void logchain_commit(struct logchain *c);
 
 enum logchain_resume {
@@ -117,14 +132,43 @@ bool logchain_parse_record(struct logchain *c, const char *line, size_t len, str
 /* Loads a PEM Ed25519 private key. Returns false and fills err on failure. */
 bool logchain_load_key(struct logchain *c, const char *path, char *err, size_t errlen);
 bool logchain_has_key(const struct logchain *c);
-/* Appends the digest line (with '\n') for the last committed record to w, signed at `now`. */
-bool logchain_digest(struct logchain *c, struct jsonw *w, time_t now);
+enum logchain_end {
+	LOGCHAIN_END_NONE,   /* a periodic digest */
+	LOGCHAIN_END_ROTATE, /* the last line of a file closed by rotation or reopen */
+	LOGCHAIN_END_FINAL,  /* the last line written at a clean shutdown */
+};
+/*
+ * Appends the next digest line (with '\n') for the last committed record to
+ * w, at `now`, signed when a key is loaded, and advances the digest chain.
+ * `interval` is digest_every_seconds, written into the digest.
+ */
+bool logchain_digest(struct logchain *c, struct jsonw *w, time_t now, uint32_t interval, enum logchain_end end);
+/* The digest chain's state: how many digests so far and the last one's digest hash (64 hex). */
+uint64_t logchain_digest_seq(const struct logchain *c);
+const char *logchain_digest_last(const struct logchain *c);
+
+/* The fields of one digest line, as logchain_parse_digest() found them (strings NUL-terminated). */
+struct logchain_digest_fields {
+	uint64_t dseq, seq;
+	uint32_t interval;
+	char hash[LOGCHAIN_HEX_LEN + 1];
+	char time[24];
+	char prev[LOGCHAIN_HEX_LEN + 1];
+	enum logchain_end end;
+	bool signed_;
+	char key_id[LOGCHAIN_KEYID_HEX_LEN + 1];
+	char signature[96];
+	char digest_hash[LOGCHAIN_HEX_LEN + 1]; /* computed: SHA-256 of the message */
+	time_t t;				/* time parsed */
+};
+/* Parses a digest line (without '\n'). False when it is not a well-formed version 2 digest. */
+bool logchain_parse_digest(struct logchain *c, const char *line, size_t len, struct logchain_digest_fields *d);
 
 /* keyId (32 hex + NUL) of an Ed25519 public or private key. */
 bool logchain_key_id(EVP_PKEY *key, char out[LOGCHAIN_KEYID_HEX_LEN + 1]);
-/* The signed string for a digest, into buf; returns its length or 0 if it does not fit. */
-size_t logchain_digest_message(char *buf, size_t n, uint64_t seq, const char *hash, const char *time);
+/* The message a digest hashes and signs, into buf; returns its length or 0 if it does not fit. */
+size_t logchain_digest_message(char *buf, size_t n, const struct logchain_digest_fields *d);
 /* Checks a digest's base64 signature with a public key. */
-bool logchain_digest_verify(EVP_PKEY *pub, uint64_t seq, const char *hash, const char *time, const char *sig_b64);
+bool logchain_digest_verify(EVP_PKEY *pub, const struct logchain_digest_fields *d);
 
 #endif

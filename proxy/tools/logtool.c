@@ -1,10 +1,14 @@
 /*
  * ddbguard-log: tools for ddbguard's access log.
  *
- *   ddbguard-log verify [--pubkey FILE] [--allow-restart] FILE...
+ *   ddbguard-log verify [--pubkey FILE] [--allow-restart] [--at TIME] [--margin SECONDS] FILE...
  *
- * Checks the hash chain and signed digests described in proxy/audit/logchain.h over
- * FILEs taken as one chain, oldest first. Files named like size-rotated logs
+ * Checks the hash chain and the digest chain described in proxy/audit/logchain.h
+ * over FILEs taken as one chain, oldest first, and how the log ends: every
+ * file but the last ends with its closing digest; in the last, no record
+ * follows a final digest, and unless it ends with one (a clean shutdown),
+ * its last digest is at most interval + margin before TIME (default: now).
+ * What a pass does and does not prove: proxy/audit/ACCESS_LOG.md. Files named like size-rotated logs
  * (PATH.<YYYYmmddTHHMMSSZ>.<seq>) are put in order of their seq suffix, before
  * any other files, which keep the order given; so `verify access.log*` works.
  * Files renamed by the operator (SIGUSR1 rotation) must be given in order.
@@ -19,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 #include <openssl/err.h>
@@ -35,7 +40,8 @@ struct entry {
 	size_t file;
 	size_t line;
 	struct logchain_link link; /* ENTRY_RECORD; link.seq also for ENTRY_DIGEST */
-	cJSON *digest;             /* ENTRY_DIGEST: the "ddbguardDigest" object's parent; owned */
+	struct logchain_digest_fields *digest; /* ENTRY_DIGEST; NULL when malformed; owned */
+	bool last_in_file;
 };
 
 struct verify {
@@ -47,12 +53,15 @@ struct verify {
 	char pub_id[LOGCHAIN_KEYID_HEX_LEN + 1];
 	bool allow_restart;
 	struct logchain *chain;
+	time_t at;	 /* the reviewer's time (--at), or now */
+	bool at_given;	 /* --at was given: the gap check applies even after a final digest */
+	long margin;	 /* seconds allowed past the interval */
 };
 
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: ddbguard-log verify [--pubkey FILE] [--allow-restart] FILE...\n"
+	fprintf(f, "usage: ddbguard-log verify [--pubkey FILE] [--allow-restart] [--at TIME] [--margin S] FILE...\n"
 	           "       ddbguard-log summary|denials [--since T] [--until T] [--json] [-o FILE] FILE...\n"
 	           "       ddbguard-log report [--since T] [--until T] --out FILE.html FILE...\n"
 	           "  (summary, denials, report: see proxy/tools/logreview.h; T is ISO 8601 or a span like 1h, 7d)\n"
@@ -60,6 +69,9 @@ usage(FILE *f)
 	           "                   PATH.<time>.<seq> are sorted by seq; others keep the order given)\n"
 	           "  --pubkey FILE    PEM Ed25519 public key (log-signing.pub): check digest signatures\n"
 	           "  --allow-restart  accept chainStart markers (a new chain after a broken file tail)\n"
+	           "  --at TIME        the log must be covered up to TIME (ISO 8601 UTC, or a Unix time);\n"
+	           "                   default: now, unless the last file ends with a final digest\n"
+	           "  --margin S       seconds allowed past the digest interval (default 10)\n"
 	           "exit: 0 verified, 1 broken (the first broken record is named), 2 usage or I/O error\n");
 }
 
@@ -152,7 +164,13 @@ load_file(struct verify *v, size_t fi)
 		e.line = lineno;
 		if (is_digest(line, (size_t)len)) {
 			e.kind = ENTRY_DIGEST;
-			e.digest = cJSON_ParseWithLength(line, (size_t)len);
+			if ((e.digest = malloc(sizeof(*e.digest))) != NULL &&
+			    !logchain_parse_digest(v->chain, line, (size_t)len, e.digest)) {
+				free(e.digest);
+				e.digest = NULL;
+			}
+			if (e.digest != NULL)
+				e.link.seq = e.digest->seq;
 		} else {
 			e.kind = logchain_parse_record(v->chain, line, (size_t)len, &e.link) ? ENTRY_RECORD : ENTRY_BAD;
 		}
@@ -165,6 +183,8 @@ load_file(struct verify *v, size_t fi)
 	}
 	free(line);
 	fclose(f);
+	if (v->n > 0 && v->e[v->n - 1].file == fi)
+		v->e[v->n - 1].last_in_file = true;
 	return 0;
 }
 
@@ -187,61 +207,131 @@ broken(const struct verify *v, const struct entry *e, const char *fmt, ...)
 	return 1;
 }
 
-static const char *
-dstr(const cJSON *o, const char *k)
-{
-	const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
+static const char zeros[LOGCHAIN_HEX_LEN + 1] = "0000000000000000000000000000000000000000000000000000000000000000";
 
-	return cJSON_IsString(x) ? x->valuestring : NULL;
-}
+/* What verify_all keeps about the digest chain. */
+struct dstate {
+	const struct entry *last; /* the last good digest */
+	size_t verified, unchecked, total;
+};
 
-/* Checks digest i against the records before it. */
+/* Checks digest i against the records before it and the digest before it. */
 static int
-check_digest(struct verify *v, size_t i, size_t *verified, size_t *unchecked)
+check_digest(struct verify *v, size_t i, struct dstate *ds, const struct entry *last_record)
 {
 	struct entry *e = &v->e[i];
-	const cJSON *d = cJSON_GetObjectItemCaseSensitive(e->digest, "ddbguardDigest");
-	const cJSON *seqj = cJSON_GetObjectItemCaseSensitive(d, "seq");
-	const char *hash = dstr(d, "hash"), *time = dstr(d, "time"), *kid = dstr(d, "keyId"),
-	           *sig = dstr(d, "signature");
-	size_t j;
+	const struct logchain_digest_fields *d = e->digest, *p;
 
-	if (!cJSON_IsNumber(seqj) || seqj->valuedouble < 1 || hash == NULL || time == NULL || kid == NULL ||
-	    sig == NULL)
-		return broken(v, e, "digest mismatch: malformed digest line (edited)");
-	e->link.seq = (uint64_t)seqj->valuedouble;
-	for (j = i; j-- > 0;) {
-		if (v->e[j].kind != ENTRY_RECORD)
-			continue;
-		if (v->e[j].link.seq == e->link.seq)
-			break;
-		if (v->e[j].link.chain_start)
-			j = 0;
+	if (d == NULL)
+		return broken(v, e, "digest mismatch: malformed digest line (edited, or written by an older version)");
+	/* The record chain: a digest covers the last record before it. */
+	if (last_record != NULL && d->seq != last_record->link.seq)
+		return broken(v, e,
+		    "digest mismatch: it covers record %" PRIu64 " but the record before it is %" PRIu64 " (%s:%zu)",
+		    d->seq, last_record->link.seq, v->files[last_record->file], last_record->line);
+	if (last_record != NULL && strcmp(d->hash, last_record->link.hash) != 0)
+		return broken(v, e, "digest mismatch: its hash is not that of record %" PRIu64 " (%s:%zu)", d->seq,
+		    v->files[last_record->file], last_record->line);
+	if (last_record == NULL && d->seq == 0 && strcmp(d->hash, zeros) != 0)
+		return broken(v, e, "digest mismatch: it covers no record but its hash is not zeros");
+	/* Its signature first: with a key, an edited digest is named as such, not by what its edit broke. */
+	if (v->pub != NULL) {
+		if (!d->signed_)
+			return broken(v, e, "bad signature: the digest is not signed (a key was given)");
+		if (strcmp(d->key_id, v->pub_id) != 0)
+			return broken(v, e, "bad signature: signed with key %s, the given key is %s", d->key_id, v->pub_id);
+		if (!logchain_digest_verify(v->pub, d))
+			return broken(v, e, "bad signature");
+		ds->verified++;
+	} else {
+		ds->unchecked++;
 	}
-	if (j == (size_t)-1 || v->e[j].kind != ENTRY_RECORD || v->e[j].link.seq != e->link.seq)
-		return broken(v, e, "digest mismatch: no record with seq %" PRIu64 " before it (deleted?)",
-		              e->link.seq);
-	if (strcmp(hash, v->e[j].link.hash) != 0)
-		return broken(v, e, "digest mismatch: its hash is not that of record %" PRIu64 " (%s:%zu)", e->link.seq,
-		              v->files[v->e[j].file], v->e[j].line);
-	if (v->pub == NULL) {
-		(*unchecked)++;
+	/* The digest chain. */
+	if ((p = ds->last ? ds->last->digest : NULL) != NULL) {
+		bool restart = d->dseq == 1 && strcmp(d->prev, zeros) == 0;
+
+		if (restart && !v->allow_restart)
+			return broken(v, e, "digest chain restarted (the daemon found no digest to continue; "
+			                    "--allow-restart accepts it)");
+		if (!restart && d->dseq > p->dseq + 1) {
+			for (size_t k = i + 1; k < v->n; k++)
+				if (v->e[k].kind == ENTRY_DIGEST && v->e[k].digest != NULL &&
+				    v->e[k].digest->dseq == p->dseq + 1)
+					return broken(v, e, "reordered: digest %" PRIu64 " comes later (%s:%zu)", p->dseq + 1,
+					    v->files[v->e[k].file], v->e[k].line);
+			return broken(v, e, "deleted: digests %" PRIu64 "..%" PRIu64 " are missing before it", p->dseq + 1,
+			    d->dseq - 1);
+		}
+		if (!restart && d->dseq <= p->dseq)
+			return broken(v, e, "reordered: digest %" PRIu64 " after digest %" PRIu64 " (%s:%zu)", d->dseq,
+			    p->dseq, v->files[ds->last->file], ds->last->line);
+		if (!restart && strcmp(d->prev, p->digest_hash) != 0)
+			return broken(v, e, "replaced: its prevDigest is not the digest before it (%s:%zu)",
+			    v->files[ds->last->file], ds->last->line);
+		if (d->seq < p->seq)
+			return broken(v, e, "reordered: it covers record %" PRIu64 ", the digest before it %" PRIu64, d->seq,
+			    p->seq);
+		if (d->t < p->t)
+			return broken(v, e, "reordered: its time %s is before the previous digest's %s", d->time, p->time);
+	}
+	ds->total++;
+	ds->last = e;
+	return 0;
+}
+
+static void
+fmt_time(time_t t, char *buf, size_t n)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* How the log ends: closing digests, nothing after a final digest, and the gap to --at. */
+static int
+check_end(struct verify *v, const struct dstate *ds, size_t since_digest)
+{
+	const struct entry *L = ds->last, *e;
+	char tl[32], ta[32];
+	size_t i;
+
+	for (i = 0; i < v->n; i++) {
+		e = &v->e[i];
+		if (e->last_in_file && e->file + 1 < v->nfiles &&
+		    (e->kind != ENTRY_DIGEST || e->digest == NULL || e->digest->end == LOGCHAIN_END_NONE))
+			return broken(v, e, "truncated: the file does not end with its closing digest (tail cut?)");
+	}
+	if (L == NULL) {
+		if (v->n == 0)
+			return 0;
+		return broken(v, &v->e[v->n - 1], "truncated: no digest in the log; its end cannot be checked");
+	}
+	fmt_time(L->digest->t, tl, sizeof(tl));
+	if (L->digest->end == LOGCHAIN_END_FINAL && since_digest > 0)
+		return broken(v, &v->e[v->n - 1], "records follow the final digest (%s:%zu) of a log closed cleanly",
+		    v->files[L->file], L->line);
+	if (L->digest->end == LOGCHAIN_END_FINAL && L == &v->e[v->n - 1] && !v->at_given)
 		return 0;
+	if ((long long)v->at - (long long)L->digest->t > (long long)L->digest->interval + v->margin) {
+		fmt_time(v->at, ta, sizeof(ta));
+		return broken(v, L,
+		    "truncated: the last digest is at %s, %lld s before %s (interval %u s + margin %ld s): records "
+		    "after it may be cut off, or ddbguard stopped without a clean shutdown",
+		    tl, (long long)v->at - (long long)L->digest->t, ta, L->digest->interval, v->margin);
 	}
-	if (strcmp(kid, v->pub_id) != 0)
-		return broken(v, e, "bad signature: signed with key %s, the given key is %s", kid, v->pub_id);
-	if (!logchain_digest_verify(v->pub, e->link.seq, hash, time, sig))
-		return broken(v, e, "bad signature");
-	(*verified)++;
 	return 0;
 }
 
 static int
 verify_all(struct verify *v)
 {
-	size_t i, k, records = 0, verified = 0, unchecked = 0, since_digest = 0;
+	size_t i, k, records = 0, since_digest = 0;
 	uint64_t expected = 0;
 	const char *last = NULL;
+	const struct entry *last_record = NULL;
+	struct dstate ds = { 0 };
+	char tl[32];
 	int rc;
 
 	for (i = 0; i < v->n; i++) {
@@ -251,7 +341,7 @@ verify_all(struct verify *v)
 		if (e->kind == ENTRY_BAD)
 			return broken(v, e, "edited: not a chained record (no valid \"chain\" member)");
 		if (e->kind == ENTRY_DIGEST) {
-			if ((rc = check_digest(v, i, &verified, &unchecked)) != 0)
+			if ((rc = check_digest(v, i, &ds, last_record)) != 0)
 				return rc;
 			since_digest = 0;
 			continue;
@@ -279,14 +369,24 @@ verify_all(struct verify *v)
 				              "reordered: prev does not link to the record before it (replaced?)");
 		}
 		last = l->hash;
+		last_record = e;
 		expected = l->seq + 1;
 		records++;
 		since_digest++;
 	}
-	printf("OK: %zu records, %zu digests verified", records, verified);
-	if (unchecked)
-		printf(", %zu unchecked (no --pubkey)", unchecked);
-	if (since_digest && (verified || unchecked))
+	if ((rc = check_end(v, &ds, since_digest)) != 0)
+		return rc;
+	printf("OK: %zu records, %zu digests", records, ds.total);
+	if (ds.verified)
+		printf(", %zu signatures verified", ds.verified);
+	if (ds.unchecked)
+		printf(", %zu not checked (no --pubkey: anyone could have written them)", ds.unchecked);
+	if (ds.last != NULL) {
+		fmt_time(ds.last->digest->t, tl, sizeof(tl));
+		printf("; last digest %s%s", tl,
+		    ds.last->digest->end == LOGCHAIN_END_FINAL ? " (final: closed cleanly)" : "");
+	}
+	if (since_digest)
 		printf("; the last %zu records are not yet covered by a digest", since_digest);
 	printf("\n");
 	return 0;
@@ -316,17 +416,44 @@ load_pubkey(const char *path)
 	return k;
 }
 
+/* --at: ISO 8601 UTC (YYYY-MM-DDTHH:MM:SSZ, fraction allowed) or Unix seconds. */
+static bool
+parse_at(const char *s, time_t *out)
+{
+	struct tm tm = {0};
+	char *rest, *end;
+	long long n;
+
+	if ((rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) != NULL) {
+		if (*rest == '.')
+			for (rest++; *rest >= '0' && *rest <= '9'; rest++)
+				;
+		if (strcmp(rest, "Z") != 0)
+			return false;
+		*out = timegm(&tm);
+		return true;
+	}
+	n = strtoll(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || n < 0)
+		return false;
+	*out = (time_t)n;
+	return true;
+}
+
 static int
 cmd_verify(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"pubkey", required_argument, NULL, 'p'},
 	    {"allow-restart", no_argument, NULL, 'r'},
+	    {"at", required_argument, NULL, 'a'},
+	    {"margin", required_argument, NULL, 'm'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct verify v = {0};
+	struct verify v = {.at = time(NULL), .margin = 10};
 	struct named *nm;
+	char *end;
 	const char *pubkey = NULL;
 	int ch, rc = 0;
 	size_t i;
@@ -335,6 +462,20 @@ cmd_verify(int argc, char **argv)
 		switch (ch) {
 		case 'p': pubkey = optarg; break;
 		case 'r': v.allow_restart = true; break;
+		case 'a':
+			if (!parse_at(optarg, &v.at)) {
+				fprintf(stderr, "ddbguard-log: --at %s: expected YYYY-MM-DDTHH:MM:SSZ or a Unix time\n", optarg);
+				return 2;
+			}
+			v.at_given = true;
+			break;
+		case 'm':
+			v.margin = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || v.margin < 0) {
+				fprintf(stderr, "ddbguard-log: --margin %s: expected seconds\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -366,7 +507,7 @@ cmd_verify(int argc, char **argv)
 	if (rc == 0)
 		rc = verify_all(&v);
 	for (i = 0; i < v.n; i++)
-		cJSON_Delete(v.e[i].digest);
+		free(v.e[i].digest);
 	free(v.e);
 	free(v.files);
 	free(nm);

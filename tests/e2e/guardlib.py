@@ -528,12 +528,14 @@ class FakeUpstream:
       "close":    closes without answering
       "silent":   never answers (keeps the connection open until stop())
       "slow":     answers 200 with a small JSON body after `delay` seconds
+      "held":     answers 200 with a small JSON body once the test calls release.set()
     """
 
     def __init__(self, cert, key, mode, delay=1.5):
         import threading
         self.mode = mode
         self.delay = delay
+        self.release = threading.Event()  # "held" mode answers when this is set
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(str(cert), str(key))
         self.sock = socket.socket()
@@ -589,8 +591,11 @@ class FakeUpstream:
             elif self.mode == "silent":
                 self.held.append(s)
                 return
-            elif self.mode == "slow":
-                time.sleep(self.delay)
+            elif self.mode in ("slow", "held"):
+                if self.mode == "slow":
+                    time.sleep(self.delay)
+                else:
+                    self.release.wait(RECORD_TIMEOUT)
                 s.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\n"
                           b"x-amzn-RequestId: SLOW\r\nContent-Length: 2\r\n\r\n{}")
             s.close()

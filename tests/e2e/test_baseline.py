@@ -8,11 +8,13 @@ Calls go through boto3 (and /usr/bin/aws for one); operations or members newer t
 (PutResourcePolicy, UpdateKinesisStreamingDestination, DeletionProtectionEnabled) are sent as real SigV4-signed
 requests instead."""
 import json
+import re
+import subprocess
 
 import pytest
 from botocore.exceptions import ClientError
 
-from guardlib import ACCOUNT, ROOT, table_arn
+from guardlib import ACCOUNT, APP_KEY, DDBGUARD_BIN, ROOT, table_arn
 
 BASELINE = ROOT / "config" / "policies" / "baseline.json"
 POLICY = "ddbguard-baseline"
@@ -129,12 +131,40 @@ def resource_policy(*principals):
         "Action": "dynamodb:GetItem", "Resource": table_arn("orders")}]})
 
 
-def test_baseline_file_is_one_deny_only_policy():
+def explain_baseline_only(g, tmp_path, target, body):
+    """`ddbguard explain` of one call against the compiled baseline alone (the app identity without
+    allow-rest): what the daemon's own policy code makes of the shipped file."""
+    cfg = json.loads(g.config_path.read_text())
+    for ident in cfg["identities"]:
+        if ident["name"] == "app":
+            ident["policies"] = [POLICY]
+    path = tmp_path / "baseline-only.json"
+    path.write_text(json.dumps(cfg))
+    req = json.dumps({"target": "DynamoDB_20120810." + target, "access_key_id": APP_KEY, "body": body})
+    r = subprocess.run([str(DDBGUARD_BIN), "explain", "-c", str(path)], input=req, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode in (0, 1), r.stdout + r.stderr
+    return r.stdout
+
+
+def baseline_trace(out):
+    """The compiled baseline's statements as explain lists them: [(index, sid, effect)]."""
+    return [(int(m.group(1)), m.group(2), m.group(3)) for m in re.finditer(
+        r"^\s*%s / Statement\[(\d+)\] \(Sid (\S+)\) (Allow|Deny):" % re.escape(POLICY), out, re.M)]
+
+
+def test_baseline_compiles_to_one_deny_only_policy(bguard, tmp_path):
     doc = json.loads(BASELINE.read_text())
     assert list(doc) == [POLICY]
-    stmts = doc[POLICY]["Statement"]
-    assert all(s["Effect"] == "Deny" and s["Sid"] for s in stmts)
-    assert len({s["Sid"] for s in stmts}) == len(stmts)
+    sids = [st["Sid"] for st in doc[POLICY]["Statement"]]
+    assert len(set(sids)) == len(sids)
+    # Compiled, it is every statement of the file, each a Deny, and on its own it allows nothing: a plain
+    # read of a table it does not guard is an implicit deny (no Allow), not an allow.
+    out = explain_baseline_only(bguard, tmp_path, "GetItem", {"TableName": "orders", "Key": {"pk": {"S": "a"}}})
+    assert out.splitlines()[0].startswith("decision: implicit deny"), out
+    trace = baseline_trace(out)
+    assert [sid for _, sid, _ in trace] == sids, out
+    assert {eff for _, _, eff in trace} == {"Deny"}, out
 
 
 def test_export_cli_to_foreign_bucket_denied(bguard):
@@ -262,12 +292,16 @@ def test_resource_policy_trusted_accounts_allowed(bguard):
         "Policy": resource_policy("arn:aws:iam::%s:root" % ACCOUNT, "111122223333")})
 
 
-def test_billing_statement_compiled():
+def test_billing_statement_compiled(bguard, tmp_path):
     """dynamodb:PurchaseReservedCapacityOfferings is an IAM-only action (console/billing): no X-Amz-Target
-    carries it, so no client call can reach the statement; it is there for policies shared with IAM."""
+    carries it, so no client call can reach the statement; it is there for policies shared with IAM. The
+    compiled policy holds it as a Deny that matches no DynamoDB call (here: a DescribeTable)."""
     doc = json.loads(BASELINE.read_text())
     stmt = [s for s in doc[POLICY]["Statement"] if s["Sid"] == "DenyBilling"]
     assert stmt and stmt[0]["Action"] == "dynamodb:PurchaseReservedCapacityOfferings"
+    out = explain_baseline_only(bguard, tmp_path, "DescribeTable", {"TableName": "orders"})
+    line = [ln for ln in out.splitlines() if "(Sid DenyBilling) Deny:" in ln]
+    assert len(line) == 1 and "action does not match" in line[0], out
 
 
 def test_billing_target_refused(bguard):

@@ -66,11 +66,12 @@ def wait_health(port, want, timeout=RECORD_TIMEOUT):
         time.sleep(0.05)
 
 
-def start(make_guard, dynalite, d, name, fail_open=False):
+def start(make_guard, dynalite, d, name, fail_open=False, **access_log):
     admin_port = free_port()
 
     def mutate(cfg):
         cfg["access_log"] = {"path": str(d / "access.log"), "buffer_bytes": 65536, "fail_open": fail_open}
+        cfg["access_log"].update(access_log)
         cfg["admin"] = {"address": "127.0.0.1", "port": admin_port}
 
     g = make_guard(name, dynalite.url, mutate=mutate)
@@ -177,6 +178,47 @@ def test_fail_open_keeps_calls_flowing(make_guard, dynalite, tables, tmpfs):
     p = subprocess.run([str(LOGTOOL), "verify", str(log)], capture_output=True, text=True, timeout=30)
     assert p.returncode == 0, p.stdout + p.stderr
     recs = records(log)
-    notice = recs[0]["ddbguardNotice"]
+    notice = [r for r in recs if "ddbguardNotice" in r][0]["ddbguardNotice"]
     assert notice["kind"] == "failOpen" and "fail_open" in notice["message"]
     assert len([r for r in recs if r.get("eventName") == "GetItem"]) == 11
+
+
+def test_every_call_full_disk_refuses_before_forwarding(make_guard, dynalite, tables, tmpfs):
+    """access_log.sync "every_call": space for the records in flight is reserved ahead of the file, so when
+    the disk fills, no success is ever answered without its record in the file, and as soon as the
+    reservation cannot be renewed the next call is refused before it reaches the upstream."""
+    g, admin = start(make_guard, dynalite, tmpfs, "durable-every-call", sync="every_call")
+    c = g.boto()
+    log = tmpfs / "access.log"
+
+    def in_file(rid):  # read now, without waiting: every_call answers only after the record is written
+        return any(r.get("requestID") == rid for r in records(log))
+
+    rid, err = get(c)
+    assert err is None and in_file(rid), err
+    filler = fill(tmpfs)
+    allowed, refused = [rid], None
+    for _ in range(200):  # bounded: the reservation past the end of the file is at most buffer_bytes
+        rid, err = get(c)
+        if err is not None:
+            refused = (err, g.last_call())
+            break
+        assert in_file(rid), "a success was answered before its record was in the file"
+        allowed.append(rid)
+    assert refused is not None, "calls never stopped on a full disk"
+    (code, status, msg), call = refused
+    assert (code, status) == ("ServiceUnavailableException", 503) and "access log cannot be written" in msg
+    g.assert_not_forwarded(call)  # refused before forwarding, not answered after the fact
+    code, body = healthz(admin)
+    assert code == 503 and body["log"] == "unwritable" and body["reason"] == os.strerror(28), body
+
+    filler.unlink()
+    assert wait_health(admin, 200)[0] == 200
+    rid, err = get(c)
+    assert err is None and in_file(rid), err
+    allowed.append(rid)
+    assert g.stop() == 0
+    p = subprocess.run([str(LOGTOOL), "verify", str(log)], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0 and "(final: closed cleanly)" in p.stdout, p.stdout + p.stderr
+    ids = [r.get("requestID") for r in records(log) if r.get("guard", {}).get("decision") == "allow"]
+    assert sorted(ids) == sorted(allowed)

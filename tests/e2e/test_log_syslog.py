@@ -15,7 +15,7 @@ RFC5424 = re.compile(rb"^<134>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z \S+ ddbgu
 def receiver():
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", 0))
-    s.settimeout(5)
+    s.settimeout(60)  # a guard against a hang only; records arrive as soon as the writer sends them
     yield s
     s.close()
 
@@ -44,7 +44,7 @@ def test_records_go_to_stdout_for_containers(work, certs, dynalite, tables):
     import subprocess
     import time
     from conftest import make_config
-    from guardlib import DDBGUARD_BIN, Guard, stop_process
+    from guardlib import DDBGUARD_BIN, RECORD_TIMEOUT, Guard, listening, stop_process
 
     cfg = make_config(work, certs, "stdout", dynalite.url)
     cfg["access_log"] = {"path": "-"}
@@ -54,13 +54,9 @@ def test_records_go_to_stdout_for_containers(work, certs, dynalite, tables):
     with open(out_path, "wb") as out:
         g.proc = subprocess.Popen([str(DDBGUARD_BIN), "-c", str(g.config_path)], stdin=subprocess.DEVNULL,
                                   stdout=out, stderr=open(g.stderr_path, "ab"))
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and g.proc.poll() is None:
-            try:
-                socket.create_connection(("127.0.0.1", g.port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        deadline = time.monotonic() + RECORD_TIMEOUT
+        while time.monotonic() < deadline and g.proc.poll() is None and not listening(g.port):
+            time.sleep(0.02)  # polling for the listener (no probe connection: it would be logged)
         try:
             g.boto().get_item(TableName="users", Key={"pk": {"S": "u1"}})
         finally:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from guardlib import DDBGUARD_BIN, ROOT
+from guardlib import DDBGUARD_BIN, RECORD_TIMEOUT, ROOT
 
 LOGTOOL = DDBGUARD_BIN.parent / "ddbguard-log"
 ZEROS = "0" * 64
@@ -36,7 +36,7 @@ def calls(g, n):
         c.get_item(TableName="users", Key={"pk": {"S": "u1"}})
 
 
-def wait_lines(path, pred, timeout=5):
+def wait_lines(path, pred, timeout=RECORD_TIMEOUT):
     deadline = time.monotonic() + timeout
     while True:
         lines = path.read_bytes().split(b"\n")[:-1] if path.exists() else []
@@ -77,7 +77,7 @@ def test_python_reimplementation_matches(chained):
     prev = None
     lines = snap.read_bytes().split(b"\n")[:-1]
     recs = records(lines)
-    assert len(recs) == 7 and len(lines) - len(recs) == 2  # digests after records 3 and 6
+    assert len(recs) == 7 and len(lines) - len(recs) == 3  # digests at the start and after records 3 and 6
     for ln in recs:
         c, h = py_chain_hash(ln)
         assert c["hash"] == h
@@ -86,16 +86,18 @@ def test_python_reimplementation_matches(chained):
             assert c["seq"] == prev["seq"] + 1 and c["prev"] == prev["hash"]
         prev = c
     assert json.loads(recs[0])["chain"]["prev"] == ZEROS and json.loads(recs[0])["chain"]["seq"] == 1
-    d = json.loads(lines[3])["ddbguardDigest"]
-    assert d["seq"] == 3 and d["hash"] == json.loads(lines[2])["chain"]["hash"]
+    d0 = json.loads(lines[0])["ddbguardDigest"]
+    assert d0["seq"] == 0 and d0["hash"] == ZEROS and d0["digestSeq"] == 1 and d0["prevDigest"] == ZEROS
+    d = json.loads(lines[4])["ddbguardDigest"]
+    assert d["seq"] == 3 and d["hash"] == json.loads(lines[3])["chain"]["hash"] and d["digestSeq"] == 2
 
 
 def test_verify_ok(chained, logkey):
     _, snap = chained
     rc, out = verify(logkey, snap)
-    assert rc == 0 and out.startswith("OK: 7 records, 2 digests verified"), out
+    assert rc == 0 and out.startswith("OK: 7 records, 3 digests, 3 signatures verified"), out
     rc, out = verify(logkey, snap, pubkey=False)
-    assert rc == 0 and "2 unchecked" in out, out
+    assert rc == 0 and "3 not checked" in out, out
 
 
 def tampered(work, snap, name, fn):
@@ -110,40 +112,40 @@ def test_edited_record_is_named(chained, logkey, work):
     _, snap = chained
 
     def edit(lines):
-        assert b'"tableName":"users"' in lines[4]
-        lines[4] = lines[4].replace(b'"tableName":"users"', b'"tableName":"orders"')
+        assert b'"tableName":"users"' in lines[5]
+        lines[5] = lines[5].replace(b'"tableName":"users"', b'"tableName":"orders"')
         return lines
     p = tampered(work, snap, "edited.log", edit)
     rc, out = verify(logkey, p)
-    assert rc == 1 and "%s:5: seq 4: edited" % p in out, out
+    assert rc == 1 and "%s:6: seq 4: edited" % p in out, out
 
 
 def test_deleted_record_is_caught(chained, logkey, work):
     _, snap = chained
-    p = tampered(work, snap, "deleted.log", lambda ls: ls[:1] + ls[2:])  # record seq 2
+    p = tampered(work, snap, "deleted.log", lambda ls: ls[:2] + ls[3:])  # record seq 2
     rc, out = verify(logkey, p)
-    assert rc == 1 and "%s:2: seq 3: deleted before" % p in out, out
+    assert rc == 1 and "%s:3: seq 3: deleted before" % p in out, out
 
 
 def test_swapped_records_are_caught(chained, logkey, work):
     _, snap = chained
-    p = tampered(work, snap, "swapped.log", lambda ls: [ls[0], ls[2], ls[1]] + ls[3:])
+    p = tampered(work, snap, "swapped.log", lambda ls: ls[:2] + [ls[3], ls[2]] + ls[4:])
     rc, out = verify(logkey, p)
-    assert rc == 1 and "%s:2: seq 3: reordered" % p in out, out
+    assert rc == 1 and "%s:3: seq 3: reordered" % p in out, out
 
 
 def test_tampered_digest_signature_is_caught(chained, logkey, work):
     _, snap = chained
 
     def tamper(lines):
-        d = json.loads(lines[3])
+        d = json.loads(lines[4])
         s = d["ddbguardDigest"]["signature"]
         d["ddbguardDigest"]["signature"] = ("B" if s[0] == "A" else "A") + s[1:]
-        lines[3] = json.dumps(d, separators=(",", ":")).encode()
+        lines[4] = json.dumps(d, separators=(",", ":")).encode()
         return lines
     p = tampered(work, snap, "badsig.log", tamper)
     rc, out = verify(logkey, p)
-    assert rc == 1 and "%s:4: seq 3: bad signature" % p in out, out
+    assert rc == 1 and "%s:5: seq 3: bad signature" % p in out, out
     # Without the key the signature is not checked, but the digest still has to match its record.
     assert verify(logkey, p, pubkey=False)[0] == 0
 
@@ -153,13 +155,14 @@ def test_sigusr1_reopen_continues_chain(chained, logkey, work):
     old = g.log.path.with_name("access.log.renamed")
     g.log.path.rename(old)
     g.proc.send_signal(signal.SIGUSR1)
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + RECORD_TIMEOUT
     while not g.log.path.exists() and time.monotonic() < deadline:
         time.sleep(0.02)
     calls(g, 4)
     new = wait_lines(g.log.path, lambda ls: len(records(ls)) >= 4)
     assert len(records(new)) == 4
-    first = json.loads(new[0])["chain"]
+    assert new[0].startswith(b'{"ddbguardDigest":')  # the new file starts with one
+    first = json.loads(records(new)[0])["chain"]
     old_lines = old.read_bytes().split(b"\n")[:-1]
     assert old_lines[-1].startswith(b'{"ddbguardDigest":')  # the old file ends with a digest
     assert first["prev"] == json.loads(records(old_lines)[-1])["chain"]["hash"]
@@ -202,7 +205,7 @@ def test_max_bytes_rotation(make_guard, dynalite, tables, logkey):
     g = start_chained(make_guard, dynalite, logkey, "rotate", max_bytes=4096)
     n = 14
     calls(g, n)
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + RECORD_TIMEOUT
     while time.monotonic() < deadline:
         files = sorted(g.log.path.parent.glob("access.log*"))
         total = sum(len(records(f.read_bytes().split(b"\n")[:-1])) for f in files)

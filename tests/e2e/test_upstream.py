@@ -8,7 +8,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from guardlib import Dynalite, FakeUpstream, free_port
+from guardlib import RECORD_TIMEOUT, Dynalite, FakeUpstream, free_port, listening
 
 GET = dict(TableName="users", Key={"pk": {"S": "u1"}})
 
@@ -55,16 +55,19 @@ def fake_upstream(certs):
         f.stop()
 
 
-def expect_unavailable(guard, status, within):
-    t0 = time.monotonic()
+def expect_unavailable(guard, status, timeout_ms=None):
+    """The gateway, not the client, gives up: a 502/504 answer (the client's own read timeout is 15 s, so
+    an answer proves the gateway's timeout fired). timeout_ms: the configured upstream timeout that should
+    have fired; the record's durationMs must be at least that (a lower bound: load makes timers late, never
+    early). No upper bound on how long it took: that is what load breaks."""
     with pytest.raises(ClientError) as e:
         guard.boto().get_item(**GET)
-    elapsed = time.monotonic() - t0
     resp = e.value.response
     assert resp["ResponseMetadata"]["HTTPStatusCode"] == status, resp
     assert resp["Error"]["Code"] == "ServiceUnavailableException", resp
-    assert elapsed < within, "took %.1fs" % elapsed
     rec = guard.record(eventName="GetItem")
+    if timeout_ms is not None:
+        assert rec["guard"]["durationMs"] >= timeout_ms * 0.99, rec
     assert rec["guard"]["decision"] == "error", rec
     assert rec["guard"]["status"] == status
     assert rec["errorCode"] == "ServiceUnavailableException"
@@ -75,42 +78,42 @@ def expect_unavailable(guard, status, within):
 
 def test_upstream_connection_refused_gives_502(make_guard):
     g = make_guard("down", "https://localhost:%d" % free_port(), connect_timeout_ms=1000)
-    expect_unavailable(g, 502, within=3)
-    expect_unavailable(g, 502, within=3)  # and again: nothing is stuck in the pool
+    expect_unavailable(g, 502)
+    expect_unavailable(g, 502)  # and again: nothing is stuck in the pool
 
 
 def test_upstream_that_never_answers_gives_504(make_guard, blackhole):
     g = make_guard("blackhole", "https://localhost:%d" % blackhole, connect_timeout_ms=1000,
                    response_timeout_ms=1000)
-    expect_unavailable(g, 504, within=5)
+    expect_unavailable(g, 504)
 
 
 def test_upstream_certificate_from_untrusted_ca_gives_502(make_guard, rogue_dynalite):
     g = make_guard("rogue", rogue_dynalite.url)
-    rec = expect_unavailable(g, 502, within=3)
+    rec = expect_unavailable(g, 502)
     assert "upstream" in rec["guard"] and rec["guard"]["upstream"].get("status") in (None, 0)
 
 
 def test_upstream_certificate_for_another_name_gives_502(make_guard, misnamed_dynalite):
     g = make_guard("misnamed", misnamed_dynalite.url)
-    rec = expect_unavailable(g, 502, within=3)
+    rec = expect_unavailable(g, 502)
     assert rec["guard"]["upstream"].get("status") in (None, 0)
 
 
 def test_upstream_closing_without_an_answer_gives_502(make_guard, fake_upstream):
     up = fake_upstream("close")
-    expect_unavailable(make_guard("up-close", up.url), 502, within=3)
+    expect_unavailable(make_guard("up-close", up.url), 502)
 
 
 def test_upstream_answering_garbage_gives_502(make_guard, fake_upstream):
     up = fake_upstream("garbage")
-    expect_unavailable(make_guard("up-garbage", up.url), 502, within=3)
+    expect_unavailable(make_guard("up-garbage", up.url), 502)
 
 
 def test_upstream_silent_after_the_request_gives_504(make_guard, fake_upstream):
     up = fake_upstream("silent")
     g = make_guard("up-silent", up.url, response_timeout_ms=1000)
-    expect_unavailable(g, 504, within=5)
+    expect_unavailable(g, 504)
 
 
 def test_truncated_upstream_response_never_looks_complete(make_guard, fake_upstream):
@@ -129,7 +132,7 @@ def test_sigterm_lets_the_call_in_flight_finish(make_guard, fake_upstream):
     # A rolling restart must not cut calls: after SIGTERM the listener closes at once, the call
     # already forwarded still gets its answer, then the process exits 0 on its own.
     import threading
-    up = fake_upstream("slow")
+    up = fake_upstream("held")  # answers when the test releases it: no race with a fixed delay
     g = make_guard("drain", up.url)
     result = {}
 
@@ -139,15 +142,18 @@ def test_sigterm_lets_the_call_in_flight_finish(make_guard, fake_upstream):
 
     t = threading.Thread(target=call)
     t.start()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + RECORD_TIMEOUT
     while up.requests == 0 and time.monotonic() < deadline:  # the call has reached the upstream
         time.sleep(0.02)
     assert up.requests == 1
     g.proc.send_signal(signal.SIGTERM)
-    time.sleep(0.2)
+    while listening(g.port) and time.monotonic() < deadline:  # the listener closes (not: 0.2 s passes)
+        time.sleep(0.01)
     with pytest.raises(OSError):  # no new connections while draining
         socket.create_connection(("127.0.0.1", g.port), timeout=1).close()
-    t.join(10)
+    assert t.is_alive() and "r" not in result, "the call was not in flight while the listener closed"
+    up.release.set()
+    t.join(RECORD_TIMEOUT)
     assert result["r"].status == 200 and result["r"].body == b"{}", result
     assert g.proc.wait(10) == 0
     rec = g.record(eventName="GetItem")

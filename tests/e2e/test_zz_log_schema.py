@@ -1,4 +1,4 @@
-"""proxy/access-log.schema.json: a fresh record of each decision validates and carries the documented fields,
+"""proxy/audit/access-log.schema.json: a fresh record of each decision validates and carries the documented fields,
 and (this module runs last: "zz") every line of every access log the session wrote validates too.
 
 Each decision's record is checked against what proxy/audit/ACCESS_LOG.md promises, and that no item value

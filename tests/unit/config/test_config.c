@@ -11,7 +11,11 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "filters/dynamodb/catalog.h"
+#include "filters/dynamodb/inspect.h"
 #include "filters/dynamodb/json.h"
+#include "filters/policy/condkeys.h"
+#include "filters/policy/policy.h"
 
 #define POLICIES                                                                                        \
 	"\"policies\":{\"rw\":{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"A\",\"Effect\":\"Allow\"," \
@@ -245,6 +249,43 @@ test_missing_file(void **state)
 	diag_free(d);
 }
 
+/* GetItem on table `name` of account 123456789012 against policy p alone. */
+static enum policy_effect
+param_get_item(const struct policy *p, const char *name)
+{
+	char arn[128];
+	struct inspect_result res = { .n = 1 };
+	struct policy_decision out;
+
+	snprintf(arn, sizeof(arn), "arn:aws:dynamodb:us-east-1:123456789012:table/%s", name);
+	res.res[0] = (struct inspect_resource){ .type = INSPECT_TABLE, .arn = arn, .table = name };
+	policy_evaluate(&p, 1, catalog_find_iam("dynamodb:GetItem"), &res, NULL, NULL, &out);
+	return out.effect;
+}
+
+/* ExportTableToPointInTime of table orders to `bucket`, with the request's condition keys. */
+static enum policy_effect
+param_export(const struct policy *p, const char *bucket)
+{
+	static const struct timespec now = { .tv_sec = 1767225600 };
+	const struct catalog_action *a = catalog_find_iam("dynamodb:ExportTableToPointInTime");
+	struct inspect_result res = { .n = 1 };
+	struct condkeys_request keys;
+	struct policy_decision out;
+	cJSON *body = cJSON_CreateObject();
+
+	assert_non_null(a);
+	assert_non_null(body);
+	cJSON_AddStringToObject(body, "TableArn", "arn:aws:dynamodb:us-east-1:123456789012:table/orders");
+	cJSON_AddStringToObject(body, "S3Bucket", bucket);
+	res.res[0] = (struct inspect_resource){ .type = INSPECT_TABLE,
+		.arn = "arn:aws:dynamodb:us-east-1:123456789012:table/orders", .table = "orders" };
+	condkeys_request_init(&keys, a, body, &res, "127.0.0.1", true, &now, NULL, NULL);
+	policy_evaluate(&p, 1, a, &res, condkeys_lookup, &keys, &out);
+	cJSON_Delete(body);
+	return out.effect;
+}
+
 /* "${param:NAME}" is replaced by the parameter's values: spliced into arrays, an array elsewhere. */
 static void
 test_policy_parameters(void **state)
@@ -260,10 +301,23 @@ test_policy_parameters(void **state)
 	    "\"identities\":[{\"name\":\"default\",\"policies\":[\"p\"]}]}";
 	struct diag *d;
 	struct config *c = load(text, &d);
+	const struct policy *p;
 
 	if (c == NULL)
 		has_error(d, "", "<print>");
 	assert_non_null(c);
+	/* What the compiled policy does says what was spliced in: tables a and b (and c), nothing else. */
+	p = policy_set_find(c->policies, "p");
+	assert_non_null(p);
+	assert_int_equal(param_get_item(p, "a"), POLICY_ALLOW);
+	assert_int_equal(param_get_item(p, "b"), POLICY_ALLOW);
+	assert_int_equal(param_get_item(p, "c"), POLICY_ALLOW);
+	assert_int_equal(param_get_item(p, "d"), POLICY_DENY_IMPLICIT);
+	assert_int_equal(param_get_item(p, "tables"), POLICY_DENY_IMPLICIT); /* not the literal reference */
+	/* ... and the bucket: only "exports" escapes the Deny (no Allow for exports: implicit deny). */
+	assert_int_equal(param_export(p, "exports"), POLICY_DENY_IMPLICIT);
+	assert_int_equal(param_export(p, "other"), POLICY_DENY_EXPLICIT);
+	assert_int_equal(param_export(p, "${param:bucket}"), POLICY_DENY_EXPLICIT);
 	config_free(c);
 	diag_free(d);
 }

@@ -174,7 +174,7 @@ load_config(const char *cert_path, const char *key_path, const char *egress_extr
 	return c;
 }
 
-/* What proxy/main.c runtime_prepare and daemon_start set up, as far as egress uses it. */
+/* What proxy/main.c (daemon_start) and runtime_prepare set up, as far as egress uses it. */
 static struct fixture *
 fixture_new(const char *cert_path, const char *key_path, const char *egress_extra)
 {

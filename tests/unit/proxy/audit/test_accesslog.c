@@ -76,7 +76,10 @@ log_call(struct accesslog *a, struct fixture *f, int n)
 	accesslog_write(a, &c);
 }
 
-/* Reads every line of `path` (NULL-terminated array of cJSON, caller frees). */
+static size_t digest_lines, digest_bytes; /* what the last read_lines() skipped */
+static size_t chain_bytes;		  /* the writer's ,"chain":{...} members of the records read */
+
+/* Reads every record line of `path` (NULL-terminated array of cJSON, caller frees); digest lines are counted. */
 static cJSON **
 read_lines(const char *path, size_t *n)
 {
@@ -86,11 +89,22 @@ read_lines(const char *path, size_t *n)
 	cJSON **v = calloc(alloc, sizeof(*v));
 
 	assert_non_null(fp);
+	digest_lines = digest_bytes = chain_bytes = 0;
 	while (getline(&line, &cap, fp) > 0) {
 		assert_true(strlen(line) > 0 && line[strlen(line) - 1] == '\n'); /* whole lines only */
+		if (strncmp(line, "{\"ddbguardDigest\":", 18) == 0) {
+			assert_non_null(cJSON_Parse(line)); /* leaks in a failing test only */
+			digest_lines++;
+			digest_bytes += strlen(line);
+			continue;
+		}
 		if (len + 1 >= alloc)
 			v = realloc(v, (alloc *= 2) * sizeof(*v));
-		assert_non_null(v[len++] = cJSON_Parse(line));
+		if ((v[len] = cJSON_Parse(line)) == NULL)
+			fail_msg("not JSON: %s", line);
+		len++;
+		if (strstr(line, ",\"chain\":{") != NULL)
+			chain_bytes += strlen(strstr(line, ",\"chain\":{")) - 2; /* the loop queued "}\n" in its place */
 	}
 	v[len] = NULL;
 	free(line);
@@ -225,8 +239,9 @@ test_bounded(void **state)
 	fseek(fp, 0, SEEK_END);
 	bytes = (size_t)ftell(fp);
 	fclose(fp);
-	assert_true(bytes <= 65536); /* never more queued than the buffer holds */
 	v = read_lines(f->path, &n);
+	/* never more queued than the buffer holds (the writer adds the chain member and the digests) */
+	assert_true(bytes - digest_bytes - chain_bytes <= 65536);
 	assert_true(n > 10 && n < 5000);
 	free_lines(v);
 }

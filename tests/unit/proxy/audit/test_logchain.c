@@ -159,6 +159,7 @@ test_digest_signature(void **state)
 	unsigned char raw[32];
 	size_t rawlen = sizeof(raw), mlen;
 	const char *p, *q;
+	struct logchain_digest_fields d1, d2;
 
 	assert_true(fd >= 0 && kctx != NULL);
 	assert_int_equal(EVP_PKEY_keygen_init(kctx), 1);
@@ -173,10 +174,11 @@ test_digest_signature(void **state)
 	jsonw_init(&w);
 	seal(c, &w, "{\"a\":1}\n");
 	jsonw_reset(&w);
-	assert_true(logchain_digest(c, &w, 1700000000));
+	assert_true(logchain_digest(c, &w, 1700000000, 60, LOGCHAIN_END_NONE));
 	jsonw_raw(&w, "", 1); /* NUL-terminate for strstr */
-	assert_non_null(
-	    strstr(w.buf, "{\"ddbguardDigest\":{\"seq\":1,\"hash\":\"" H1 "\",\"time\":\"2023-11-14T22:13:20Z\""));
+	assert_non_null(strstr(w.buf, "{\"ddbguardDigest\":{\"digestSeq\":1,\"seq\":1,\"hash\":\"" H1
+				      "\",\"time\":\"2023-11-14T22:13:20Z\",\"interval\":60,\"prevDigest\":\"" ZEROS
+				      "\",\"end\":null"));
 	assert_true(logchain_key_id(key, kid));
 	assert_non_null(strstr(w.buf, kid));
 
@@ -189,15 +191,32 @@ test_digest_signature(void **state)
 	memcpy(sigb64, p, (size_t)(q - p));
 	sigb64[q - p] = '\0';
 	assert_int_equal(EVP_DecodeBlock(sig, (unsigned char *)sigb64, (int)strlen(sigb64)), 66);
-	mlen = (size_t)snprintf(msg, sizeof(msg), "ddbguard-digest-v1\n1\n%s\n2023-11-14T22:13:20Z", H1);
+	mlen = (size_t)snprintf(msg, sizeof(msg), "ddbguard-digest-v2\n1\n1\n%s\n2023-11-14T22:13:20Z\n60\n%s\n-", H1,
+	    ZEROS);
 	vctx = EVP_MD_CTX_new();
 	assert_int_equal(EVP_DigestVerifyInit(vctx, NULL, NULL, NULL, pub), 1);
 	assert_int_equal(EVP_DigestVerify(vctx, sig, 64, (unsigned char *)msg, mlen), 1);
 	EVP_MD_CTX_free(vctx);
-	assert_true(logchain_digest_verify(pub, 1, H1, "2023-11-14T22:13:20Z", sigb64));
-	assert_false(logchain_digest_verify(pub, 2, H1, "2023-11-14T22:13:20Z", sigb64));
-	sigb64[5] = sigb64[5] == 'A' ? 'B' : 'A';
-	assert_false(logchain_digest_verify(pub, 1, H1, "2023-11-14T22:13:20Z", sigb64));
+
+	/* Parsed back, it verifies; any field changed does not. */
+	assert_true(logchain_parse_digest(c, w.buf, strlen(w.buf) - 1, &d1));
+	assert_true(d1.signed_ && d1.dseq == 1 && d1.seq == 1 && d1.interval == 60 && d1.end == LOGCHAIN_END_NONE);
+	assert_int_equal(d1.t, 1700000000);
+	assert_true(logchain_digest_verify(pub, &d1));
+	d1.seq = 2;
+	assert_false(logchain_digest_verify(pub, &d1));
+	d1.seq = 1;
+	d1.signature[5] = d1.signature[5] == 'A' ? 'B' : 'A';
+	assert_false(logchain_digest_verify(pub, &d1));
+
+	/* The next digest (no record since, final) links to the first: prevDigest is its digest hash. */
+	jsonw_reset(&w);
+	assert_true(logchain_digest(c, &w, 1700000060, 60, LOGCHAIN_END_FINAL));
+	assert_true(logchain_parse_digest(c, w.buf, w.len - 1, &d2));
+	assert_true(d2.dseq == 2 && d2.seq == 1 && d2.end == LOGCHAIN_END_FINAL);
+	assert_string_equal(d2.prev, d1.digest_hash);
+	assert_string_equal(logchain_digest_last(c), d2.digest_hash);
+	assert_true(logchain_digest_verify(pub, &d2));
 
 	EVP_PKEY_free(pub);
 	EVP_PKEY_free(key);

@@ -1,4 +1,4 @@
-/* tests/unit/proxy/test_logreview.c: ddbguard-log summary / denials / report over a generated log. */
+/* tests/unit/proxy/tools/test_logreview.c: ddbguard-log summary / denials / report over a generated log. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
