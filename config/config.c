@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -663,12 +664,45 @@ parse_egress_routes(struct cfg_ctx *ctx, const cJSON *v, void *dst)
 	return ok;
 }
 
+/* vpce-<id>.dynamodb.<region>.vpce.amazonaws.com[.cn]; egress.c checks the region against egress.regions. */
+static const char *
+check_vpc_endpoint_name(const char *s)
+{
+	static const char *const want = "a VPC endpoint name such as "
+					"\"vpce-0123456789abcdef0-abcdefgh.dynamodb.us-east-1.vpce.amazonaws.com\"";
+	size_t n = strlen(s);
+
+	if (n > 253 || strncasecmp(s, "vpce-", 5) != 0 || strcasestr(s, ".dynamodb.") == NULL ||
+	    !((n > 19 && strcasecmp(s + n - 19, ".vpce.amazonaws.com") == 0) ||
+		(n > 22 && strcasecmp(s + n - 22, ".vpce.amazonaws.com.cn") == 0)))
+		return want;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '.')
+			return want;
+	return NULL;
+}
+
+static bool
+parse_egress_vpc_endpoints(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+{
+	struct egress_config *e = dst;
+	size_t i;
+
+	if (!cfg_string_array(ctx, v, 1024, check_vpc_endpoint_name, &e->vpc_endpoints, &e->nvpc_endpoints))
+		return false;
+	for (i = 0; i < e->nvpc_endpoints; i++)
+		for (char *q = e->vpc_endpoints[i]; *q; q++)
+			*q = (char)tolower((unsigned char)*q);
+	return true;
+}
+
 static const struct cfg_key egress_keys[] = {
 	{ .name = "ca_cert", .type = CFG_PATH, .required = true, .offset = offsetof(struct egress_config, ca_cert) },
 	{ .name = "ca_key", .type = CFG_PATH, .required = true, .offset = offsetof(struct egress_config, ca_key) },
 	{ .name = "regions", .type = CFG_CUSTOM, .required = true, .parse = parse_egress_regions },
 	{ .name = "account_ids", .type = CFG_CUSTOM, .parse = parse_egress_accounts, .parse_when_absent = true },
 	{ .name = "routes", .type = CFG_CUSTOM, .parse = parse_egress_routes, .parse_when_absent = true },
+	{ .name = "vpc_endpoints", .type = CFG_CUSTOM, .parse = parse_egress_vpc_endpoints },
 	{ .name = "cert_validity_s", .type = CFG_U32, .min = 3600, .max = 604800, .def = 86400,
 	    .offset = offsetof(struct egress_config, cert_validity_s) },
 	{ .name = "max_cached_certs", .type = CFG_U32, .min = 1, .max = 100000, .def = 1024,
@@ -719,6 +753,8 @@ static const struct cfg_key limits_keys[] = {
 	    .offset = offsetof(struct limits_config, client_timeout_ms) },
 	{ .name = "request_timeout_ms", .type = CFG_U32, .min = 100, .max = 3600000, .def = 30000,
 	    .offset = offsetof(struct limits_config, request_timeout_ms) },
+	{ .name = "max_bodies_in_flight_bytes", .type = CFG_U64, .min = 1024, .max = 17179869184ULL,
+	    .def = 67108864, .offset = offsetof(struct limits_config, max_bodies_in_flight_bytes) },
 };
 
 static const struct cfg_key access_log_keys[] = {
@@ -783,6 +819,21 @@ parse_access_log(struct cfg_ctx *ctx, const cJSON *v, void *dst)
 {
 	return cfg_optional_object(ctx, v, access_log_keys, NKEYS(access_log_keys),
 	    &((struct config *)dst)->access_log);
+}
+
+/* A user or group name as useradd(8) accepts it: [a-z_][a-z0-9_-]*[$]? (the name must exist at start). */
+static const char *
+check_account_name(const char *s)
+{
+	const char *why = "a user or group name of [a-z0-9_-] starting with a letter or '_'";
+
+	if (!(islower((unsigned char)s[0]) || s[0] == '_'))
+		return why;
+	for (s++; *s; s++)
+		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && *s != '_' && *s != '-' &&
+		    !(*s == '$' && s[1] == '\0'))
+			return why;
+	return NULL;
 }
 
 /* --- tables, geoip, policy files ------------------------------------- */
@@ -1200,6 +1251,11 @@ static const struct cfg_key top_keys[] = {
 	{ .name = "identities", .type = CFG_CUSTOM, .required = true, .parse = parse_deferred },
 	{ .name = "sigv4", .type = CFG_CUSTOM, .parse = parse_sigv4, .parse_when_absent = true },
 	{ .name = "credentials", .type = CFG_CUSTOM, .parse = parse_credentials, .parse_when_absent = true },
+	{ .name = "user", .type = CFG_STRING, .max = 32, .check = check_account_name,
+	    .offset = offsetof(struct config, user) },
+	{ .name = "group", .type = CFG_STRING, .max = 32, .check = check_account_name,
+	    .offset = offsetof(struct config, group) },
+	{ .name = "allow_root", .type = CFG_BOOL, .def = 0, .offset = offsetof(struct config, allow_root) },
 };
 
 /* --- cross-field checks ---------------------------------------------- */
@@ -1277,10 +1333,73 @@ cfg_finish_listeners(struct cfg_ctx *ctx, struct config *c)
 	if (!egress_listener && c->egress.enabled)
 		diag_error(ctx->d, "$.egress", "configured, but no listener has kind \"egress\"");
 	if (c->egress.enabled && c->egress.naccount_ids == 0 && c->account_id != NULL) {
+		/*
+		 * FIX (found by fuzz_config, a leak): an "account_ids" whose every entry was
+		 * refused leaves an empty array behind; free it before the default replaces it.
+		 */
+		free(c->egress.account_ids);
 		if ((c->egress.account_ids = calloc(1, sizeof(char *))) == NULL)
 			abort();
 		c->egress.account_ids[0] = xstrdup(c->account_id);
 		c->egress.naccount_ids = 1;
+	}
+}
+
+/*
+ * Condition keys whose values come from a source the config must name: a
+ * policy testing ddbguard:SourceCountry without geoip.country_database would
+ * see the key absent on every call (StringNotEquals then denies everything,
+ * StringEquals never allows). `merged` is the policies object after
+ * policy_files and parameters; paths are under $.policies.
+ */
+static void
+cfg_check_condition_sources(struct cfg_ctx *ctx, const struct config *c, const cJSON *merged)
+{
+	static const struct {
+		const char *key, *needs;
+		size_t offset; /* of the char * in struct geoip_config that must be set */
+	} sources[] = {
+		{ "ddbguard:SourceCountry", "geoip.country_database", offsetof(struct geoip_config, country_database) },
+		{ "ddbguard:SourceASN", "geoip.asn_database", offsetof(struct geoip_config, asn_database) },
+	};
+	const cJSON *pol, *stmts, *st, *cond, *op, *key;
+	size_t m1, m2, m3, m4, m5, si, i;
+
+	cJSON_ArrayForEach(pol, merged) {
+		if ((stmts = cJSON_GetObjectItemCaseSensitive(pol, "Statement")) == NULL)
+			continue;
+		m1 = diag_path_member(&ctx->path, pol->string);
+		m2 = diag_path_member(&ctx->path, "Statement");
+		si = 0;
+		for (st = cJSON_IsArray(stmts) ? stmts->child : stmts; st != NULL; st = cJSON_IsArray(stmts) ? st->next : NULL) {
+			m3 = cJSON_IsArray(stmts) ? diag_path_index(&ctx->path, si++) : ctx->path.len;
+			cond = cJSON_GetObjectItemCaseSensitive(st, "Condition");
+			if (!cJSON_IsObject(cond))
+				cond = NULL;
+			m4 = diag_path_member(&ctx->path, "Condition");
+			cJSON_ArrayForEach(op, cond) {
+				size_t mo = diag_path_member(&ctx->path, op->string);
+				const cJSON *keys = cJSON_IsObject(op) ? op : NULL;
+
+				cJSON_ArrayForEach(key, keys) {
+					for (i = 0; i < NKEYS(sources); i++) {
+						if (strcasecmp(key->string, sources[i].key) != 0 ||
+						    *(char *const *)((const char *)&c->geoip + sources[i].offset) != NULL)
+							continue;
+						m5 = diag_path_member(&ctx->path, key->string);
+						diag_error(ctx->d, ctx->path.text,
+						    "%s has no source: set %s (a MaxMind .mmdb), or every call sees the key absent",
+						    sources[i].key, sources[i].needs);
+						diag_path_pop(&ctx->path, m5);
+					}
+				}
+				diag_path_pop(&ctx->path, mo);
+			}
+			diag_path_pop(&ctx->path, m4);
+			diag_path_pop(&ctx->path, m3);
+		}
+		diag_path_pop(&ctx->path, m2);
+		diag_path_pop(&ctx->path, m1);
 	}
 }
 
@@ -1298,12 +1417,17 @@ config_from_json(struct cfg_ctx *ctx, const char *name, const cJSON *root)
 	cfg_object_load(ctx, root, top_keys, NKEYS(top_keys), c);
 	cfg_finish_listeners(ctx, c);
 	cfg_finish_upstream(ctx, c);
+	/* A body as large as max_body_bytes must fit the in-flight budget, or it would be throttled for ever. */
+	if (c->limits.max_bodies_in_flight_bytes < c->limits.max_body_bytes)
+		diag_error(ctx->d, "$.limits.max_bodies_in_flight_bytes",
+		    "must be at least limits.max_body_bytes (%llu)", (unsigned long long)c->limits.max_body_bytes);
 	if (cJSON_IsObject(root) && cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "policies"))) {
 		cJSON *merged = cfg_merge_policies(ctx, root);
 
 		mark = diag_path_member(&ctx->path, "policies");
 		cfg_expand_params(ctx, merged, cJSON_GetObjectItemCaseSensitive(root, "policy_parameters"));
 		c->policies = policy_set_compile(merged, ctx->d, &ctx->path);
+		cfg_check_condition_sources(ctx, c, merged);
 		diag_path_pop(&ctx->path, mark);
 		cJSON_Delete(merged);
 	}
@@ -1442,6 +1566,9 @@ egress_config_free(struct egress_config *e)
 		free(e->routes[i].to_host);
 	}
 	free(e->routes);
+	for (i = 0; i < e->nvpc_endpoints; i++)
+		free(e->vpc_endpoints[i]);
+	free(e->vpc_endpoints);
 }
 
 void
@@ -1487,6 +1614,8 @@ config_free(struct config *c)
 	free(c->credentials.sts_region);
 	free(c->credentials.ca_file);
 	free(c->credentials.account_id);
+	free(c->user);
+	free(c->group);
 	free(c->account_id);
 	free(c->file);
 	free(c);

@@ -75,6 +75,7 @@ struct limits_config {
 	uint32_t max_connections;
 	uint32_t client_timeout_ms;
 	uint32_t request_timeout_ms; /* first byte of a request to its last */
+	uint64_t max_bodies_in_flight_bytes; /* all connections' Content-Lengths reserved at once (proxy/inflight.h) */
 };
 
 /* A CONNECT host sent to another address (a VPC endpoint, a test server), keeping its TLS name. */
@@ -94,6 +95,8 @@ struct egress_config {
 	size_t naccount_ids;
 	struct egress_route_config *routes;
 	size_t nroutes;
+	char **vpc_endpoints;	/* VPC endpoint names that may be tunnelled (lower case); routes' hosts may be too */
+	size_t nvpc_endpoints;
 	uint32_t cert_validity_s; /* lifetime of a minted certificate */
 	uint32_t max_cached_certs;
 };
@@ -162,6 +165,9 @@ struct config {
 	bool has_reverse_listener;
 	uint32_t sigv4_clock_skew_s;	/* sigv4.clock_skew_s: allowed X-Amz-Date skew for issued keys */
 	struct credentials_config credentials;
+	char *user;	 /* run as this user after binding (started as root); NULL: stay who we are */
+	char *group;	 /* and this group; NULL: the user's primary group */
+	bool allow_root; /* keep running as root (no "user"): refused unless set */
 	struct policy_set *policies;	/* owned */
 	struct identity_set *identities; /* owned */
 };

@@ -3,7 +3,7 @@
 #
 #   1. installs the missing build and run dependencies (apt, through sudo when not root)
 #   2. installs dynalite (a local in-memory DynamoDB) with `npm ci` in deploy/dynalite
-#   3. builds ddbguard with meson/ninja into build/
+#   3. builds ddbguard and ddbguard-log with meson/ninja into build/
 #   4. makes development certificates in certs/dev/ (certs/mkcerts.sh)
 #   5. starts dynalite over TLS on 127.0.0.1:$DYNALITE_PORT (loopback only)
 #   6. starts ddbguard with config/examples/quickstart.json on https://localhost:$DDBGUARD_PORT
@@ -36,7 +36,7 @@ done
 if [[ "${SKIP_INSTALL:-0}" != 1 ]]; then
 	step "checking system packages"
 	"$ROOT/deploy/ensure-packages.sh" meson ninja-build pkg-config gcc libevent-dev libssl-dev \
-		libcjson-dev libmaxminddb-dev libsqlite3-dev openssl awscli python3 iproute2 node ||
+		libcjson-dev libmaxminddb-dev libsqlite3-dev libsystemd-dev openssl awscli python3 iproute2 node ||
 		die "could not install the packages above"
 fi
 AWS=/usr/bin/aws
@@ -56,7 +56,7 @@ step "building ddbguard (meson + ninja in $BUILD)"
 if [[ ! -f "$BUILD/build.ninja" ]]; then
 	meson setup "$BUILD" "$ROOT" || die "meson setup failed"
 fi
-ninja -C "$BUILD" ddbguard || die "build failed"
+ninja -C "$BUILD" ddbguard ddbguard-log || die "build failed"
 DDBGUARD="$BUILD/ddbguard"
 [[ -x "$DDBGUARD" ]] || die "build did not produce $DDBGUARD"
 
@@ -138,7 +138,11 @@ PIDS+=("$DYNALITE_PID")
 wait_for "$RUN/dynalite.log" "$DYNALITE_PID" "$DYNALITE_PORT" dynalite
 
 step "starting ddbguard on $ENDPOINT (diagnostics: $RUN/ddbguard.log, access log: $RUN/access.log)"
-"$DDBGUARD" -c "$CONFIG" >>"$RUN/ddbguard.log" 2>&1 &
+# A development run in the foreground: as root it keeps root (--allow-root); a service drops to its
+# own user instead (README, "Running as a service").
+ALLOW_ROOT=()
+[[ "$(id -u)" == 0 ]] && ALLOW_ROOT=(--allow-root)
+"$DDBGUARD" "${ALLOW_ROOT[@]}" -c "$CONFIG" >>"$RUN/ddbguard.log" 2>&1 &
 DDBGUARD_PID=$!
 PIDS+=("$DDBGUARD_PID")
 wait_for "$RUN/ddbguard.log" "$DDBGUARD_PID" "$DDBGUARD_PORT" ddbguard

@@ -21,6 +21,8 @@
 #include "proxy/audit/accesslog.h"
 #include "proxy/egress.h"
 #include "filters/base/log.h"
+#include "proxy/inflight.h"
+#include "proxy/offload.h"
 #include "proxy/request.h"
 #include "proxy/broker.h"
 #include "proxy/runtime.h"
@@ -39,6 +41,7 @@ enum conn_state {
 	CS_BODY,     /* head parsed, waiting for the body */
 	CS_UPSTREAM, /* forwarded; reading from the client is paused */
 	CS_LOGWAIT,  /* access_log.sync "every_call": the response waits in `held` for its record */
+	CS_PARSING,  /* a large body is parsed on the runtime's parse thread; reading is off */
 	CS_CLOSING,  /* flushing the last response, then close */
 };
 
@@ -81,10 +84,14 @@ struct conn {
 	struct broker_signature *sig; /* brokered calls' upstream signature, allocated on first use (owned) */
 	struct evbuffer *held;		/* every_call: the response until its record is durable (owned) */
 	struct accesslog_wait logwait; /* every_call: the record's completion, while CS_LOGWAIT */
+	struct offload_job parse; /* CS_PARSING: the body's parse on the parse thread */
+	bool gone;		  /* freed while CS_PARSING: conn_parsed finishes the job */
+	uint64_t inflight; /* this call's share of limits.max_bodies_in_flight_bytes, given back by conn_log */
 };
 
 static void conn_process(struct conn *c);
 static void conn_begin_call(struct conn *c);
+static void conn_note_partial_head(struct conn *c, struct evbuffer *in);
 static void conn_arm_deadline(struct conn *c);
 static void conn_disarm_deadline(struct conn *c);
 static void conn_set_read_limit(struct conn *c);
@@ -112,6 +119,12 @@ conn_flush_tunnel(struct bufferevent *plain)
 static void
 conn_free(struct conn *c)
 {
+	if (c->state == CS_PARSING) {
+		/* The parse thread still reads the body and writes the arena: conn_parsed frees. */
+		c->gone = true;
+		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+		return;
+	}
 	log_debug("client %s: closing in state %d", c->client_ip, (int)c->state);
 	if (c->call != NULL)
 		upstream_call_abort(c->call);
@@ -131,6 +144,7 @@ conn_free(struct conn *c)
 	if (c->upstream_request != NULL)
 		evbuffer_free(c->upstream_request);
 	json_arena_free(c->arena);
+	inflight_release(c->inflight);
 	free(c->head);
 	free(c->fwd_head);
 	free(c->keys);
@@ -145,11 +159,26 @@ conn_free(struct conn *c)
 	free(c);
 }
 
+/*
+ * The call's record is built: its body budget and its tree and strings go back
+ * now, not at the next call, so an idle connection holds no parse memory.
+ */
+static void
+conn_call_done(struct conn *c)
+{
+	inflight_release(c->inflight);
+	c->inflight = 0;
+	c->req.body = NULL;
+	c->req.consumed_capacity = NULL;
+	json_arena_release(c->arena);
+}
+
 static void
 conn_log(struct conn *c)
 {
 	c->rt->nrequests++;
 	request_log(c->rt, &c->req);
+	conn_call_done(c);
 }
 
 #define CONN_LINGER_POLL_MS 10
@@ -464,7 +493,10 @@ conn_log_then_release(struct conn *c)
 {
 	c->rt->nrequests++;
 	c->logwait.done = conn_log_done;
-	switch (request_log_wait(c->rt, &c->req, &c->logwait)) {
+	enum accesslog_queued q = request_log_wait(c->rt, &c->req, &c->logwait);
+
+	conn_call_done(c);
+	switch (q) {
 	case ACCESSLOG_WAITING:
 		c->state = CS_LOGWAIT;
 		return;
@@ -537,8 +569,10 @@ conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	c->deadline_armed = false;
 	if (c->state != CS_HEAD && c->state != CS_BODY && c->state != CS_CONNECT)
 		return;
-	if (c->state != CS_BODY)
+	if (c->state != CS_BODY) {
 		conn_begin_call(c);
+		conn_note_partial_head(c, bufferevent_get_input(c->bev));
+	}
 	request_refuse(&c->req, REFUSE_TOO_SLOW, "the request did not arrive whole within %u ms",
 	    c->rt->cfg->limits.request_timeout_ms);
 	conn_answer_refusal(c, true);
@@ -603,6 +637,23 @@ conn_begin_call(struct conn *c)
 	c->req.peer_cert = c->peer != NULL ? &c->peer_cert : NULL;
 }
 
+/*
+ * A head that never parsed (too large, cut short, timed out): the log still
+ * says what it named. Looks at most max_header_bytes into the input, which
+ * stays as it is until the record is written.
+ */
+static void
+conn_note_partial_head(struct conn *c, struct evbuffer *in)
+{
+	size_t n = evbuffer_get_length(in);
+	const char *p;
+
+	if (n > c->rt->cfg->limits.max_header_bytes)
+		n = c->rt->cfg->limits.max_header_bytes;
+	if (n > 0 && (p = (const char *)evbuffer_pullup(in, (ev_ssize_t)n)) != NULL)
+		request_note_raw_head(&c->req, p, n);
+}
+
 /* RFC 9110 7.2: inside a tunnel the Host must name the endpoint the tunnel was opened to. */
 static bool
 conn_host_matches_tunnel(const struct conn *c)
@@ -632,6 +683,7 @@ conn_read_head(struct conn *c, struct evbuffer *in)
 	conn_begin_call(c);
 	c->head_scan = 0;
 	if (n < 0) {
+		conn_note_partial_head(c, in);
 		request_refuse(&c->req, REFUSE_BAD_HTTP,
 		    "request head is larger than limits.max_header_bytes (%u) or not terminated by CRLF CRLF",
 		    lim->max_header_bytes);
@@ -641,11 +693,13 @@ conn_read_head(struct conn *c, struct evbuffer *in)
 	evbuffer_remove(in, c->head, (size_t)n);
 	c->req.bytes_in = (uint64_t)n;
 	if (http_parse_request(c->head, (size_t)n, &c->rt->request_limits, &c->msg, &err) != HTTP_OK) {
+		request_note_raw_head(&c->req, c->head, (size_t)n);
 		request_refuse(&c->req, REFUSE_BAD_HTTP, "%s%s%s", err.reason, err.field[0] ? ": " : "", err.field);
 		conn_answer_refusal(c, true); /* framing is in doubt: never read past it */
 		return false;
 	}
 	c->req.http = &c->msg;
+	request_note_target(&c->req);
 	c->close_after = !c->msg.keep_alive;
 	if (c->route->connect_host != NULL && !conn_host_matches_tunnel(c)) {
 		request_refuse(&c->req, REFUSE_BAD_HTTP, "Host does not match the CONNECT target %s",
@@ -653,6 +707,16 @@ conn_read_head(struct conn *c, struct evbuffer *in)
 		conn_answer_refusal(c, true);
 		return false;
 	}
+	/* Before any of the body is buffered: the budget bounds what bodies can hold, not what they did. */
+	if (c->msg.content_length > 0 &&
+	    !inflight_reserve(c->msg.content_length, c->rt->cfg->limits.max_bodies_in_flight_bytes)) {
+		request_refuse(&c->req, REFUSE_THROTTLED,
+		    "Rate of requests exceeds the allowed throughput. (ddbguard: request bodies in flight are at "
+		    "limits.max_bodies_in_flight_bytes)");
+		conn_answer_refusal(c, true); /* the body is never read */
+		return false;
+	}
+	c->inflight = c->msg.content_length;
 	if (c->msg.expect_continue)
 		evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
 	c->state = CS_BODY;
@@ -715,6 +779,7 @@ conn_read_connect(struct conn *c, struct evbuffer *in)
 	conn_begin_call(c);
 	c->head_scan = 0;
 	if (n < 0) {
+		conn_note_partial_head(c, in);
 		request_refuse(&c->req, REFUSE_BAD_HTTP, "request head too large or not terminated by CRLF CRLF");
 		conn_answer_refusal(c, true);
 		return false;
@@ -722,6 +787,7 @@ conn_read_connect(struct conn *c, struct evbuffer *in)
 	evbuffer_remove(in, c->head, (size_t)n);
 	c->req.bytes_in = (uint64_t)n;
 	if (http_parse_connect(c->head, (size_t)n, &c->rt->request_limits, &c->msg, &err) != HTTP_OK) {
+		request_note_raw_head(&c->req, c->head, (size_t)n);
 		/* A proxy request for anything else (GET http://..., CONNECT elsewhere) is a way out we do not offer. */
 		bool not_connect = (size_t)n < 8 || memcmp(c->head, "CONNECT ", 8) != 0;
 		const char *end = c->head + n, *t = memchr(c->head, ' ', (size_t)n), *te;
@@ -835,6 +901,50 @@ conn_fault_forward_denied(struct conn *c, const char *body, size_t body_len)
 }
 #endif
 
+static void conn_parsed(struct offload_job *job);
+
+/*
+ * Hands the body to the runtime's parse thread. Reading stops until the parse
+ * is done: libevent may move the bytes of an input chain it appends to, and
+ * the thread is reading them. False when there is no parse thread.
+ */
+static bool
+conn_parse_offloaded(struct conn *c, const char *body, size_t len)
+{
+	c->parse.arena = c->arena;
+	c->parse.body = body;
+	c->parse.len = len;
+	c->parse.opts = &c->rt->body_json;
+	c->parse.done = conn_parsed;
+	if (!offload_submit(c->rt->offload, &c->parse))
+		return false;
+	c->state = CS_PARSING;
+	bufferevent_disable(c->bev, EV_READ);
+	return true;
+}
+
+/* On the loop, once the parse thread is done with the body: the decision goes on where it stopped. */
+static void
+conn_parsed(struct offload_job *job)
+{
+	struct conn *c = (struct conn *)((char *)job - offsetof(struct conn, parse));
+
+	c->state = CS_BODY;
+	c->req.has_parsed = true;
+	c->req.parsed = job->root;
+	c->req.parse_err = job->err;
+	if (c->gone) {
+		request_refuse(&c->req, REFUSE_BAD_HTTP, "client connection closed while its request was decided");
+		c->req.status = 0;
+		conn_log(c);
+		conn_free(c);
+		return;
+	}
+	if (!c->read_paused)
+		bufferevent_enable(c->bev, EV_READ);
+	conn_process(c);
+}
+
 /* Returns true when the call was answered here and the next one may be read. */
 static bool
 conn_read_body(struct conn *c, struct evbuffer *in)
@@ -850,6 +960,9 @@ conn_read_body(struct conn *c, struct evbuffer *in)
 		conn_answer_refusal(c, true);
 		return false;
 	}
+	/* Large bodies are parsed off the loop; the decision resumes in conn_parsed with the tree. */
+	if (len >= OFFLOAD_MIN_BYTES && !c->req.has_parsed && conn_parse_offloaded(c, body, len))
+		return false;
 	c->req.bytes_in += len;
 	/* Condition-key scratch: once per connection, on its first call with a body, then reused. */
 	if (c->keys == NULL)
@@ -901,7 +1014,7 @@ conn_readcb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
-	if (c->state == CS_UPSTREAM || c->state == CS_CLOSING || c->state == CS_LOGWAIT)
+	if (c->state == CS_UPSTREAM || c->state == CS_CLOSING || c->state == CS_LOGWAIT || c->state == CS_PARSING)
 		return; /* the next request is read once this one's response is out */
 	conn_process(c);
 }
@@ -919,6 +1032,7 @@ conn_writecb(struct bufferevent *bev, void *arg)
 		upstream_call_resume(c->call);
 		return;
 	case CS_LOGWAIT:
+	case CS_PARSING:
 		return;
 	default:
 		if (c->read_paused) {
@@ -938,6 +1052,10 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED) {
 		c->handshake_pending = false; /* TLS is up; the request comes through readcb */
+		return;
+	}
+	if (c->state == CS_PARSING) { /* logged and freed when the parse is done (conn_parsed) */
+		conn_free(c);
 		return;
 	}
 	/*
@@ -976,8 +1094,10 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	partial_head = c->state == CS_HEAD && evbuffer_get_length(bufferevent_get_input(bev)) > 0;
-	if (partial_head)
+	if (partial_head) {
 		conn_begin_call(c);
+		conn_note_partial_head(c, bufferevent_get_input(bev));
+	}
 	if (partial_head || c->state == CS_BODY) {
 		request_refuse(&c->req, REFUSE_BAD_HTTP, "client connection %s before the request was complete", how);
 		c->req.status = 0;

@@ -39,6 +39,7 @@ struct egress_entry {
 	X509 *cert;	     /* minted certificate; NULL until the first tunnel */
 	time_t cert_renew_at;
 	unsigned refs;	     /* tunnels using the route: an entry is evicted only at 0 */
+	bool reserved;	     /* a regional, FIPS, Streams or account-based name: never evicted, not counted */
 	uint64_t last_used;  /* egress.use_clock when last resolved, for LRU eviction */
 };
 
@@ -54,6 +55,7 @@ struct egress {
 	int sni_index;	    /* SSL ex_data slot holding the name a tunnel was opened to */
 	struct egress_entry **entries;
 	size_t nentries;
+	size_t nvpce; /* entries that are not reserved: VPC endpoint names, bounded by max_cached_certs */
 	uint64_t use_clock;
 };
 
@@ -203,6 +205,7 @@ egress_tunnel_ssl(struct egress *e, const struct route *route)
 
 struct egress_target {
 	enum egress_service service;
+	bool vpce; /* a VPC endpoint name: tunnelled only when the config lists it */
 	char region[33];
 	char account[13]; /* "" unless an account-based endpoint */
 };
@@ -285,6 +288,7 @@ egress_classify(const char *host, struct egress_target *t, char *why, size_t why
 	} else if (n == 4 && lens[0] > 5 && memcmp(labels[0], "vpce-", 5) == 0 &&
 		   label_all(labels[0], lens[0], is_label_char) && label_is(labels[1], lens[1], "dynamodb") &&
 		   label_is(labels[3], lens[3], "vpce")) {
+		t->vpce = true;
 		labels[1] = labels[2];
 		lens[1] = lens[2];
 	} else {
@@ -301,6 +305,28 @@ egress_classify(const char *host, struct egress_target *t, char *why, size_t why
 		return false;
 	}
 	return true;
+}
+
+/* Labels of 1..63 octets, not starting or ending with '-' (the name is already LDH and dots, <= 253). */
+static bool
+egress_dns_name_ok(const char *name, char *why, size_t why_len)
+{
+	const char *p = name, *dot;
+	size_t n;
+
+	for (;;) {
+		dot = strchr(p, '.');
+		n = dot ? (size_t)(dot - p) : strlen(p);
+		if (n == 0 || n > 63 || p[0] == '-' || p[n - 1] == '-') {
+			snprintf(why, why_len, "CONNECT target %.120s%s is not a valid DNS name (%s)", name,
+			    strlen(name) > 120 ? "..." : "",
+			    n == 0 ? "empty label" : n > 63 ? "a label is longer than 63 octets" : "a label starts or ends with '-'");
+			return false;
+		}
+		if (dot == NULL)
+			return true;
+		p = dot + 1;
+	}
 }
 
 static bool
@@ -393,10 +419,13 @@ egress_hold(struct egress *e, struct egress_entry *en, const struct route **out)
 }
 
 /*
- * Frees the least recently used entry no tunnel holds. Without this, anyone
- * who can reach the listener could fill the cache with made-up VPC endpoint
- * names and lock out every name not yet seen. An entry at refs 0 has no
- * call in flight (a call belongs to a tunnel), so its pool can go.
+ * Frees the least recently used VPC endpoint entry no tunnel holds. Only the
+ * VPC endpoint names the config lists can be tunnelled, and only they share
+ * the max_cached_certs slots: the regional, FIPS, Streams and account-based
+ * names of the configured regions and accounts (a set the config bounds) are
+ * reserved, never evicted, so no name a client picks can push them out. An
+ * entry at refs 0 has no call in flight (a call belongs to a tunnel), so its
+ * pool can go.
  */
 static bool
 egress_evict(struct egress *e)
@@ -404,12 +433,13 @@ egress_evict(struct egress *e)
 	size_t i, victim = e->nentries;
 
 	for (i = 0; i < e->nentries; i++)
-		if (e->entries[i]->refs == 0 &&
+		if (e->entries[i]->refs == 0 && !e->entries[i]->reserved &&
 		    (victim == e->nentries || e->entries[i]->last_used < e->entries[victim]->last_used))
 			victim = i;
 	if (victim == e->nentries)
 		return false;
 	log_debug("egress: evicting %s", e->entries[victim]->host);
+	e->nvpce--;
 	egress_entry_free(e->entries[victim]);
 	e->entries[victim] = e->entries[--e->nentries];
 	return true;
@@ -424,8 +454,13 @@ egress_resolve(struct egress *e, const char *host, size_t host_len, uint16_t por
 	struct egress_entry *en, **grown;
 	size_t i;
 
+	if (host_len > 0 && host[0] == '[') { /* the HTTP parser passes only well-formed IPv6 literals */
+		snprintf(why, why_len, "CONNECT to %.*s refused: an IP address, not a DynamoDB endpoint name",
+		    (int)(host_len > 48 ? 48 : host_len), host);
+		return EGRESS_REFUSED;
+	}
 	if (host_len == 0 || host_len > EGRESS_HOST_MAX) {
-		snprintf(why, why_len, "CONNECT target is not a host name");
+		snprintf(why, why_len, "CONNECT target is not a DNS name (empty or longer than %d octets)", EGRESS_HOST_MAX);
 		return EGRESS_REFUSED;
 	}
 	for (i = 0; i < host_len; i++) {
@@ -437,6 +472,9 @@ egress_resolve(struct egress *e, const char *host, size_t host_len, uint16_t por
 		}
 	}
 	name[host_len] = '\0';
+	/* RFC 1035 2.3.4 / RFC 1123 2.1: a certificate cannot be minted for anything else, so refuse it here. */
+	if (!egress_dns_name_ok(name, why, why_len))
+		return EGRESS_REFUSED;
 	if (port != 443) {
 		snprintf(why, why_len, "CONNECT to %s port %u refused: only port 443 is tunnelled", name, port);
 		return EGRESS_REFUSED;
@@ -455,7 +493,16 @@ egress_resolve(struct egress *e, const char *host, size_t host_len, uint16_t por
 		    t.account);
 		return EGRESS_REFUSED;
 	}
-	if (e->nentries >= e->cfg->max_cached_certs && !egress_evict(e)) {
+	/* A VPC endpoint's id is not ours to guess: any made-up one would mint a certificate and take a slot. */
+	if (t.vpce && !in_list(e->cfg->vpc_endpoints, e->cfg->nvpc_endpoints, name) &&
+	    egress_route_override(e, name) == NULL) {
+		snprintf(why, why_len,
+		    "CONNECT to %s refused: VPC endpoint names are tunnelled only when egress.vpc_endpoints or "
+		    "egress.routes lists them",
+		    name);
+		return EGRESS_REFUSED;
+	}
+	if (t.vpce && e->nvpce >= e->cfg->max_cached_certs && !egress_evict(e)) {
 		snprintf(why, why_len, "all egress.max_cached_certs (%u) endpoint names have open tunnels",
 		    e->cfg->max_cached_certs);
 		return EGRESS_FAILED;
@@ -468,6 +515,9 @@ egress_resolve(struct egress *e, const char *host, size_t host_len, uint16_t por
 	}
 	e->entries = grown;
 	e->entries[e->nentries++] = en;
+	en->reserved = !t.vpce;
+	if (t.vpce)
+		e->nvpce++;
 	return egress_hold(e, en, out);
 }
 

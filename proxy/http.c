@@ -867,18 +867,30 @@ static const struct field_rule connect_rules[] = {
     {HTTP_HDR_HOST, FIELD_OPTIONAL, NULL, check_host},
 };
 
-/* reg-name per RFC 3986 3.2.2, restricted to DNS names: letters, digits, '-' and '.'. */
+/* Letters, digits, '-' and '.', at least one: what egress_resolve may look at. */
 static bool
-is_dns_name(const char *h, size_t n)
+is_ldh_name(const char *h, size_t n)
 {
-	if (n == 0 || n > 253 || h[0] == '.' || h[0] == '-' || h[n - 1] == '.')
+	if (n == 0)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)h[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
 		      c == '.'))
 			return false;
-		if (c == '.' && h[i + 1] == '.')
+	}
+	return true;
+}
+
+/* The inside of "[...]": an IPv6 address (hex digits, ':', '.' for an embedded IPv4), at most 45 octets. */
+static bool
+is_ip_literal(const char *h, size_t n)
+{
+	if (n < 2 || n > 45)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)h[i];
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.'))
 			return false;
 	}
 	return true;
@@ -908,14 +920,29 @@ parse_connect_line(const char *head, size_t len, struct http_message *m, struct 
 		fail(err, "only CONNECT host:443 HTTP/1.1 is accepted on this listener", NULL, 0);
 		return NULL;
 	}
-	colon = memchr(t, ':', (size_t)(sp - t));
-	if (colon == NULL || memchr(colon + 1, ':', (size_t)(sp - colon - 1)) != NULL) {
-		fail(err, "CONNECT target must be host:port", NULL, 0);
-		return NULL;
-	}
-	if (!is_dns_name(t, (size_t)(colon - t))) {
-		fail(err, "CONNECT target must be a DNS name", NULL, 0);
-		return NULL;
+	if (t < sp && *t == '[') {
+		/* RFC 3986 3.2.2 IP-literal: well-formed, so the egress policy (not the parser) refuses it with 403. */
+		colon = memchr(t, ']', (size_t)(sp - t));
+		if (colon == NULL || !is_ip_literal(t + 1, (size_t)(colon - t - 1)) || colon + 1 >= sp ||
+		    colon[1] != ':') {
+			fail(err, "CONNECT target must be host:port", NULL, 0);
+			return NULL;
+		}
+		colon++;
+	} else {
+		colon = memchr(t, ':', (size_t)(sp - t));
+		if (colon == NULL || memchr(colon + 1, ':', (size_t)(sp - colon - 1)) != NULL) {
+			fail(err, "CONNECT target must be host:port", NULL, 0);
+			return NULL;
+		}
+		/*
+		 * Only the characters of a DNS name here; label and name lengths are the
+		 * egress policy's to refuse (403, logged as a refused name, not a framing error).
+		 */
+		if (!is_ldh_name(t, (size_t)(colon - t))) {
+			fail(err, "CONNECT target must be a DNS name", NULL, 0);
+			return NULL;
+		}
 	}
 	if (parse_decimal(colon + 1, (size_t)(sp - colon - 1), &port) != DEC_OK || port == 0 || port > 65535) {
 		fail(err, "CONNECT target port is not 1..65535", NULL, 0);

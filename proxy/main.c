@@ -2,11 +2,13 @@
  * ddbguard: a least-privilege gateway for Amazon DynamoDB.
  *
  *   ddbguard -c FILE            run in the foreground
- *   ddbguard --check -c FILE    validate FILE, print every error, exit 0/1
+ *   ddbguard --check -c FILE    validate FILE and everything it names, print every error, exit 0/1
+ *   ddbguard --version          versions of ddbguard and the libraries it runs on
  *
  * The daemon's start-up, daemon_main(); the program's main() is
  * proxy/tools/ddbguard.c, which also dispatches `ddbguard explain`.
  */
+#include "proxy/offload.h"
 #include "proxy/main.h"
 
 #include <errno.h>
@@ -16,8 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include <event2/dns.h>
 #include <event2/event.h>
+#include <maxminddb.h>
+#include <openssl/crypto.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "filters/dynamodb/catalog.h"
@@ -32,7 +38,9 @@
 #include "proxy/egress.h"
 #include "proxy/listener.h"
 #include "filters/base/log.h"
+#include "proxy/preflight.h"
 #include "proxy/runtime.h"
+#include "proxy/service.h"
 #include "proxy/tls.h"
 #include "proxy/upstream.h"
 
@@ -50,11 +58,40 @@ struct daemon {
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: ddbguard [--check] [-v] -c FILE\n"
-		   "  -c, --config FILE  configuration file (see config/README.md)\n"
-		   "      --check        validate the configuration and exit: 0 valid, 1 invalid\n"
+	fprintf(f, "usage: ddbguard [-v] [--allow-root] -c FILE      run the gateway in the foreground\n"
+		   "       ddbguard --check -c FILE                  check FILE and everything it names, exit 0/1\n"
+		   "       ddbguard explain -c FILE [--request FILE]  why a call would be allowed or denied\n"
+		   "       ddbguard --version | --help\n"
+		   "\n"
+		   "  -c, --config FILE  configuration file (ddbguard.json(5), config/README.md)\n"
+		   "      --check        validate the configuration as the daemon would load it: syntax, policies,\n"
+		   "                     every certificate and key (and that each pair matches), every file it\n"
+		   "                     reads, the access-log directory writable by the run-as user; prints each\n"
+		   "                     error with its JSON path and lint warnings; exit 0 valid, 1 invalid\n"
+		   "      --allow-root   keep running as root when the config names no \"user\" (else refused)\n"
 		   "  -v, --verbose      debug diagnostics on stderr\n"
-		   "  -h, --help         this text\n");
+		   "  -V, --version      print the versions of ddbguard, libevent, OpenSSL, cJSON, libmaxminddb\n"
+		   "  -h, --help         this text\n"
+		   "\n"
+		   "subcommands:\n"
+		   "  explain            run the gateway's decision on one request (a raw HTTP request or JSON) and\n"
+		   "                     print the verdict, identity, resources, condition keys and each statement's\n"
+		   "                     outcome; \"ddbguard explain --help\" for its options\n"
+		   "\n"
+		   "signals: SIGTERM/SIGINT drain and stop (twice: stop now), SIGUSR1 reopen the access log.\n"
+		   "Access-log tools are in ddbguard-log(1): verify, summary, denials, report.\n");
+}
+
+static void
+version(void)
+{
+	printf("ddbguard %s\n"
+	       "libevent %s\n"
+	       "%s\n"
+	       "cJSON %s\n"
+	       "libmaxminddb %s\n",
+	    DDBGUARD_VERSION, event_get_version(), OpenSSL_version(OPENSSL_VERSION), cJSON_Version(),
+	    MMDB_lib_version());
 }
 
 /* A policy_lint_fn for --check: "FILE: $.path: warning: ...". */
@@ -126,6 +163,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		event_base_loopbreak(d->rt.base);
 		return;
 	}
+	service_notify_stopping();
 	log_info("signal %d: draining %u connection%s (at most %u ms)", (int)sig, d->rt.nconns,
 	    d->rt.nconns == 1 ? "" : "s", wait_ms);
 	close_listeners(d);
@@ -153,6 +191,7 @@ daemon_start(struct daemon *d, const struct config *cfg)
 	TAILQ_INIT(&rt->conns);
 	if ((rt->base = event_base_new()) == NULL || (rt->dns = dns_new(rt->base)) == NULL)
 		fatalx("cannot initialise libevent");
+	rt->offload = offload_new(rt->base); /* NULL: large bodies are parsed on the loop (warned) */
 	if ((d->upstream_tls = tls_client_ctx_new(u->ca_file)) == NULL)
 		fatalx("cannot set up upstream TLS (upstream.ca_file)");
 	if (u->dynamodb.host != NULL) {
@@ -212,6 +251,7 @@ daemon_stop(struct daemon *d)
 	accesslog_close(d->rt.alog); /* drains what is queued, waiting a bounded time */
 	geoip_free(d->rt.geoip);
 	broker_free(d->rt.broker);
+	offload_free(d->rt.offload);
 	SSL_CTX_free(d->upstream_tls);
 	evdns_base_free(d->rt.dns, 0);
 	event_base_free(d->rt.base);
@@ -225,20 +265,25 @@ daemon_main(int argc, char **argv)
 		{ "check", no_argument, NULL, 'k' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "allow-root", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL;
-	bool check = false;
+	bool check = false, allow_root = false;
 	struct daemon d = { 0 };
+	char err[512];
 	struct config *cfg;
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:vhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;
 		case 'k': check = true; break;
 		case 'v': log_set_level(LOG_LEVEL_DEBUG); break;
 		case 'h': usage(stdout); return 0;
+		case 'V': version(); return 0;
+		case 'R': allow_root = true; break;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -251,6 +296,21 @@ daemon_main(int argc, char **argv)
 	if ((cfg = load_config(path)) == NULL)
 		return 1;
 	if (check) {
+		/* "valid" means it will start: certificates, keys, files, directories, the run-as user. */
+		struct diag *pd = diag_new(path);
+		size_t i, nerr;
+
+		if (pd == NULL)
+			fatalx("out of memory");
+		preflight_check(cfg, pd);
+		for (i = 0, nerr = diag_count(pd); i < nerr; i++)
+			fprintf(stderr, "%s\n", diag_message(pd, i));
+		diag_free(pd);
+		if (nerr > 0) {
+			fprintf(stderr, "%s: %zu error%s\n", path, nerr, nerr == 1 ? "" : "s");
+			config_free(cfg);
+			return 1;
+		}
 		/* Lint warnings: valid, so the exit status stays 0. */
 		policy_set_lint(cfg->policies, check_warning, (void *)path);
 		identity_set_lint(cfg->identities, cfg->account_id, check_warning, (void *)path);
@@ -258,9 +318,20 @@ daemon_main(int argc, char **argv)
 		config_free(cfg);
 		return 0;
 	}
+	/* Refused before anything is bound: root with no "user" to drop to, unless told to keep it. */
+	if (geteuid() == 0 && cfg->user == NULL && !cfg->allow_root && !allow_root)
+		fatalx("refusing to run as root: set \"user\" (and \"group\") in %s to drop privileges after "
+		       "binding, or \"allow_root\": true (--allow-root) to keep root", path);
 	signal(SIGPIPE, SIG_IGN);
+	service_fit_nofile(cfg);
 	daemon_start(&d, cfg);
+	/* Ports are bound and root-only files read: hand the access log over, then give up root for good. */
+	if (!service_chown_for_user(cfg, cfg->access_log.path, err, sizeof(err)) ||
+	    !service_drop_privileges(cfg, allow_root, err, sizeof(err)))
+		fatalx("%s", err);
+	service_notify_ready("serving");
 	event_base_dispatch(d.rt.base);
+	service_notify_stopping();
 	daemon_stop(&d);
 	config_free(cfg);
 	log_info("stopped after %llu calls", (unsigned long long)d.rt.nrequests);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
 #include <event2/buffer.h>
@@ -28,6 +29,12 @@ static const struct refusal_info {
 	const char *type; /* __type */
 	const char *code; /* errorCode in the log: the part after '#' */
 	enum guard_decision decision;
+	/*
+	 * What the client reads instead of r->reason, for refusals whose reason
+	 * names internal addresses (upstream host, resolved peer, TLS details):
+	 * the log keeps the reason, the caller gets this and the request id.
+	 */
+	const char *client_message;
 } refusal_table[REFUSE__COUNT] = {
 	[REFUSE_NONE] = { 500, "Internal Server Error", "com.amazon.coral.service#InternalFailure",
 	    "InternalFailure", GUARD_ERROR },
@@ -48,12 +55,18 @@ static const struct refusal_info {
 	    "ValidationException", GUARD_REJECT },
 	[REFUSE_UPSTREAM_FAILED] = { 502, "Bad Gateway",
 	    "com.amazon.coral.service#ServiceUnavailableException", "ServiceUnavailableException",
-	    GUARD_ERROR },
+	    GUARD_ERROR, "ddbguard could not complete the call with DynamoDB (connection, TLS or response "
+	    "failure); the gateway's log has the reason under this request id" },
 	[REFUSE_UPSTREAM_TIMEOUT] = { 504, "Gateway Timeout",
 	    "com.amazon.coral.service#ServiceUnavailableException", "ServiceUnavailableException",
-	    GUARD_ERROR },
-	[REFUSE_TUNNEL_DENIED] = { 403, "Forbidden", "com.amazon.coral.service#AccessDeniedException",
-	    "AccessDeniedException", GUARD_DENY },
+	    GUARD_ERROR, "DynamoDB did not answer ddbguard in time; the gateway's log has the details under this "
+	    "request id" },
+	/*
+	 * A refused CONNECT: SDKs and the AWS CLI show only "Failed to connect to
+	 * proxy URL", so the status line itself says who refused and where to look.
+	 */
+	[REFUSE_TUNNEL_DENIED] = { 403, "Forbidden by ddbguard (see its access log)",
+	    "com.amazon.coral.service#AccessDeniedException", "AccessDeniedException", GUARD_DENY },
 	[REFUSE_TOO_SLOW] = { 408, "Request Timeout", "com.amazon.coral.service#RequestTimeoutException",
 	    "RequestTimeoutException", GUARD_REJECT },
 	/* 503 + ServiceUnavailableException: SDKs back off and retry until the log is writable again. */
@@ -68,6 +81,9 @@ static const struct refusal_info {
 	[REFUSE_LOG_UNWRITABLE] = { 503, "Service Unavailable",
 	    "com.amazon.coral.service#ServiceUnavailableException", "ServiceUnavailableException",
 	    GUARD_ERROR },
+	/* DynamoDB's own shape for "slow down": SDKs retry it with backoff (proxy/inflight.h). */
+	[REFUSE_THROTTLED] = { 400, "Bad Request", "com.amazon.coral.availability#ThrottlingException",
+	    "ThrottlingException", GUARD_REJECT },
 };
 
 uint64_t
@@ -139,6 +155,64 @@ printable_copy(char *dst, size_t dstlen, const char *s, size_t n)
 	dst[i] = '\0';
 }
 
+/* Case-insensitive "name:" at the start of `line`; returns the trimmed value or NULL. */
+static const char *
+raw_field(const char *line, const char *end, const char *name, size_t *vlen)
+{
+	size_t n = strlen(name);
+	const char *v, *ve;
+
+	if ((size_t)(end - line) <= n || strncasecmp(line, name, n) != 0 || line[n] != ':')
+		return NULL;
+	for (v = line + n + 1; v < end && (*v == ' ' || *v == '\t'); v++)
+		;
+	for (ve = end; ve > v && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r'); ve--)
+		;
+	*vlen = (size_t)(ve - v);
+	return v;
+}
+
+void
+request_note_raw_head(struct request *r, const char *head, size_t len)
+{
+	const char *p = head, *end = head + len, *eol, *v;
+	const struct catalog_action *action;
+	size_t vlen;
+
+	if (r->http != NULL || head == NULL)
+		return;
+	/* Skip the request line; then one field per line, the first of each name wins. */
+	for (p = memchr(p, '\n', len); p != NULL && ++p < end; p = eol) {
+		if ((eol = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			eol = end;
+		if (r->raw_user_agent == NULL && (v = raw_field(p, eol, "user-agent", &vlen)) != NULL) {
+			r->raw_user_agent = v;
+			r->raw_user_agent_len = vlen;
+		} else if ((v = raw_field(p, eol, "x-amz-target", &vlen)) != NULL) {
+			if (r->target == NULL) {
+				r->target = v;
+				r->target_len = vlen;
+				if (catalog_lookup_target(v, vlen, &action) == CATALOG_FOUND)
+					r->action = action;
+			} else if (vlen != r->target_len || memcmp(v, r->target, vlen) != 0) {
+				r->action = NULL; /* two different operations: the log names neither */
+			}
+		}
+		if (eol == end)
+			break;
+	}
+}
+
+void
+request_note_target(struct request *r)
+{
+	const struct catalog_action *action;
+
+	r->target = http_get(r->http, HTTP_HDR_X_AMZ_TARGET, &r->target_len);
+	if (catalog_lookup_target(r->target, r->target_len, &action) == CATALOG_FOUND)
+		r->action = action;
+}
+
 static bool
 decide_action(struct request *r)
 {
@@ -196,7 +270,12 @@ decide_body(struct runtime *rt, struct request *r, const char *body, size_t len,
 	enum inspect_status st;
 	const cJSON *root;
 
-	root = json_arena_parse(arena, body, len, &rt->body_json, &jerr);
+	if (r->has_parsed) { /* parsed off the loop with the same options */
+		root = r->parsed;
+		jerr = r->parse_err;
+	} else {
+		root = json_arena_parse(arena, body, len, &rt->body_json, &jerr);
+	}
 	if (root == NULL) {
 		if (jerr.line > 0)
 			request_refuse(r, REFUSE_BAD_JSON, "request body is not acceptable JSON: %s at byte %zu",
@@ -226,17 +305,16 @@ match_identity(struct runtime *rt, struct request *r)
 	struct identity_facts facts = { .access_key_id = r->auth.access_key_id, .cert = r->peer_cert,
 		.source = r->client_addr, .listener = r->listener != NULL ? r->listener->name : NULL };
 
-	r->identity = identity_set_match(rt->cfg->identities, &facts, &r->identity_match);
+	r->candidate = identity_set_match(rt->cfg->identities, &facts, &r->candidate_match);
 	if (!sigv4_akid_account(r->auth.access_key_id, r->key_account))
 		r->key_account[0] = '\0';
 	r->scope = r->route->scope;
 	/* Brokered: the gateway's credentials sign, so names are evaluated in their account. */
-	if (identity_brokered(r->identity)) {
+	if (identity_brokered(r->candidate)) {
 		char buf[13];
 
-		r->brokered = true;
 		snprintf(r->signer_account, sizeof(r->signer_account), "%s",
-		    broker_account_for(rt->cfg, r->identity, buf));
+		    broker_account_for(rt->cfg, r->candidate, buf));
 		r->scope.account = r->signer_account;
 	}
 }
@@ -255,14 +333,14 @@ decide_proof(struct runtime *rt, struct request *r, const char *body, size_t len
 	struct sigv4_request sr = { .method = "POST", .path = "/", .path_len = 1, .query = "", .query_len = 0,
 		.headers = h, .body = body, .body_len = len };
 	const struct identity *owner = identity_set_issued_owner(rt->cfg->identities, r->auth.access_key_id);
-	const char *secret = identity_issued_secret(r->identity, r->auth.access_key_id), *why = NULL;
+	const char *secret = identity_issued_secret(r->candidate, r->auth.access_key_id), *why = NULL;
 	size_t tlen;
 
 	if (owner == NULL)
 		return true;
 	if (secret == NULL) {
 		r->claimed_identity = identity_name(owner);
-		r->identity = NULL;
+		r->candidate = NULL;
 		request_refuse(r, REFUSE_UNRECOGNIZED_CLIENT,
 		    "The security token included in the request is invalid: access key %s was issued to ddbguard "
 		    "identity %s, whose other conditions (listener, source range, certificate) this call does not meet",
@@ -271,7 +349,7 @@ decide_proof(struct runtime *rt, struct request *r, const char *body, size_t len
 	}
 	if (http_get(r->http, HTTP_HDR_X_AMZ_SECURITY_TOKEN, &tlen) != NULL) {
 		r->claimed_identity = identity_name(owner);
-		r->identity = NULL;
+		r->candidate = NULL;
 		request_refuse(r, REFUSE_UNRECOGNIZED_CLIENT,
 		    "The security token included in the request is invalid: access key %s is a long-term key issued "
 		    "by ddbguard and takes no session token", r->auth.access_key_id);
@@ -288,7 +366,7 @@ decide_proof(struct runtime *rt, struct request *r, const char *body, size_t len
 	}
 	if (sigv4_verify(&sr, &r->auth, secret, time(NULL), rt->cfg->sigv4_clock_skew_s, &why) != SIGV4_OK) {
 		r->claimed_identity = identity_name(owner);
-		r->identity = NULL;
+		r->candidate = NULL;
 		request_refuse(r, REFUSE_INVALID_SIGNATURE, "%s (access key %s, ddbguard identity %s)", why,
 		    r->auth.access_key_id, identity_name(owner));
 		return false;
@@ -336,9 +414,13 @@ decide_account(struct runtime *rt, struct request *r)
 static bool
 decide_identity(struct runtime *rt, struct request *r)
 {
+	r->identity = r->candidate;
+	r->identity_match = r->candidate_match;
+	r->brokered = identity_brokered(r->identity);
+	if (r->identity == NULL)
+		r->signer_account[0] = '\0';
 	if (r->identity != NULL)
 		return true;
-	r->brokered = false;
 	request_refuse(r, REFUSE_DENIED,
 	    "User: unknown caller with access key %s is not authorized to perform: %s because no ddbguard "
 	    "identity matches it and there is no default identity",
@@ -494,6 +576,8 @@ void
 request_write_refusal(struct request *r, struct evbuffer *out, bool close)
 {
 	const struct refusal_info *ri = &refusal_table[r->refusal];
+	char hint[sizeof(r->reason) + sizeof(r->request_id) + 128];
+	const char *msg = ri->client_message != NULL ? ri->client_message : r->reason;
 	struct jsonw w;
 
 	if (r->request_id[0] == '\0')
@@ -501,7 +585,12 @@ request_write_refusal(struct request *r, struct evbuffer *out, bool close)
 	jsonw_init(&w);
 	jsonw_object_begin(&w, NULL);
 	jsonw_string(&w, "__type", ri->type);
-	jsonw_string(&w, "message", r->reason);
+	if (r->refusal == REFUSE_TUNNEL_DENIED) {
+		snprintf(hint, sizeof(hint), "%s; refused by the ddbguard egress gateway, whose access log has this "
+		    "CONNECT under request id %s", r->reason, r->request_id);
+		msg = hint;
+	}
+	jsonw_string(&w, "message", msg);
 	jsonw_object_end(&w);
 	if (w.failed) {
 		jsonw_reset(&w);
@@ -633,6 +722,9 @@ request_log_wait(struct runtime *rt, struct request *r, struct accesslog_wait *w
 	if (r->http != NULL) {
 		call.user_agent = http_get(r->http, HTTP_HDR_USER_AGENT, &call.user_agent_len);
 		call.host = http_get(r->http, HTTP_HDR_HOST, &call.host_len);
+	} else { /* a head that did not parse: what request_note_raw_head read from it */
+		call.user_agent = r->raw_user_agent;
+		call.user_agent_len = r->raw_user_agent_len;
 	}
 	if (r->has_auth) {
 		call.access_key_id = r->auth.access_key_id;

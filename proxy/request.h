@@ -63,6 +63,7 @@ enum guard_refusal {
 	REFUSE_INVALID_SIGNATURE, /* a gateway-issued key's signature did not verify (issue 12) */
 	REFUSE_UNRECOGNIZED_CLIENT, /* an issued key used outside its identity, or with a session token */
 	REFUSE_NO_CREDENTIALS,	 /* the broker has no valid credentials to sign with (yet) */
+	REFUSE_THROTTLED,	 /* limits.max_bodies_in_flight_bytes reached: the SDK retries */
 	REFUSE__COUNT
 };
 
@@ -87,10 +88,15 @@ struct request {
 	const char *target;		 /* raw X-Amz-Target (not NUL-terminated) */
 	size_t target_len;
 	const struct catalog_action *action;
+	/* User-Agent as sent, for the log when the head did not parse (r->http NULL); see request_note_raw_head */
+	const char *raw_user_agent;
+	size_t raw_user_agent_len;
 	bool has_auth;
 	struct sigv4_auth auth;
 	const struct identity *identity;
 	enum identity_match identity_match;
+	const struct identity *candidate; /* matched before the body is read; becomes `identity` once proved */
+	enum identity_match candidate_match;
 	/* how the caller was proved (issue 12); owned by the connection */
 	const struct identity_cert *peer_cert;	  /* verified client certificate, or NULL */
 	const struct identity_addr *client_addr; /* parsed client_ip, or NULL */
@@ -115,6 +121,10 @@ struct request {
 	struct condkeys_request *keys;
 	bool keys_ready;
 	const cJSON *body; /* the body's tree, in the connection's arena; NULL if it did not parse to an object */
+	/* Set when the body was parsed before request_decide (off the loop, proxy/offload.h): its result. */
+	bool has_parsed;
+	const cJSON *parsed;
+	struct json_error parse_err;
 
 	/* decision */
 	enum guard_decision decision;
@@ -156,6 +166,22 @@ bool request_decide(struct runtime *rt, struct request *r, const char *body, siz
  */
 bool request_sign_upstream(struct runtime *rt, struct request *r, struct broker_signature *sig, const char *body,
     size_t body_len);
+
+/*
+ * For the log of a request whose head did not parse (or did not arrive
+ * whole): reads X-Amz-Target and User-Agent from the raw bytes leniently, so
+ * the refusal record still says what the request gave (eventName, userAgent).
+ * Never used to decide anything. `head` must stay valid until the record is
+ * written. A no-op once r->http is set.
+ */
+void request_note_raw_head(struct request *r, const char *head, size_t len);
+
+/*
+ * Once r->http is set: notes the operation X-Amz-Target names, so a call
+ * refused before request_decide (throttled, timed out, client gone mid-body)
+ * is logged with its eventName. Decides nothing; request_decide looks again.
+ */
+void request_note_target(struct request *r);
 
 /* Records a refusal decided outside request_decide (framing errors, upstream failures). */
 void request_refuse(struct request *r, enum guard_refusal why, const char *fmt, ...)

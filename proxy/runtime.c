@@ -13,6 +13,7 @@ runtime_prepare(struct runtime *rt, const struct config *cfg)
 	rt->reverse.scope.region = cfg->upstream.region;
 	rt->reverse.scope.account = cfg->account_id;
 	rt->body_json.max_depth = JSON_DYNAMODB_MAX_DEPTH;
+	rt->body_json.mem_multiple = JSON_BODY_MEM_MULTIPLE;
 	rt->body_json.data_map_members = catalog_data_map_members;
 	rt->body_json.n_data_map_members = catalog_n_data_map_members;
 	rt->request_limits.max_header_bytes = cfg->limits.max_header_bytes;

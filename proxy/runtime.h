@@ -52,6 +52,7 @@ struct runtime {
 	struct geoip *geoip;	/* owned; NULL without config "geoip" */
 	struct broker *broker;	/* the process's credential broker (owned by main, shared by workers); NULL: none */
 	bool explain;		/* ddbguard explain: nothing is verified or signed, only decided */
+	struct offload *offload; /* owned; parses large bodies off this loop (proxy/offload.h); NULL: inline */
 
 	/* Precomputed once from cfg so the hot path does not rebuild them. */
 	struct json_opts body_json;

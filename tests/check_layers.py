@@ -50,19 +50,20 @@ RULES = {
                     "proxy/audit": None, "proxy": None},
 }
 
-# folder -> the headers other folders may include (its interface); None: every header.
+# folder -> the headers other folders may include (its interface); None: every header. Listed where a
+# folder keeps headers of its own (audit's syslog sink) or documents a narrow interface (the DynamoDB
+# readers, config); a new header there must be added here and to the folder's README.
 PUBLIC = {
     "filters/base": None,
     # The documented interface of the DynamoDB readers (filters/dynamodb/README.md). catalog_gen.c is
     # the generated table behind catalog.h and has no header.
     "filters/dynamodb": {"arn.h", "catalog.h", "dynexpr.h", "inspect.h", "json.h", "partiql.h", "schema.h"},
-    "filters/policy": {"condition.h", "condkeys.h", "condkeys_defs.h", "geoip.h", "identity.h", "policy.h", "sigv4.h"},
+    "filters/policy": None,
     "config": {"config.h"},
     # syslog_sink.h is the log's own business.
     "proxy/audit": {"accesslog.h", "ids.h", "jsonw.h", "logchain.h"},
-    "proxy": {"admin.h", "conn.h", "egress.h", "http.h", "listener.h", "main.h", "request.h", "runtime.h",
-              "tls.h", "upstream.h"},
-    "proxy/tools": {"explain.h", "logreview.h"},
+    "proxy": None,
+    "proxy/tools": None,
 }
 
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.M)

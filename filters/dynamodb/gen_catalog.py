@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Generates filters/dynamodb/catalog_gen.c, ddbguard's action catalog, from the AWS models.
 
-Inputs (in --models, default ../shared/data/aws-models from the repo root):
+Inputs (in --models, default tests/data/aws-models in the repository; licence and
+provenance in that folder):
 
   dynamodb-2012-08-10.min.json            DynamoDB JSON model (aws-sdk v2, minified
                                           shape ids such as "S6", some shapes inline)
@@ -32,7 +33,7 @@ import re
 import sys
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DEFAULT_MODELS = os.path.join(REPO_ROOT, "..", "shared", "data", "aws-models")
+DEFAULT_MODELS = os.path.join(REPO_ROOT, "tests", "data", "aws-models")
 DEFAULT_OUT = os.path.join(REPO_ROOT, "filters", "dynamodb", "catalog_gen.c")
 CATALOG_H = os.path.join(REPO_ROOT, "filters", "dynamodb", "catalog.h")
 

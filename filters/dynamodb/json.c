@@ -18,8 +18,14 @@
 
 #define JSON_HARD_MAX_DEPTH 512	    /* recursion bound whatever the caller asks */
 #define JSON_PAIRWISE_MAX 8	    /* objects this small are checked pairwise, no allocation */
-#define ARENA_KEEP_MAX (1u << 20)   /* a connection keeps at most this much between calls */
-#define ARENA_ALIGN 16
+#define ARENA_ALIGN 8		    /* cJSON nodes hold doubles and pointers; nothing needs more */
+#define ARENA_GROW_MAX (1u << 20)   /* blocks grow by doubling up to this, or to what one allocation needs */
+#define ARENA_KEEP_MAX (64u << 10)  /* json_arena_reset keeps a first block this small (a call's usual tree) */
+/* What the recognizer charges (see JSON_BODY_MEM_MULTIPLE): exactly what cJSON will allocate. */
+#define COST_ROUND(n) (((n) + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1))
+#define COST_NODE COST_ROUND(sizeof(cJSON))
+/* cJSON allocates a string's raw length minus its escapes, plus 2 (parse_string in cJSON.c). */
+#define COST_STRING(raw_len) COST_ROUND((raw_len) + 2)
 
 /* --- the recognizer -------------------------------------------------- */
 
@@ -27,6 +33,8 @@ struct jv {
 	const unsigned char *start, *p, *end;
 	unsigned max_depth;
 	struct json_error *err;
+	size_t cost;   /* bytes the tree will take: nodes, strings, duplicate-key scratch */
+	size_t budget; /* SIZE_MAX: unbounded */
 };
 
 static void
@@ -45,6 +53,25 @@ json_locate(struct json_error *err, const unsigned char *start, const unsigned c
 			err->column++;
 		}
 	}
+}
+
+/*
+ * Charges `n` bytes of tree for what starts at `at`. Checked while
+ * recognizing, so a body over its budget is refused before cJSON allocates
+ * anything, and after reading no more of it than the budget allows.
+ */
+static bool
+jv_charge(struct jv *v, const unsigned char *at, size_t n)
+{
+	v->cost += n;
+	if (v->cost <= v->budget)
+		return true;
+	json_locate(v->err, v->start, at);
+	snprintf(v->err->msg, sizeof(v->err->msg),
+	    "too many JSON values for the body's size (its tree would take more than %zu bytes; "
+	    "no DynamoDB request has this shape)",
+	    v->budget);
+	return false;
 }
 
 static bool jv_fail(struct jv *v, const unsigned char *at, const char *fmt, ...)
@@ -173,7 +200,7 @@ jv_string(struct jv *v)
 			return jv_fail(v, open, "unterminated string");
 		if (*v->p == '"') {
 			v->p++;
-			return true;
+			return jv_charge(v, open, COST_STRING((size_t)(v->p - open - 2)));
 		}
 		if (*v->p == '\\') {
 			v->p++;
@@ -247,6 +274,9 @@ static bool jv_value(struct jv *v, unsigned depth);
 static bool
 jv_object(struct jv *v, unsigned depth)
 {
+	const unsigned char *open = v->p;
+	size_t members = 0;
+
 	v->p++; /* '{' */
 	jv_skip_ws(v);
 	if (v->p < v->end && *v->p == '}') {
@@ -265,6 +295,7 @@ jv_object(struct jv *v, unsigned depth)
 		v->p++;
 		if (!jv_value(v, depth))
 			return false;
+		members++;
 		jv_skip_ws(v);
 		if (v->p < v->end && *v->p == ',') {
 			v->p++;
@@ -272,7 +303,8 @@ jv_object(struct jv *v, unsigned depth)
 		}
 		if (v->p < v->end && *v->p == '}') {
 			v->p++;
-			return true;
+			/* dup_check_object sorts the keys of a large object in a scratch array */
+			return members <= JSON_PAIRWISE_MAX || jv_charge(v, open, COST_ROUND(members * sizeof(char *)));
 		}
 		return jv_fail(v, v->p, "expected ',' or '}' in object");
 	}
@@ -310,6 +342,8 @@ jv_value(struct jv *v, unsigned depth)
 	jv_skip_ws(v);
 	if (v->p >= v->end)
 		return jv_fail(v, v->p, "unexpected end of input");
+	if (!jv_charge(v, v->p, COST_NODE))
+		return false;
 	switch (*v->p) {
 	case '{':
 	case '[':
@@ -333,17 +367,20 @@ jv_value(struct jv *v, unsigned depth)
 	}
 }
 
+/* On success *cost is what the tree will take (see COST_*). */
 static bool
-json_recognize(const char *buf, size_t len, unsigned max_depth, struct json_error *err)
+json_recognize(const char *buf, size_t len, unsigned max_depth, size_t budget, struct json_error *err,
+    size_t *cost)
 {
 	struct jv v = { .start = (const unsigned char *)buf, .p = (const unsigned char *)buf,
-		.end = (const unsigned char *)buf + len, .max_depth = max_depth, .err = err };
+		.end = (const unsigned char *)buf + len, .max_depth = max_depth, .err = err, .budget = budget };
 
 	if (!jv_value(&v, 0))
 		return false;
 	jv_skip_ws(&v);
 	if (v.p != v.end)
 		return jv_fail(&v, v.p, "unexpected byte after the JSON value");
+	*cost = v.cost;
 	return true;
 }
 
@@ -560,6 +597,8 @@ json_type_name(const cJSON *v)
 
 /* --- parsing --------------------------------------------------------- */
 
+static bool arena_reserve(struct json_arena *a, size_t n);
+
 static unsigned
 opts_depth(const struct json_opts *opts)
 {
@@ -574,11 +613,21 @@ json_parse_common(const char *buf, size_t len, const struct json_opts *opts, str
 {
 	static const struct json_opts none = { 0 };
 	struct dup_walk w = { .opts = opts ? opts : &none, .err = err, .arena = arena };
+	size_t budget = SIZE_MAX, cost = 0;
 	cJSON *root;
 
 	memset(err, 0, sizeof(*err));
-	if (!json_recognize(buf, len, opts_depth(opts), err))
+	if (opts != NULL && opts->mem_multiple > 0)
+		budget = len > (SIZE_MAX - JSON_MEM_FLOOR) / opts->mem_multiple
+		    ? SIZE_MAX
+		    : len * opts->mem_multiple + JSON_MEM_FLOOR;
+	if (!json_recognize(buf, len, opts_depth(opts), budget, err, &cost))
 		return NULL;
+	/* One block that holds the whole tree: what the arena takes is what was charged, not twice that. */
+	if (arena != NULL && !arena_reserve(arena, cost)) {
+		snprintf(err->msg, sizeof(err->msg), "out of memory parsing the body");
+		return NULL;
+	}
 	root = cJSON_ParseWithLength(buf, len);
 	if (root == NULL) {
 		/* cJSON refusing what the recognizer accepted is a bug in one of them: refuse, never guess. */
@@ -608,17 +657,18 @@ struct arena_block {
 };
 
 struct json_arena {
-	struct arena_block *first; /* kept across resets */
+	struct arena_block *first; /* kept across resets when it is the initial size; NULL after release */
 	struct arena_block *cur;
-	size_t total_used;	   /* since the last reset, for sizing the first block */
+	size_t initial;		   /* size of the first block */
+	size_t grow;		   /* next block size when one runs out (doubling up to ARENA_GROW_MAX) */
 };
 
 static struct arena_block *
 arena_block_new(size_t cap)
 {
-	struct arena_block *b = malloc(sizeof(*b) + cap);
+	struct arena_block *b;
 
-	if (b == NULL)
+	if (cap > SIZE_MAX - sizeof(*b) || (b = malloc(sizeof(*b) + cap)) == NULL)
 		return NULL;
 	b->next = NULL;
 	b->cap = cap;
@@ -633,11 +683,8 @@ json_arena_new(size_t initial_bytes)
 
 	if (a == NULL)
 		return NULL;
-	if ((a->first = arena_block_new(initial_bytes ? initial_bytes : 4096)) == NULL) {
-		free(a);
-		return NULL;
-	}
-	a->cur = a->first;
+	a->initial = initial_bytes ? COST_ROUND(initial_bytes) : 4096;
+	a->grow = a->initial;
 	return a;
 }
 
@@ -654,64 +701,95 @@ arena_free_after(struct arena_block *b)
 }
 
 void
-json_arena_free(struct json_arena *a)
+json_arena_release(struct json_arena *a)
 {
-	if (a == NULL)
+	if (a == NULL || a->first == NULL)
 		return;
 	arena_free_after(a->first);
 	free(a->first);
+	a->first = a->cur = NULL;
+	a->grow = a->initial;
+}
+
+void
+json_arena_free(struct json_arena *a)
+{
+	json_arena_release(a);
 	free(a);
 }
 
-/*
- * Keeps one block, sized to what the last call needed (up to ARENA_KEEP_MAX),
- * so a keep-alive connection with steady traffic allocates nothing per call.
- */
+/* Keeps a small first block (a block reserved for one large tree is not kept). */
 void
 json_arena_reset(struct json_arena *a)
 {
-	size_t want = a->total_used;
-
-	arena_free_after(a->first);
-	if (want > a->first->cap && want <= ARENA_KEEP_MAX) {
-		size_t cap = a->first->cap;
-		struct arena_block *b;
-
-		while (cap < want)
-			cap *= 2;
-		if ((b = arena_block_new(cap)) != NULL) {
-			free(a->first);
-			a->first = b;
-		}
+	if (a->first == NULL)
+		return;
+	if (a->first->cap > a->initial && a->first->cap > ARENA_KEEP_MAX) {
+		json_arena_release(a);
+		return;
 	}
+	arena_free_after(a->first);
 	a->first->used = 0;
 	a->cur = a->first;
-	a->total_used = 0;
+	a->grow = a->initial;
+}
+
+static bool
+arena_append(struct json_arena *a, size_t cap)
+{
+	struct arena_block *b = arena_block_new(cap);
+
+	if (b == NULL)
+		return false;
+	if (a->cur == NULL)
+		a->first = b;
+	else
+		a->cur->next = b;
+	a->cur = b;
+	return true;
+}
+
+/* Makes sure the current block has `n` bytes free, in one block of exactly what is missing if not. */
+static bool
+arena_reserve(struct json_arena *a, size_t n)
+{
+	if (a->cur != NULL && a->cur->cap - a->cur->used >= n)
+		return true;
+	if (a->cur == NULL)
+		return arena_append(a, n < a->initial ? a->initial : n);
+	return arena_append(a, n);
 }
 
 void *
 json_arena_alloc(struct json_arena *a, size_t n)
 {
-	struct arena_block *b;
-	size_t need = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+	size_t need = COST_ROUND(n);
 	void *p;
 
 	if (need < n)
 		return NULL;
-	if (a->cur->cap - a->cur->used < need) {
-		size_t cap = a->cur->cap * 2;
+	if (a->cur == NULL || a->cur->cap - a->cur->used < need) {
+		size_t cap = a->cur == NULL ? a->initial : a->grow;
 
-		while (cap < need)
-			cap *= 2;
-		if ((b = arena_block_new(cap)) == NULL)
+		if (a->cur != NULL && a->grow < ARENA_GROW_MAX)
+			a->grow *= 2;
+		if (!arena_append(a, cap < need ? need : cap))
 			return NULL;
-		a->cur->next = b;
-		a->cur = b;
 	}
 	p = a->cur->data + a->cur->used;
 	a->cur->used += need;
-	a->total_used += need;
 	return p;
+}
+
+size_t
+json_arena_allocated(const struct json_arena *a)
+{
+	const struct arena_block *b;
+	size_t n = 0;
+
+	for (b = a->first; b != NULL; b = b->next)
+		n += b->cap;
+	return n;
 }
 
 char *

@@ -40,8 +40,25 @@ struct json_error {
 	char msg[256];	 /* "duplicate key \"TableName\"", no input bytes beyond a key name */
 };
 
+/*
+ * Parse memory bound for request bodies: the tree of a body of `len` bytes may
+ * take at most JSON_BODY_MEM_MULTIPLE * len + JSON_MEM_FLOOR bytes (nodes,
+ * strings and duplicate-key scratch, counted exactly by the recognizer before
+ * cJSON allocates anything; a body over it is refused unbuilt). Every shape
+ * DynamoDB accepts fits: its densest forms, a list of {"S":""} or a set of
+ * one-character strings, cost 16x and 18x (a cJSON node is 64 bytes, a string
+ * its length + 2 rounded up to 8). What does not fit are shapes no DynamoDB
+ * operation has: flat arrays of tiny numbers (32x), of empty strings (24x),
+ * of empty arrays or objects (21x). So a 16 MiB body costs at most 320 MiB of
+ * parse memory, given back when the call ends (json_arena_release()).
+ */
+#define JSON_BODY_MEM_MULTIPLE 20
+#define JSON_MEM_FLOOR (64u << 10)
+
 struct json_opts {
 	unsigned max_depth; /* arrays + objects; 0 means JSON_DYNAMODB_MAX_DEPTH */
+	/* Parse memory at most mem_multiple * len + JSON_MEM_FLOOR (see above); 0: unbounded (config files). */
+	unsigned mem_multiple;
 	/*
 	 * Sorted (strcmp order) array of member names whose value holds user data
 	 * maps (DynamoDB attribute maps such as "Item", "Key", "M"). In an object
@@ -74,14 +91,20 @@ cJSON *json_parse_strict(const char *buf, size_t len, const struct json_opts *op
  * arena costs no malloc per node, and the whole tree (plus any strings the
  * inspector copies with json_arena_strndup) goes away with json_arena_reset().
  * One arena per connection; never cJSON_Delete() a tree from an arena.
+ * json_arena_release() at the end of each call gives every block back, so an
+ * idle connection holds no parse memory; the next call allocates its first
+ * block (initial_bytes) again.
  */
 struct json_arena;
 
-struct json_arena *json_arena_new(size_t initial_bytes); /* NULL on ENOMEM */
+struct json_arena *json_arena_new(size_t initial_bytes); /* NULL on ENOMEM; allocates no block yet */
 void json_arena_free(struct json_arena *a);		 /* accepts NULL */
-void json_arena_reset(struct json_arena *a);		 /* keeps the first block */
-void *json_arena_alloc(struct json_arena *a, size_t n);	 /* 16-byte aligned; NULL on ENOMEM */
+void json_arena_reset(struct json_arena *a);		 /* keeps the first block (initial_bytes) */
+void json_arena_release(struct json_arena *a);		 /* frees every block; accepts NULL */
+void *json_arena_alloc(struct json_arena *a, size_t n);	 /* 8-byte aligned; NULL on ENOMEM */
 char *json_arena_strndup(struct json_arena *a, const char *s, size_t n);
+/* Bytes of blocks the arena holds now (allocated, used or not): what a call costs in memory. */
+size_t json_arena_allocated(const struct json_arena *a);
 
 /* json_parse_strict() with every node allocated in `a`. */
 cJSON *json_arena_parse(struct json_arena *a, const char *buf, size_t len,

@@ -116,11 +116,11 @@ static const struct cond_operator cond_operators[] = {
 
 /* Which key types each operator family applies to, and the operators to suggest for a type. */
 static const unsigned cond_family_types[] = {
-	[COND_F_STRING] = COND_TYPE(COND_T_STRING) | COND_TYPE(COND_T_ARN),
-	[COND_F_STRING_CI] = COND_TYPE(COND_T_STRING) | COND_TYPE(COND_T_ARN),
-	[COND_F_STRING_LIKE] = COND_TYPE(COND_T_STRING) | COND_TYPE(COND_T_ARN),
-	[COND_F_NUMERIC] = COND_TYPE(COND_T_NUMERIC),
-	[COND_F_DATE] = COND_TYPE(COND_T_DATE),
+	[COND_F_STRING] = COND_TYPE(COND_T_STRING) | COND_TYPE(COND_T_ARN) | COND_TYPE(COND_T_STRING_NUMERIC),
+	[COND_F_STRING_CI] = COND_TYPE(COND_T_STRING) | COND_TYPE(COND_T_ARN) | COND_TYPE(COND_T_STRING_NUMERIC),
+	[COND_F_STRING_LIKE] = COND_TYPE(COND_T_STRING) | COND_TYPE(COND_T_ARN) | COND_TYPE(COND_T_STRING_NUMERIC),
+	[COND_F_NUMERIC] = COND_TYPE(COND_T_NUMERIC) | COND_TYPE(COND_T_DATE_NUMERIC) | COND_TYPE(COND_T_STRING_NUMERIC),
+	[COND_F_DATE] = COND_TYPE(COND_T_DATE) | COND_TYPE(COND_T_DATE_NUMERIC),
 	[COND_F_BOOL] = COND_TYPE(COND_T_BOOL),
 	[COND_F_BINARY] = 0,
 	[COND_F_IP] = COND_TYPE(COND_T_IP),
@@ -137,6 +137,8 @@ static const struct {
 	[COND_T_DATE] = { "a date key", "Date... operators" },
 	[COND_T_IP] = { "an IP address key", "IpAddress or NotIpAddress" },
 	[COND_T_ARN] = { "an ARN key", "Arn... or String... operators" },
+	[COND_T_DATE_NUMERIC] = { "a date key in epoch seconds", "Date... or Numeric... operators" },
+	[COND_T_STRING_NUMERIC] = { "a numeric identifier", "String... or Numeric... operators" },
 };
 
 /* A run of bytes in a string owned elsewhere. */

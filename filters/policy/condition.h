@@ -39,7 +39,9 @@
  *     when absent"; a policy two readers evaluate differently is refused.
  *   - An operator must fit the key's declared type: String* on string and ARN
  *     keys, Numeric* on numeric, Date* on date, Bool on bool, IpAddress and
- *     NotIpAddress on IP, Arn* on ARN keys; Null on any key.
+ *     NotIpAddress on IP, Arn* on ARN keys; Null on any key. A key IAM types
+ *     twice takes both families: Date* and Numeric* on aws:EpochTime,
+ *     String* and Numeric* on a number that names something (an ASN).
  *   - BinaryEquals and policy variables ("${...}") are refused (XXX: not
  *     supported yet). Unknown operators and keys are errors, never ignored;
  *     operator names are case-sensitive (the error suggests the spelling).
@@ -79,6 +81,10 @@ enum condition_value_type {
 	COND_T_DATE,
 	COND_T_IP,
 	COND_T_ARN,
+	/* IAM types aws:EpochTime both Date and Numeric: Date* and Numeric* operators. */
+	COND_T_DATE_NUMERIC,
+	/* A number that is also an identifier (ddbguard:SourceASN): String* and Numeric* operators. */
+	COND_T_STRING_NUMERIC,
 };
 
 /*

@@ -15,8 +15,8 @@ static const struct condition_key_def condkeys_defs[] = {
     {"aws:SourceIp", COND_T_IP, false, CONDKEY_SOURCE_IP},
     {"aws:SecureTransport", COND_T_BOOL, false, CONDKEY_SECURE_TRANSPORT},
     {"aws:CurrentTime", COND_T_DATE, false, CONDKEY_CURRENT_TIME},
-    /* IAM types it Date (and Numeric); condition.c types a key once, so Date* operators only. */
-    {"aws:EpochTime", COND_T_DATE, false, CONDKEY_EPOCH_TIME},
+    /* IAM types it Date and Numeric ("AWS global condition context keys"): both operator families. */
+    {"aws:EpochTime", COND_T_DATE_NUMERIC, false, CONDKEY_EPOCH_TIME},
     {"ddbguard:Identity", COND_T_STRING, false, CONDKEY_IDENTITY},
     {"dynamodb:Select", COND_T_STRING, false, CONDKEY_SELECT},
     {"dynamodb:ReturnValues", COND_T_STRING, false, CONDKEY_RETURN_VALUES},
@@ -41,7 +41,8 @@ static const struct condition_key_def condkeys_defs[] = {
     {"ddbguard:ResourcePolicyPrincipals", COND_T_STRING, true, CONDKEY_RESOURCE_POLICY_PRINCIPALS},
     {"ddbguard:IdentityTag/", COND_T_STRING, false, CONDKEY_IDENTITY_TAG},
     {"ddbguard:SourceCountry", COND_T_STRING, false, CONDKEY_SOURCE_COUNTRY},
-    {"ddbguard:SourceASN", COND_T_STRING, false, CONDKEY_SOURCE_ASN},
+    /* A decimal AS number: String* to list ASNs, Numeric* for ranges (private ASNs 64512..65534). */
+    {"ddbguard:SourceASN", COND_T_STRING_NUMERIC, false, CONDKEY_SOURCE_ASN},
 };
 
 const struct condition_key_def *

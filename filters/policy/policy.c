@@ -16,6 +16,7 @@
 #include "filters/policy/policy.h"
 #include "filters/policy/condition.h"
 #include "filters/policy/condkeys_defs.h"
+#include "filters/dynamodb/arn.h"
 #include "filters/dynamodb/json.h"
 #include "filters/dynamodb/partiql.h"
 
@@ -340,6 +341,165 @@ policy_arn_may_be_dynamodb(const char *pattern)
 	return slen == strlen("dynamodb") && memcmp(service, "dynamodb", slen) == 0;
 }
 
+/*
+ * Why a DynamoDB ARN pattern can never match any resource ddbguard names, or
+ * NULL if it may. A segment is judged only when it and every segment before
+ * it are free of wildcards (a '*' may span colons). Resource ARNs are
+ * arn:<partition>:dynamodb:<region>:<12-digit account>:table/<name>[/<type>/<x>]
+ * or arn:<partition>:dynamodb::<account>:global-table/<name> (Service
+ * Authorization Reference, "Resource types defined by Amazon DynamoDB").
+ * `why` receives the explanation.
+ */
+static const char *const policy_partitions[] = { "aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b",
+	"aws-iso-e", "aws-iso-f", "aws-eusc" };
+static const char *const policy_table_subtypes[] = { "index", "stream", "backup", "export", "import",
+	"bulk-operation" };
+
+/* Region syntax: <area>-<name>[-<name>...]-<digits>, such as us-east-1, us-gov-west-1, eusc-de-east-1. */
+static bool
+policy_region_syntax(const char *r, size_t n)
+{
+	size_t i = 0, parts = 0, digits;
+
+	while (i < n) {
+		size_t start = i;
+
+		while (i < n && r[i] >= 'a' && r[i] <= 'z')
+			i++;
+		if (i == start)
+			break;
+		parts++;
+		if (i == n || r[i] != '-')
+			return false;
+		i++;
+	}
+	for (digits = 0; i < n && r[i] >= '0' && r[i] <= '9'; i++)
+		digits++;
+	return i == n && parts >= 2 && digits >= 1 && digits <= 2;
+}
+
+static bool
+policy_in_list(const char *s, size_t n, const char *const *list, size_t nlist)
+{
+	size_t i;
+
+	for (i = 0; i < nlist; i++)
+		if (strlen(list[i]) == n && memcmp(list[i], s, n) == 0)
+			return true;
+	return false;
+}
+
+static bool
+policy_arn_never_matches(const char *pattern, char *why, size_t whylen)
+{
+	const char *seg[6];
+	size_t len[6], n = 0, i;
+	const char *p = pattern;
+	char region[64];
+
+	while (n < 5) {
+		const char *c = strchr(p, ':');
+
+		seg[n] = p;
+		if (c == NULL)
+			break;
+		len[n++] = (size_t)(c - p);
+		p = c + 1;
+	}
+	if (n < 5) {
+		len[n] = strlen(p);
+		if (!policy_has_wildcard(pattern, strlen(pattern)))
+			snprintf(why, whylen, "an ARN has six parts arn:partition:dynamodb:region:account:resource");
+		return !policy_has_wildcard(pattern, strlen(pattern));
+	}
+	seg[5] = p;
+	len[5] = strlen(p);
+	for (i = 1; i < 6; i++) {
+		/* This segment and the ones after it could be anything (the resource judges its own parts). */
+		if (i < 5 && policy_has_wildcard(seg[i], len[i]))
+			return false;
+		switch (i) {
+		case 1:
+			if (!policy_in_list(seg[1], len[1], policy_partitions,
+				sizeof(policy_partitions) / sizeof(policy_partitions[0]))) {
+				snprintf(why, whylen, "unknown partition \"%.*s\" (aws, aws-cn, aws-us-gov, ...)",
+				    (int)len[1], seg[1]);
+				return true;
+			}
+			break;
+		case 3:
+			if (len[3] == 0)
+				break; /* global tables */
+			if (!policy_region_syntax(seg[3], len[3]) || len[3] >= sizeof(region)) {
+				snprintf(why, whylen, "\"%.*s\" is not a region name such as \"us-east-1\"", (int)len[3],
+				    seg[3]);
+				return true;
+			}
+			memcpy(region, seg[3], len[3]);
+			region[len[3]] = '\0';
+			if (strlen(arn_partition_for_region(region)) != len[1] ||
+			    memcmp(arn_partition_for_region(region), seg[1], len[1]) != 0) {
+				snprintf(why, whylen, "region %s is in partition \"%s\", not \"%.*s\"", region,
+				    arn_partition_for_region(region), (int)len[1], seg[1]);
+				return true;
+			}
+			break;
+		case 4:
+			if (len[4] != 12 || strspn(seg[4], "0123456789") < 12) {
+				snprintf(why, whylen, "the account \"%.*s\" is not a 12-digit AWS account id", (int)len[4],
+				    seg[4]);
+				return true;
+			}
+			break;
+		case 5: {
+			const char *slash = memchr(seg[5], '/', len[5]);
+			size_t tlen = slash ? (size_t)(slash - seg[5]) : len[5];
+
+			if (tlen == 5 && memcmp(seg[5], "table", 5) == 0 && slash != NULL) {
+				if (len[3] == 0) {
+					snprintf(why, whylen, "a table ARN needs a region");
+					return true;
+				}
+				/* table/<name>/<type>/...: the type is judged when name and type have no wildcard */
+				const char *name = slash + 1, *end = seg[5] + len[5];
+				const char *s2 = memchr(name, '/', (size_t)(end - name));
+
+				if (s2 != NULL) {
+					const char *type = s2 + 1, *s3 = memchr(type, '/', (size_t)(end - type));
+					size_t ylen = (size_t)((s3 ? s3 : end) - type);
+
+					if (!policy_has_wildcard(name, (size_t)(type - name)) &&
+					    !policy_has_wildcard(type, ylen) &&
+					    !policy_in_list(type, ylen, policy_table_subtypes,
+						sizeof(policy_table_subtypes) / sizeof(policy_table_subtypes[0]))) {
+						snprintf(why, whylen,
+						    "unknown resource type \"%.*s\" after table/<name>/ (index, stream, "
+						    "backup, export, import)", (int)ylen, type);
+						return true;
+					}
+				}
+				break;
+			}
+			if (tlen == 12 && memcmp(seg[5], "global-table", 12) == 0 && slash != NULL) {
+				if (len[3] != 0) {
+					snprintf(why, whylen, "a global-table ARN has no region (arn:aws:dynamodb::ACCOUNT:global-table/NAME)");
+					return true;
+				}
+				break;
+			}
+			if (policy_has_wildcard(seg[5], tlen))
+				break;
+			snprintf(why, whylen, "the resource \"%.*s\" is not table/<name> or global-table/<name>",
+			    (int)len[5], seg[5]);
+			return true;
+		}
+		default:
+			break;
+		}
+	}
+	return false;
+}
+
 struct policy_strings {
 	char **v;
 	size_t n, cap;
@@ -365,6 +525,14 @@ policy_compile_resource(struct policy_compiler *pc, const char *pattern, void *a
 		policy_error(pc, "\"%.*s\" is not a DynamoDB ARN: it can never match a DynamoDB resource",
 		    POLICY_SHOW_MAX, pattern);
 		return;
+	}
+	if (strcmp(pattern, "*") != 0) {
+		char why[160];
+
+		if (policy_arn_never_matches(pattern, why, sizeof(why))) {
+			policy_error(pc, "\"%.*s\" can never match: %s", POLICY_SHOW_MAX, pattern, why);
+			return;
+		}
 	}
 	if (out->n == out->cap)
 		return; /* cannot happen: the list was sized by policy_string_count() */

@@ -104,6 +104,7 @@ struct accesslog {
 	bool unsynced;		/* bytes written since the last fdatasync */
 	uint64_t reserved_to;	/* the file offset up to which space is reserved */
 	bool rotate_failed;	/* the writer could not rename: stop size rotation */
+	uint64_t nsyncs, nwritten; /* fdatasyncs and records written, reported at close */
 	time_t last_complaint, last_syslog_complaint;
 	struct syslog_sink *syslog; /* owned; NULL without access_log.syslog; used by the writer */
 	char *wbuf; /* a batch copied out of the ring; `cap` bytes */
@@ -119,6 +120,7 @@ struct accesslog {
 	size_t cap, head, tail;
 	uint64_t queued_ticket; /* under mu: tickets handed out (data entries queued) */
 	uint64_t taken_ticket;	/* under mu: the last ticket the writer took from the ring */
+	uint64_t nwakeups;	/* under mu: signals to a sleeping writer (reported at close) */
 	_Atomic size_t used;
 	_Atomic bool write_ok;	   /* the last write(2) or fdatasync succeeded */
 	_Atomic bool space_ok;	   /* every_call: the reservation past the end of the file holds */
@@ -319,8 +321,11 @@ enqueue(struct accesslog *a, enum entry_type type, const char *buf, size_t len)
 		ring_put(a, buf, len);
 		atomic_fetch_add(&a->used, sizeof(h) + len);
 		ticket = type == ENTRY_DATA ? ++a->queued_ticket : 1;
-		if (a->writer_idle)
+		if (a->writer_idle) {
+			a->writer_idle = false; /* one signal wakes it; later records join its batch */
+			a->nwakeups++;
 			pthread_cond_signal(&a->cv);
+		}
 	}
 	pthread_mutex_unlock(&a->mu);
 	return ticket;
@@ -474,6 +479,7 @@ writer_sync(struct accesslog *a, uint64_t last_ticket)
 	}
 	if (!atomic_load(&a->write_ok))
 		writer_recovered(a);
+	a->nsyncs++;
 	a->unsynced = false;
 	a->sync_ms = mono_ms();
 	return true;
@@ -522,13 +528,17 @@ writer_reserve(struct accesslog *a)
 static void
 writer_digest(struct accesslog *a, enum logchain_end end)
 {
+	size_t len = a->out.len;
+
 	a->out.need_comma[0] = false; /* a new line, not a member of the one before */
+	a->digest_ms = mono_ms();     /* also after a failure: the next try is an interval later, not at once */
 	if (!logchain_digest(a->chain, &a->out, time(NULL), a->digest_every_seconds, end)) {
+		a->out.len = len; /* nothing half-written */
+		a->out.failed = false;
 		log_warnx("access log: could not %s a digest", logchain_has_key(a->chain) ? "sign" : "write");
 		return;
 	}
 	a->digest_seq = logchain_seq(a->chain);
-	a->digest_ms = mono_ms();
 }
 
 /* Writes (and syncs, as configured or when `force_sync`) what is in a->out. False: the daemon gave up. */
@@ -638,6 +648,7 @@ writer_batch(struct accesslog *a, size_t blen, uint64_t first_ticket)
 			continue;
 		}
 		logchain_commit(a->chain);
+		a->nwritten++;
 		/* The same sealed line to syslog: a non-blocking datagram, never a wait (syslog_sink.h). */
 		if (a->syslog != NULL && !syslog_sink_send(a->syslog, a->out.buf + start, a->out.len - start))
 			syslog_complain(a);
@@ -927,12 +938,17 @@ accesslog_close(struct accesslog *a)
 	}
 	for (i = 0; i < atomic_load(&a->nwaitq); i++)
 		waitq_free(a->waitq[i]);
+	if (a->path != NULL && a->started)
+		log_info("access log %s: %llu records, %llu fdatasync, %llu writer wake-ups (sync \"%s\")", a->path,
+		    (unsigned long long)a->nwritten, (unsigned long long)a->nsyncs, (unsigned long long)a->nwakeups,
+		    a->sync == ACCESSLOG_SYNC_NONE ? "none" : a->sync == ACCESSLOG_SYNC_INTERVAL ? "interval" : "every_call");
 	if (a->reserve != 0 && a->fd >= 0 && ftruncate(a->fd, (off_t)a->bytes) < 0)
 		log_warn("access log: giving back the space reserved past the end of the file");
 	if (a->owns_fd && a->fd >= 0)
 		close(a->fd);
 	jsonw_release(&a->w);
 	jsonw_release(&a->out);
+	accesslog_thread_release(); /* the closing thread's record buffer; other loops release theirs */
 	logchain_free(a->chain);
 	syslog_sink_free(a->syslog);
 	free(a->ring);
@@ -1095,17 +1111,33 @@ accesslog_wait_cancel(struct accesslog_wait *w)
 
 /* ---- formatting (event loop) ---- */
 
+/*
+ * eventTime, "YYYY-MM-DDTHH:MM:SS.mmmZ". The text up to the seconds is made
+ * once per second per thread (gmtime_r and strftime cost ~2k instructions)
+ * and reused; the milliseconds are three digits.
+ */
 static void
 write_time(struct jsonw *w, const struct timespec *ts)
 {
-	char buf[40];
+	static _Thread_local time_t cached_sec = -1;
+	static _Thread_local char cached[24];
+	static _Thread_local size_t cached_len;
+	char buf[32];
 	struct tm tm;
-	size_t n;
+	long ms = ts->tv_nsec / 1000000;
 
-	gmtime_r(&ts->tv_sec, &tm);
-	n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, sizeof(buf) - n, ".%03ldZ", ts->tv_nsec / 1000000);
-	jsonw_string(w, "eventTime", buf);
+	if (ts->tv_sec != cached_sec) {
+		gmtime_r(&ts->tv_sec, &tm);
+		cached_len = strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+		cached_sec = ts->tv_sec;
+	}
+	memcpy(buf, cached, cached_len);
+	buf[cached_len] = '.';
+	buf[cached_len + 1] = (char)('0' + ms / 100 % 10);
+	buf[cached_len + 2] = (char)('0' + ms / 10 % 10);
+	buf[cached_len + 3] = (char)('0' + ms % 10);
+	buf[cached_len + 4] = 'Z';
+	jsonw_stringn(w, "eventTime", buf, cached_len + 5);
 }
 
 static void
@@ -1514,10 +1546,18 @@ count_drop(struct accesslog *a)
  * Formats r's record into this thread's buffer and queues it. Returns its
  * ticket, 0 when it could not be queued. Any event loop thread may call it.
  */
+static _Thread_local struct jsonw tl_w; /* per event loop: no allocation once warm, no lock */
+
+void
+accesslog_thread_release(void)
+{
+	jsonw_release(&tl_w);
+}
+
 static uint64_t
 submit(struct accesslog *a, const struct accesslog_call *r)
 {
-	static _Thread_local struct jsonw w; /* per event loop: no allocation once warm, no lock */
+	struct jsonw *w = &tl_w;
 	struct accesslog_recovery rec = { 0 };
 	struct accesslog_health h;
 	bool healthy = accesslog_healthy(a);
@@ -1538,13 +1578,13 @@ submit(struct accesslog *a, const struct accesslog_call *r)
 		rec.dropped = atomic_exchange(&a->dropped, 0);
 		rec.since_ms = since;
 	}
-	jsonw_reset(&w);
-	format_record(&w, r, &rec);
-	if (w.failed) {
+	jsonw_reset(w);
+	format_record(w, r, &rec);
+	if (w->failed) {
 		log_warnx("access log: could not format a record (out of memory)");
 		return 0;
 	}
-	if ((ticket = enqueue(a, ENTRY_DATA, w.buf, w.len)) == 0) {
+	if ((ticket = enqueue(a, ENTRY_DATA, w->buf, w->len)) == 0) {
 		if (rec.present) /* the recovery report goes on the next record that fits */
 			atomic_store(&a->degraded_since_ms, rec.since_ms);
 		else

@@ -149,6 +149,12 @@ enum accesslog_sync accesslog_sync_mode(const struct accesslog *a);
  * diagnostic) and reported by the first record after recovery.
  */
 void accesslog_write(struct accesslog *a, const struct accesslog_call *call);
+/*
+ * Each thread that writes records formats them in a buffer of its own
+ * (thread-local, no lock). A worker thread calls this before it exits to
+ * free it; accesslog_close() frees the calling thread's.
+ */
+void accesslog_thread_release(void);
 
 /*
  * Waiting for a record to be durable (access_log.sync "every_call").

@@ -7,8 +7,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint64_t ids_state[4];
-static bool ids_seeded;
+/* Per thread: every worker draws its own ids with no lock (and no shared state to race on). */
+static _Thread_local uint64_t ids_state[4];
+static _Thread_local bool ids_seeded;
 
 static uint64_t
 rotl(uint64_t x, int k)
@@ -26,7 +27,7 @@ ids_seed(void)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ids_state[0] = (uint64_t)ts.tv_nsec ^ 0x9e3779b97f4a7c15u;
 		ids_state[1] = (uint64_t)ts.tv_sec;
-		ids_state[2] = (uint64_t)getpid();
+		ids_state[2] = (uint64_t)getpid() ^ (uint64_t)(uintptr_t)&ids_seeded; /* differs per thread */
 		ids_state[3] = 0x6a09e667f3bcc909u;
 	}
 	ids_seeded = true;

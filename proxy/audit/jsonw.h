@@ -43,6 +43,9 @@ void jsonw_null(struct jsonw *w, const char *key);
 /* Appends raw bytes (no separator logic), e.g. the final newline. */
 void jsonw_raw(struct jsonw *w, const char *s, size_t n);
 
+/* decimal(v) into out (at least 20 bytes; not NUL-terminated); returns its length. */
+size_t jsonw_fmt_u64(char *out, uint64_t v);
+
 /* Appends the escaped form of s[0..n) (without quotes) to w. Exposed for tests. */
 void jsonw_escape(struct jsonw *w, const char *s, size_t n);
 

@@ -12,7 +12,7 @@
 --
 -- Each "-- query: NAME" block below is one statement, usable on its own (tests/e2e/test_log_sqlite.py runs
 -- them one by one on a generated log and checks exact counts, and checks ddbguard-log gives the same
--- answers). Lines are loaded whole into log(line); the calls view keeps call records only (digest,
+-- answers). Lines are loaded whole into log(line); the calls table keeps call records only (digest,
 -- notice and chainStart lines have no eventVersion). Field meanings: proxy/audit/ACCESS_LOG.md.
 --
 -- The window: queries count calls with :from <= eventTime < :to (ISO 8601 UTC with milliseconds, as the
@@ -29,7 +29,9 @@ INSERT INTO log(line)
 SELECT value FROM json_each('[' || rtrim(replace(trim(CAST(readfile(:log) AS TEXT), char(10)), char(10), ','), ',')
                             || ']');
 -- query: view
-CREATE VIEW IF NOT EXISTS calls AS
+-- One row per call record with the fields the questions use, extracted once: a table, not a view, so
+-- each line's JSON is parsed once however many questions follow. Load every file before this block.
+CREATE TABLE IF NOT EXISTS calls AS
 SELECT log.rowid                                           AS line_no, -- load order: file order
        json_extract(line, '$.eventTime')                   AS time,
        json_extract(line, '$.eventID')                     AS event_id,
@@ -46,7 +48,8 @@ SELECT log.rowid                                           AS line_no, -- load o
        json_extract(line, '$.guard.status')                AS status,
        json_extract(line, '$.guard.sourceCountry')         AS country,
        json_extract(line, '$.resources[0].ARN')            AS resource,
-       line
+       json_extract(line, '$.resources')                   AS resources, -- JSON text of the array
+       json_extract(line, '$.errorMessage')                AS error_message
 FROM log
 WHERE json_extract(line, '$.eventVersion') IS NOT NULL;
 
@@ -95,7 +98,7 @@ ORDER BY calls DESC, 1, 2, 3;
 -- Per resource ARN (a BatchGetItem over two tables counts once for each).
 SELECT json_extract(r.value, '$.ARN') AS arn, json_extract(r.value, '$.type') AS type,
        count(*) AS calls, sum(c.decision = 'deny') AS denied
-FROM calls AS c, json_each(c.line, '$.resources') AS r
+FROM calls AS c, json_each(c.resources) AS r
 WHERE c.time >= coalesce(:from, '') AND c.time < coalesce(:to, '9999')
 GROUP BY 1, 2
 ORDER BY calls DESC, 1;
@@ -120,21 +123,22 @@ ORDER BY first_seen, identity;
 
 -- query: first-seen-tables
 -- Tables first named in [:from, :to), and by whom first.
-SELECT table_name, min(time) AS first_seen,
-       (SELECT c2.identity FROM calls AS c2 WHERE c2.table_name = c.table_name ORDER BY c2.line_no LIMIT 1)
-           AS first_identity
-FROM calls AS c
-WHERE table_name IS NOT NULL
-GROUP BY table_name
-HAVING min(time) >= coalesce(:from, '') AND min(time) < coalesce(:to, '9999')
-ORDER BY first_seen, table_name;
+WITH firsts AS (
+         -- SQLite takes a bare column from the row that holds the min(): the identity of the first call
+         SELECT table_name, min(line_no) AS first_line, identity AS first_identity
+         FROM calls WHERE table_name IS NOT NULL GROUP BY table_name),
+     seen AS (SELECT table_name, min(time) AS first_seen FROM calls WHERE table_name IS NOT NULL GROUP BY table_name)
+SELECT s.table_name AS table_name, s.first_seen AS first_seen, f.first_identity AS first_identity
+FROM seen AS s JOIN firsts AS f USING (table_name)
+WHERE s.first_seen >= coalesce(:from, '') AND s.first_seen < coalesce(:to, '9999')
+ORDER BY s.first_seen, s.table_name;
 
 -- query: denials-with-reasons
 -- Denied and rejected calls in load order; resource is the first resource ARN the call named.
 SELECT time, decision, identity, coalesce(action, '-') AS action, coalesce(table_name, '-') AS table_name,
        coalesce(resource, '-') AS resource, error_code,
        coalesce(policy || '/' || coalesce(statement, '(no Sid)'), '-') AS statement,
-       coalesce(reason, json_extract(line, '$.errorMessage'), error_code) AS reason
+       coalesce(reason, error_message, error_code) AS reason
 FROM calls
 WHERE decision IN ('deny', 'reject') AND time >= coalesce(:from, '') AND time < coalesce(:to, '9999')
 ORDER BY line_no;

@@ -222,15 +222,12 @@ qint(const struct qres *q, size_t r, const char *name)
 static int
 db_open(struct review *rv)
 {
-	static const char *const setup[] = { "load", "view" };
-
 	if (sqlite3_open_v2(":memory:", &rv->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
 		fprintf(stderr, "ddbguard-log: sqlite: %s\n", rv->db ? sqlite3_errmsg(rv->db) : "out of memory");
 		return -1;
 	}
-	for (size_t i = 0; i < sizeof(setup) / sizeof(setup[0]); i++)
-		if (query_run(rv, setup[i], NULL, 0, 0) != 0)
-			return -1;
+	if (query_run(rv, "load", NULL, 0, 0) != 0)
+		return -1;
 	/* The CLI's "load-file" block reads a file with readfile(); here the lines come one by one. */
 	if (sqlite3_exec(rv->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(rv->db, "INSERT INTO log(line) VALUES (?)", -1, &rv->insert, NULL) != SQLITE_OK) {
@@ -1508,6 +1505,11 @@ logreview_main(int argc, char **argv)
 		}
 	if (sqlite3_exec(rv.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		fprintf(stderr, "ddbguard-log: sqlite: %s\n", sqlite3_errmsg(rv.db));
+		rc = 2;
+		goto done;
+	}
+	/* The calls table is built from every loaded line, once (the CLI runs the same block after load-file). */
+	if (query_run(&rv, "view", NULL, 0, 0) != 0) {
 		rc = 2;
 		goto done;
 	}

@@ -2,7 +2,7 @@
 # tests/bench/compare.sh [tls|http|both]
 #
 # Runs ddbguard side by side with nginx and HAProxy on the same loopback load
-# (../shared/bench: wrk -t1 -c32, one worker per proxy, a GetItem-shaped POST,
+# (tests/bench/harness: wrk -t1 -c32, one worker per proxy, a GetItem-shaped POST,
 # an nginx stub upstream on 127.0.0.1:18000) and prints req/s, p50, p99 and
 # CPU-us/request for every proxy, then ddbguard's ratios to each.
 #
@@ -12,14 +12,14 @@
 # (to a file, like the nginx and HAProxy rows).
 #
 # Env: DURATION, ROUNDS, CONNS (passed to the harness), BENCH_WORK (work dir),
-#      SHARED (default: ../shared beside the repo), DDBGUARD (binary, default build/ddbguard).
+#      DDBGUARD (binary, default build/ddbguard).
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-SHARED="${SHARED:-$ROOT/../shared}"
+HARNESS="$ROOT/tests/bench/harness"   # copied in; see its PROVENANCE.txt
 MODE="${1:-both}"
 DDBGUARD="${DDBGUARD:-$ROOT/build/ddbguard}"
 case "$MODE" in tls|http|both) ;; *) echo "usage: $0 [tls|http|both]"; exit 2;; esac
-[[ -x "$SHARED/bench/compare.sh" ]] || { echo "benchmark harness not found at $SHARED/bench"; exit 2; }
+[[ -x "$HARNESS/compare.sh" ]] || { echo "benchmark harness not found at $HARNESS"; exit 2; }
 for t in nginx haproxy wrk curl; do
   command -v "$t" >/dev/null || { echo "missing $t: apt-get install nginx haproxy wrk curl"; exit 2; }
 done
@@ -29,7 +29,7 @@ fi
 
 WORK="${BENCH_WORK:-$(mktemp -d -t ddbguard-bench.XXXXXX)}"
 mkdir -p "$WORK/ddbguard"
-"$SHARED/bench/gen-cert.sh" "$WORK/ddbguard/certs" >/dev/null || exit 2
+"$HARNESS/gen-cert.sh" "$WORK/ddbguard/certs" >/dev/null || exit 2
 CERTDIR="$WORK/ddbguard/certs"
 CONF="$WORK/ddbguard/ddbguard.json"
 cat > "$CONF" <<JSON
@@ -53,7 +53,7 @@ cat > "$CONF" <<JSON
 JSON
 [[ -s "$CERTDIR/server.crt" ]] || { echo "unexpected cert names in $CERTDIR: $(ls "$CERTDIR")"; exit 2; }
 
-"$DDBGUARD" -c "$CONF" 2>"$WORK/ddbguard/stderr.log" & DG_PID=$!
+"$DDBGUARD" $([[ $(id -u) == 0 ]] && echo --allow-root) -c "$CONF" 2>"$WORK/ddbguard/stderr.log" & DG_PID=$!
 trap 'kill -TERM $DG_PID 2>/dev/null; wait $DG_PID 2>/dev/null' EXIT
 for _ in $(seq 50); do ss -Hltn "sport = :18453" | grep -q . && break; sleep 0.1; done
 kill -0 $DG_PID 2>/dev/null || { echo "ddbguard did not start:"; cat "$WORK/ddbguard/stderr.log"; exit 1; }
@@ -61,7 +61,7 @@ kill -0 $DG_PID 2>/dev/null || { echo "ddbguard did not start:"; cat "$WORK/ddbg
 run_one() {  # $1 = name, $2 = url
   local out="$WORK/compare-$1.txt"
   BENCH_WORK="$WORK/harness-$1" EXTRA_NAME="$1" EXTRA_PIDS="$DG_PID" \
-    "$SHARED/bench/compare.sh" "$2" | tee "$out"
+    "$HARNESS/compare.sh" "$2" | tee "$out"
   ratios "$1" "$out"
 }
 

@@ -60,20 +60,23 @@ cpu_of() {
 "$ROOT/certs/mkgatewayca.sh" "$WORK/gw" >/dev/null || exit 2
 CA="$WORK/gw/gateway-ca.crt"
 PORT="$(free_port)"
+# VPC endpoint names are tunnelled only when listed: list the N names the cold run mints for.
+VPCES="$(for ((i = 0; i < N; i++)); do printf '%s"vpce-%d.dynamodb.us-east-1.vpce.amazonaws.com"' "${i:+,}" "$i"; done)"
+VPCES="${VPCES#,}"
 cat >"$WORK/ddbguard.json" <<JSON
 {
   "account_id": "123456789012",
   "listeners": [ { "name": "egress", "kind": "egress", "address": "127.0.0.1", "port": $PORT } ],
   "upstream": {},
   "egress": { "ca_cert": "$CA", "ca_key": "$WORK/gw/gateway-ca.key", "regions": ["us-east-1"],
-              "max_cached_certs": $((N + 16)) },
+              "vpc_endpoints": [ $VPCES ], "max_cached_certs": $((N + 16)) },
   "access_log": { "path": "$WORK/access.log" },
   "policies": { "none": { "Version": "2012-10-17", "Statement": [
     { "Effect": "Deny", "Action": "dynamodb:*", "Resource": "*" } ] } },
   "identities": [ { "name": "default", "policies": ["none"] } ]
 }
 JSON
-"$DDBGUARD" -c "$WORK/ddbguard.json" 2>"$WORK/ddbguard.stderr" &
+"$DDBGUARD" $([[ $(id -u) == 0 ]] && echo --allow-root) -c "$WORK/ddbguard.json" 2>"$WORK/ddbguard.stderr" &
 DG=$!
 PIDS+=("$DG")
 wait_port "$PORT" "$DG" || { echo "ddbguard did not start:"; cat "$WORK/ddbguard.stderr"; exit 1; }

@@ -6,6 +6,7 @@ loopback port, tables are created directly on it, and the main ddbguard instance
 front with the policies below. Everything lives in one pytest tmp dir; every process is stopped by PID.
 """
 import copy
+import os
 import subprocess
 from pathlib import Path
 from types import SimpleNamespace
@@ -64,6 +65,7 @@ def policies():
 
 def make_config(work, certs, name, upstream_url, **upstream):
     """A complete ddbguard config for instance `name` (TLS listener on a free loopback port)."""
+    (Path(work) / name).mkdir(parents=True, exist_ok=True)  # its access log's directory (--check wants it)
     return {
         "account_id": ACCOUNT,
         "listeners": [{"name": "main", "address": "127.0.0.1", "port": free_port(),
@@ -77,6 +79,8 @@ def make_config(work, certs, name, upstream_url, **upstream):
             {"name": "app", "access_key_ids": [APP_KEY], "policies": ["app-rw", "guardrails"]},
             {"name": "reader", "access_key_ids": [READER_KEY], "policies": ["read-only", "guardrails"]},
         ],
+        # The tests run as root (here and in CI); ddbguard refuses root without a "user" unless told.
+        **({"allow_root": True} if os.geteuid() == 0 else {}),
     }
 
 

@@ -72,7 +72,7 @@ def listening(port):
     return False
 
 
-def stop_process(proc, sig=signal.SIGTERM, timeout=10):
+def stop_process(proc, sig=signal.SIGTERM, timeout=30):
     """Sends sig, waits up to timeout; kills on expiry. Returns the exit status (None if it was killed)."""
     if proc.poll() is not None:
         return proc.returncode
@@ -95,7 +95,7 @@ class Dynalite:
         self.proc = None
         self.port = None
 
-    def start(self, timeout=15):
+    def start(self, timeout=60):
         serve = ROOT / "deploy" / "dynalite" / "serve.js"
         if not (ROOT / "deploy" / "dynalite" / "node_modules" / "dynalite").is_dir():
             raise RuntimeError("deploy/dynalite/node_modules is missing: run `npm ci` in deploy/dynalite")
@@ -150,11 +150,15 @@ class AccessLog:
         return len(self._lines())
 
     def records(self, since=0):
-        return [json.loads(line) for line in self._lines()[since:]]
+        # Digest lines (written every digest_every_seconds even without calls) are not records.
+        return [json.loads(line) for line in self._lines()[since:] if not line.startswith(b'{"ddbguardDigest":')]
 
-    def wait(self, since, n=1, timeout=5, **match):
+    def wait(self, since, n=1, timeout=None, **match):
         """Waits until at least n records after `since` match (eventName=..., decision=... for guard),
-        returns all the matching ones in order. Fails with what was seen on timeout."""
+        returns all the matching ones in order. Fails with what was seen on timeout. Only for events that
+        have no response (a failed TLS handshake): a call's record is found by request id (by_request_id,
+        Guard.record), never as "the next matching line"."""
+        timeout = timeout or RECORD_TIMEOUT
         deadline = time.monotonic() + timeout
         while True:
             recs = [r for r in self.records(since) if _matches(r, match)]
@@ -183,10 +187,9 @@ class AccessLog:
         return rec
 
     def one(self, since, **match):
-        """Exactly one matching record after `since` (after a short grace period for late writes)."""
+        """Deprecated (races the writer: a late record of an earlier call can match): use Guard.record()
+        or by_request_id(). Exactly one matching record after `since`."""
         recs = self.wait(since, **match)
-        time.sleep(0.05)
-        recs = [r for r in self.records(since) if _matches(r, match)]
         assert len(recs) == 1, "expected one record matching %r, got %d: %s" % (match, len(recs), recs)
         return recs[0]
 
@@ -240,9 +243,11 @@ class Guard:
     def url(self):
         return "https://localhost:%d" % self.port
 
-    def start(self, timeout=10):
+    def start(self, timeout=RECORD_TIMEOUT):
         if not DDBGUARD_BIN.exists():
             raise RuntimeError("%s does not exist; build it (ninja -C build)" % DDBGUARD_BIN)
+        if os.geteuid() == 0 and "user" not in self.config:
+            self.config.setdefault("allow_root", True)  # tests run as root; ddbguard refuses it unless told
         self.config_path.write_text(json.dumps(self.config, indent=2))
         self.proc = subprocess.Popen([str(DDBGUARD_BIN), "-c", str(self.config_path)],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -259,7 +264,7 @@ class Guard:
         raise RuntimeError("ddbguard %s did not listen on %d within %ss: %s" % (
             self.name, self.port, timeout, self.stderr()))
 
-    def stop(self, sig=signal.SIGTERM, timeout=10):
+    def stop(self, sig=signal.SIGTERM, timeout=30):
         return stop_process(self.proc, sig, timeout) if self.proc else None
 
     def stderr(self):
@@ -324,7 +329,8 @@ class Guard:
         another way (egress tests build theirs with a proxy). Returns the client."""
         client.meta.events.register("before-sign", _tag_request)
         client.meta.events.register("before-send", lambda request, **kw: self._boto_sent(request))
-        client.meta.events.register("after-call", lambda http_response, **kw: self._boto_answered(http_response))
+        client.meta.events.register("after-call", lambda http_response, context=None, **kw:
+                                    self._boto_answered(http_response, context))
         return client
 
     def _boto_sent(self, request):
@@ -334,9 +340,14 @@ class Guard:
         c.markers += _signature(h.get("Authorization"))
         return None
 
-    def _boto_answered(self, http_response):
-        if self.calls:
+    def _boto_answered(self, http_response, context):
+        # The call this answer belongs to, by the test id before-sign put in the request's context (not
+        # "the last call": clients of one Guard may run in several threads).
+        tid = (context or {}).get(TEST_ID_HEADER)
+        c = next((c for c in reversed(self.calls) if tid and c.markers[:1] == [tid]), None)
+        if c is None and tid is None and self.calls:
             c = self.calls[-1]
+        if c is not None:
             c.status = http_response.status_code
             c.request_id = http_response.headers.get("x-amzn-RequestId")
 
@@ -394,7 +405,7 @@ class Guard:
         head = "POST / HTTP/1.1\r\n" + "".join("%s: %s\r\n" % kv for kv in headers) + "\r\n"
         return head.encode(), body
 
-    def raw(self, head, body=b"", timeout=5):
+    def raw(self, head, body=b"", timeout=30):
         """Sends head+body over a fresh TLS connection (verifying the test CA), reads one response."""
         target = re.findall(r"(?im)^x-amz-target:[ \t]*\S*?\.?(\w+)\s*$", head.decode("latin-1"))
         call = self._new_call("raw " + head.split(b"\r\n", 1)[0].decode("latin-1")[:60],
@@ -441,7 +452,9 @@ class Call:
 
 
 def _tag_request(request, **kwargs):
-    request.headers[TEST_ID_HEADER] = uuid.uuid4().hex
+    tid = uuid.uuid4().hex
+    request.headers[TEST_ID_HEADER] = tid
+    request.context[TEST_ID_HEADER] = tid  # the same dict after-call gets: pairs the answer with its call
 
 
 def _signature(auth):
@@ -482,7 +495,7 @@ def _poll_read(s):
     except (ssl.SSLWantReadError, BlockingIOError):
         return b""
     finally:
-        s.settimeout(5)
+        s.settimeout(30)
 
 
 def read_response(s, buf=b""):
@@ -529,6 +542,10 @@ class FakeUpstream:
       "silent":   never answers (keeps the connection open until stop())
       "slow":     answers 200 with a small JSON body after `delay` seconds
       "held":     answers 200 with a small JSON body once the test calls release.set()
+      "ok":       answers 200 {"Item": {}} at once (Connection: close)
+      "reset":    200 with Content-Length 100 and part of the body, then a TCP reset (SO_LINGER 0)
+      "stall":    200 with Content-Length 100 and part of the body, then nothing (held until stop())
+    `mode` may also be a function of the request body returning one of these, per request.
     """
 
     def __init__(self, cert, key, mode, delay=1.5):
@@ -583,16 +600,34 @@ class FakeUpstream:
                     return
                 body += chunk
             self.requests += 1
-            if self.mode == "truncate":
+            mode = self.mode(body) if callable(self.mode) else self.mode
+            partial = (b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\n"
+                       b"x-amzn-RequestId: FAKE\r\nContent-Length: 100\r\n\r\n{\"Item\": {\"pk\"")
+            if mode == "ok":
                 s.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\n"
-                          b"x-amzn-RequestId: FAKE\r\nContent-Length: 100\r\n\r\n{\"Item\": {\"pk\"")
-            elif self.mode == "garbage":
-                s.sendall(b"SPDY/9 700 What\r\n\r\n")
-            elif self.mode == "silent":
+                          b"x-amzn-RequestId: OK\r\nConnection: close\r\nContent-Length: 11\r\n\r\n"
+                          b"{\"Item\":{}}")
+            if mode == "reset":
+                import struct
+                s.sendall(partial)
+                time.sleep(0.2)  # the partial response is relayed before the reset
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.close()  # the fd, without a TLS close_notify: the kernel sends RST
+                return
+            if mode == "stall":
+                s.sendall(partial)
                 self.held.append(s)
                 return
-            elif self.mode in ("slow", "held"):
-                if self.mode == "slow":
+            if mode == "truncate":
+                s.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\n"
+                          b"x-amzn-RequestId: FAKE\r\nContent-Length: 100\r\n\r\n{\"Item\": {\"pk\"")
+            elif mode == "garbage":
+                s.sendall(b"SPDY/9 700 What\r\n\r\n")
+            elif mode == "silent":
+                self.held.append(s)
+                return
+            elif mode in ("slow", "held"):
+                if mode == "slow":
                     time.sleep(self.delay)
                 else:
                     self.release.wait(RECORD_TIMEOUT)

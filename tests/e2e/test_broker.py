@@ -305,3 +305,28 @@ def test_check_accepts_the_broker_example(tmp_path, certs):
     r = subprocess.run([str(DDBGUARD_BIN), "--check", "-c", str(p)], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
     assert "warning" not in r.stderr, r.stderr  # brokered identities let no foreign credentials through
+
+
+def test_environment_source_comes_first(make_guard, aws, tables, certs, work, monkeypatch):
+    """sources ["environment", "imds"] with the variables set: the environment's key signs, IMDS is not asked."""
+    d = work / "broker-env"
+    d.mkdir(exist_ok=True)
+    (d / "k").write_text(APP_SECRET)
+    os.chmod(d / "k", 0o600)
+    aws.ring.add("AKIAGATEWAYENV000001", "env-secret-abcdefghijklmnopqrstuvwxyz0123", who="env")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAGATEWAYENV000001")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "env-secret-abcdefghijklmnopqrstuvwxyz0123")
+    puts = aws.imds.token_puts
+
+    def mutate(cfg):
+        cfg["credentials"] = {"sources": ["environment", "imds"], "imds_endpoint": aws.imds.url}
+        cfg["identities"] = [{"name": "app", "policies": ["app-rw"], "broker": {},
+                              "issued_keys": [{"access_key_id": APP_KEY, "secret_file": str(d / "k")}]}]
+    g = make_guard("broker-env", "https://localhost:%d" % aws.up.port, mutate=mutate)  # inherits the variables
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    before = len(aws.up.accepted)
+    app_client(g).get_item(TableName="orders", Key={"pk": {"S": "broker#1"}, "sk": {"S": "a"}})
+    assert aws.up.accepted[before][0] == "AKIAGATEWAYENV000001"
+    assert aws.imds.token_puts == puts
+    assert "env-secret" not in g.stderr()

@@ -1,5 +1,8 @@
 """The ddbguard command line: --check, signals, start-up failures."""
+import grp
 import json
+import os
+import pwd
 import signal
 import subprocess
 import time
@@ -26,17 +29,27 @@ def test_check_accepts_the_test_config(tmp_path, config_template):
     assert rc == 0, out
 
 
-@pytest.mark.parametrize("name", ["quickstart.json", "production.json"])
-def test_check_accepts_the_shipped_examples(tmp_path, certs, name):
-    # The examples name files of their own environment (certs/dev/, /etc/ddbguard/, /var/log/):
-    # point those at test files, keep everything else as shipped.
-    cfg = json.loads((ROOT / "config" / "examples" / name).read_text())
+def localize_example(cfg, tmp_path, certs):
+    """The examples name files of their own environment (certs/dev/, /etc/ddbguard/, /var/log/, the user
+    ddbguard): point those at test files and an existing user, keep everything else as shipped."""
     for listener in cfg["listeners"]:
         if "tls" in listener:
             listener["tls"] = {"cert": str(certs.server_crt), "key": str(certs.server_key)}
     if "ca_file" in cfg["upstream"]:
         cfg["upstream"]["ca_file"] = str(certs.ca)
-    cfg["access_log"] = {"path": str(tmp_path / "access.log")}
+    logdir = tmp_path / "log"
+    logdir.mkdir(exist_ok=True)
+    if "user" in cfg:
+        cfg["user"], cfg["group"] = "nobody", "nogroup"
+        if os.geteuid() == 0:
+            os.chown(logdir, pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid)
+    cfg["access_log"] = dict(cfg.get("access_log", {}), path=str(logdir / "access.log"))
+    return cfg
+
+
+@pytest.mark.parametrize("name", ["quickstart.json", "production.json", "service.json"])
+def test_check_accepts_the_shipped_examples(tmp_path, certs, name):
+    cfg = localize_example(json.loads((ROOT / "config" / "examples" / name).read_text()), tmp_path, certs)
     rc, out = check(write(tmp_path, cfg, name))
     assert rc == 0, out
 

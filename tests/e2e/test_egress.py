@@ -349,6 +349,14 @@ REFUSED = [
     ("dynamodb.cn-north-1.amazonaws.com:443", "dynamodb.cn-north-1.amazonaws.com"),
     ("dynamodb.us-east-1.amazonaws.com.evil.example:443", "dynamodb.us-east-1.amazonaws.com.evil.example"),
     ("a.dynamodb.us-east-1.amazonaws.com:443", "a.dynamodb.us-east-1.amazonaws.com"),
+    # IPv6 literals are refused like IPv4 ones (403), not as malformed
+    ("[::1]:443", "[::1]"),
+    ("[0:0:0:0:0:ffff:7f00:1]:443", "[0:0:0:0:0:ffff:7f00:1]"),
+    # VPC endpoint names are tunnelled only when the config lists them
+    ("vpce-made-up.dynamodb.us-east-1.vpce.amazonaws.com:443", "vpce-made-up.dynamodb.us-east-1.vpce.amazonaws.com"),
+    # not DNS names: a 64-octet label, an empty label (refused by policy with 403, never a 502 at minting)
+    ("a" * 64 + ".dynamodb.us-east-1.amazonaws.com:443", "a" * 64 + ".dynamodb.us-east-1.amazonaws.com"),
+    (ACCOUNT + ".ddb..us-east-1.amazonaws.com:443", ACCOUNT + ".ddb..us-east-1.amazonaws.com"),
 ]
 
 
@@ -361,6 +369,10 @@ def test_connect_to_anything_else_is_refused(eguard, elog, erecorder, target, ho
     assert status == 403, head
     assert resp.header("Connection") == "close"
     assert resp.json()["__type"].endswith("#AccessDeniedException"), resp
+    # SDKs show only "Failed to connect to proxy URL": the status line and body say who refused and where to look.
+    status_line = (head.decode(errors="replace") if isinstance(head, bytes) else str(head)).split("\r\n")[0]
+    assert "Forbidden by ddbguard (see its access log)" in status_line, status_line
+    assert "access log" in resp.json()["message"] and resp.header("x-amzn-RequestId") in resp.json()["message"], resp
     erecorder.assert_quiet_since(since, "CONNECT %s" % target)
     rec = elog.by_request_id(resp.header("x-amzn-RequestId"), decision="deny")
     assert rec["guard"]["mode"] == "egress" and rec["guard"]["listener"] == "egress", rec
@@ -384,7 +396,50 @@ def test_plain_proxy_request_is_refused(eguard, elog, erecorder):
     assert rec["guard"]["connectTarget"] == "http://example.com/", rec
 
 
-@pytest.mark.parametrize("target", ["[::1]:443", DDB, DDB + ":", DDB + ":443x", "user@" + DDB + ":443"])
+def test_name_longer_than_dns_allows_is_refused_with_403(eguard, elog):
+    host = ".".join(["a" * 60] * 4) + ".dynamodb.us-east-1.amazonaws.com"  # 277 octets
+    s, status, head = connect(eguard, host + ":443")
+    with s:
+        resp = read_response_after_head(s, head)
+    assert status == 403, head
+    assert resp.json()["__type"].endswith("#AccessDeniedException"), resp
+    rec = elog.by_request_id(resp.header("x-amzn-RequestId"), decision="deny")
+    assert host.startswith(rec["guard"]["connectTarget"]), rec  # the log keeps the first 253 octets
+    assert "253" in rec["guard"]["reason"], rec
+
+
+def test_vpc_endpoint_names_cannot_evict_the_regional_names(ework, ecerts, good_dynalite, wrong_cert_dynalite):
+    """max_cached_certs bounds listed VPC endpoint names only; the regional, FIPS, Streams and account-based
+    names keep their own slots, and a made-up VPC endpoint name is refused without taking one."""
+    vpce1, vpce2 = ("vpce-0a1b2c3d4e5f6a7b8-%s.dynamodb.us-east-1.vpce.amazonaws.com" % x for x in ("one", "two"))
+    cfg = egress_config(ework, ecerts, good_dynalite, wrong_cert_dynalite)
+    cfg["listeners"][0]["port"] = free_port()
+    cfg["access_log"]["path"] = str(ework / "slots" / "access.log")
+    cfg["egress"]["max_cached_certs"] = 1
+    cfg["egress"]["vpc_endpoints"] = [vpce1]
+    cfg["egress"]["routes"].append({"host": vpce2, "to": "127.0.0.1:%d" % good_dynalite.port})  # listed by a route
+    g = Guard(ework, "slots", cfg, ecerts.gw_ca).start()
+    try:
+        held = tunnel_tls(g, vpce1, ca=ecerts.gw_ca)  # takes the one VPC endpoint slot and keeps it
+        with held:
+            s, status, head = connect(g, vpce2 + ":443")
+            s.close()
+            assert status == 502, head  # listed, but every VPC endpoint slot has an open tunnel
+            for name in (DDB, STREAMS, ACCOUNT_EP, OTHER_ACCOUNT_EP):
+                with tunnel_tls(g, name, ca=ecerts.gw_ca) as t:
+                    assert t.version() == "TLSv1.3"
+            s, status, head = connect(g, "vpce-made-up.dynamodb.us-east-1.vpce.amazonaws.com:443")
+            with s:
+                resp = read_response_after_head(s, head)
+            assert status == 403, head
+            rec = g.log.by_request_id(resp.header("x-amzn-RequestId"), decision="deny")
+            assert "egress.vpc_endpoints" in rec["guard"]["reason"], rec
+    finally:
+        assert g.stop() == 0
+
+
+@pytest.mark.parametrize("target", ["[::1]", "[::1]:", "[zz::1]:443", DDB, DDB + ":", DDB + ":443x",
+                                    "user@" + DDB + ":443"])
 def test_malformed_connect_is_rejected(eguard, elog, erecorder, target):
     since = erecorder.mark()
     s, status, head = connect(eguard, target)

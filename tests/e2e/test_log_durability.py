@@ -124,6 +124,11 @@ def test_full_disk_fails_closed_then_recovers(make_guard, dynalite, tables, tmpf
     for code, status, msg in errs:
         assert (code, status) == ("ServiceUnavailableException", 503)
         assert "access log cannot be written" in msg
+    # Refused because they could not be logged: none of them reached dynalite either.
+    refused_calls = [call for call in g.calls if call.status == 503]
+    assert len(refused_calls) == len(errs)
+    for call in refused_calls:
+        g.assert_not_forwarded(call)
     code, body = healthz(admin)
     assert code == 503 and body["status"] == "degraded" and body["log"] == "unwritable", body
     assert body["reason"] == os.strerror(28) and body["since"].endswith("Z")

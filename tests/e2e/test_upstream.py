@@ -73,6 +73,13 @@ def expect_unavailable(guard, status, timeout_ms=None):
     assert rec["errorCode"] == "ServiceUnavailableException"
     assert rec["guard"]["upstream"]["url"]
     assert rec["guard"]["identity"] == "app"
+    # Callers never see internal addresses; the log keeps them for the operator.
+    port = guard.config["upstream"]["dynamodb"].rsplit(":", 1)[1]
+    msg = resp["Error"]["Message"]
+    for internal in (port, "127.0.0.1", "localhost", "[::1]"):
+        assert internal not in msg, msg
+    assert "request id" in msg and resp["ResponseMetadata"]["RequestId"], resp
+    assert port in rec["errorMessage"], rec
     return rec
 
 
@@ -155,7 +162,7 @@ def test_sigterm_lets_the_call_in_flight_finish(make_guard, fake_upstream):
     up.release.set()
     t.join(RECORD_TIMEOUT)
     assert result["r"].status == 200 and result["r"].body == b"{}", result
-    assert g.proc.wait(10) == 0
+    assert g.proc.wait(RECORD_TIMEOUT) == 0
     rec = g.record(eventName="GetItem")
     assert rec["guard"]["decision"] == "allow" and rec["guard"]["status"] == 200, rec
     assert "draining" in g.stderr()

@@ -126,7 +126,7 @@ def test_error_record(make_guard, dynalite, validator):
     g = make_guard("zz-down", "https://localhost:%d" % free_port(), connect_timeout_ms=1000)
     with pytest.raises(ClientError):
         g.boto().get_item(TableName="users", Key={"pk": {"S": MARKER}})
-    rec = valid(validator, g.log.wait(0, eventName="GetItem")[0])
+    rec = valid(validator, g.record(eventName="GetItem"))
     assert rec["guard"]["decision"] == "error" and rec["guard"]["status"] == 502
     assert rec["errorCode"] == "ServiceUnavailableException"
     assert rec["guard"]["upstream"]["url"].startswith("https://localhost:")

@@ -9,7 +9,10 @@
  *     has one) that lies in the input and agrees with the offset;
  *   - the arena and malloc paths give the same answer and the same message;
  *   - data-map options only relax case folding: what strict accepts, they
- *     accept too.
+ *     accept too;
+ *   - with the request-body memory bound (mem_multiple), an accepted tree
+ *     takes at most JSON_BODY_MEM_MULTIPLE * size + JSON_MEM_FLOOR arena
+ *     bytes, is the same tree, and a refusal is the bound or the same one.
  *
  *   CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address -Db_lundef=false
  *   ninja -C build-fuzz && build-fuzz/tests/fuzz/fuzz_json tests/fuzz/corpus/json \
@@ -40,13 +43,16 @@ static const struct json_opts ddb_opts = {
 	.n_data_map_members = sizeof(data_maps) / sizeof(data_maps[0]),
 };
 
+static const struct json_opts bounded_opts = { .mem_multiple = JSON_BODY_MEM_MULTIPLE };
+
 static struct json_arena *arena; /* one arena, reset after each input, as a connection would */
+static struct json_arena *bounded_arena; /* released after each input, as a call's end does */
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	json_init();
-	if ((arena = json_arena_new(1024)) == NULL)
+	if ((arena = json_arena_new(1024)) == NULL || (bounded_arena = json_arena_new(1024)) == NULL)
 		abort();
 	return 0;
 }
@@ -128,6 +134,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		CHECK(strcmp(e_strict.msg, e_arena.msg) == 0);
 		CHECK(e_strict.offset == e_arena.offset && e_strict.line == e_arena.line);
+	}
+
+	/* The memory bound: what was charged is what the arena holds, within the bound. */
+	{
+		struct json_error e_bounded;
+		cJSON *bounded = json_arena_parse(bounded_arena, buf, size, &bounded_opts, &e_bounded);
+
+		CHECK(json_arena_allocated(bounded_arena) <= (size_t)JSON_BODY_MEM_MULTIPLE * size + JSON_MEM_FLOOR);
+		if (bounded != NULL)
+			CHECK(strict != NULL && cJSON_Compare(strict, bounded, 1));
+		else
+			CHECK(strict == NULL || strstr(e_bounded.msg, "too many JSON values") != NULL);
+		json_arena_release(bounded_arena);
 	}
 
 	json_arena_reset(arena);

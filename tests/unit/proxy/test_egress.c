@@ -220,6 +220,8 @@ fixture_free(struct fixture *f)
 	"\"routes\":[{\"host\":\"dynamodb.us-east-1.amazonaws.com\",\"to\":\"127.0.0.1:8000\"},"                       \
 	"{\"host\":\"DYNAMODB-FIPS.us-east-1.amazonaws.com\",\"to\":\"localhost:9000\"},"                              \
 	"{\"host\":\"" OTHER_ACCOUNT ".ddb.us-east-1.amazonaws.com\",\"to\":\"10.1.2.3:8443\"}],"                      \
+	"\"vpc_endpoints\":[\"vpce-0a1b2c3d4e5f-abcdefgh.dynamodb.us-east-1.vpce.amazonaws.com\","                       \
+	"\"VPCE-X1.DYNAMODB.US-EAST-1.VPCE.AMAZONAWS.COM\"],"                                                            \
 	"\"cert_validity_s\":7200"
 
 static int
@@ -340,6 +342,14 @@ static const struct resolve_case {
     REFUSE("vpce-abc.dynamodb.us-east-1.amazonaws.com", 443),
     REFUSE("vpce-abc.streams.us-east-1.vpce.amazonaws.com", 443),
     REFUSE("endpoint-abc.dynamodb.us-east-1.vpce.amazonaws.com", 443),
+    /* VPC endpoint names the config does not list: made up, or another id in a configured region */
+    REFUSE("vpce-made-up.dynamodb.us-east-1.vpce.amazonaws.com", 443),
+    REFUSE("vpce-0a1b2c3d4e5f-abcdefgi.dynamodb.us-east-1.vpce.amazonaws.com", 443),
+    /* not valid DNS names: a label over 63 octets, a label starting or ending with '-' */
+    REFUSE("vpce-0123456789012345678901234567890123456789012345678901234567.dynamodb.us-east-1.vpce.amazonaws.com",
+           443),
+    REFUSE("dynamodb.us-east-1-.amazonaws.com", 443),
+    REFUSE("dynamodb.-us-east-1.amazonaws.com", 443),
     /* IP literals */
     REFUSE("127.0.0.1", 443),
     REFUSE("169.254.169.254", 443),
@@ -463,31 +473,68 @@ test_account_ids_default_to_account_id(void **state)
 static void
 test_max_cached_certs(void **state)
 {
-	struct fixture *f = fixture_new(ca_crt_path, ca_key_path, "\"regions\":[\"us-east-1\"],\"max_cached_certs\":2");
-	const struct route *ddb = NULL, *v1 = NULL, *r = NULL;
+	struct fixture *f = fixture_new(ca_crt_path, ca_key_path,
+	    "\"regions\":[\"us-east-1\"],\"max_cached_certs\":2,\"vpc_endpoints\":["
+	    "\"vpce-1.dynamodb.us-east-1.vpce.amazonaws.com\",\"vpce-2.dynamodb.us-east-1.vpce.amazonaws.com\","
+	    "\"vpce-3.dynamodb.us-east-1.vpce.amazonaws.com\"]");
+	const struct route *ddb = NULL, *v1 = NULL, *v2 = NULL, *r = NULL;
 	char why[200];
 
 	assert_non_null(f->e);
-	assert_int_equal(resolve(f, "dynamodb.us-east-1.amazonaws.com", &ddb, why), EGRESS_ALLOWED);
 	assert_int_equal(resolve(f, "vpce-1.dynamodb.us-east-1.vpce.amazonaws.com", &v1, why), EGRESS_ALLOWED);
-	/* both names are held by open tunnels: a third cannot evict them */
-	assert_int_equal(resolve(f, "vpce-2.dynamodb.us-east-1.vpce.amazonaws.com", &r, why), EGRESS_FAILED);
+	assert_int_equal(resolve(f, "vpce-2.dynamodb.us-east-1.vpce.amazonaws.com", &v2, why), EGRESS_ALLOWED);
+	/* both VPC endpoint slots are held by open tunnels: a third cannot evict them */
+	assert_int_equal(resolve(f, "vpce-3.dynamodb.us-east-1.vpce.amazonaws.com", &r, why), EGRESS_FAILED);
 	assert_non_null(strstr(why, "max_cached_certs"));
-	/* names already in use keep working; a refused name is still refused, not FAILED */
+	/* the regional, FIPS, Streams and account-based names have reserved slots: always served */
+	assert_int_equal(resolve(f, "dynamodb.us-east-1.amazonaws.com", &ddb, why), EGRESS_ALLOWED);
+	assert_int_equal(resolve(f, "dynamodb-fips.us-east-1.amazonaws.com", &r, why), EGRESS_ALLOWED);
+	egress_release(f->e, r);
+	assert_int_equal(resolve(f, "streams.dynamodb.us-east-1.amazonaws.com", &r, why), EGRESS_ALLOWED);
+	egress_release(f->e, r);
+	assert_int_equal(resolve(f, ACCOUNT ".ddb.us-east-1.amazonaws.com", &r, why), EGRESS_ALLOWED);
+	egress_release(f->e, r);
+	/* names not listed are refused, never FAILED, and take nothing */
+	assert_int_equal(resolve(f, "vpce-4.dynamodb.us-east-1.vpce.amazonaws.com", &r, why), EGRESS_REFUSED);
+	assert_int_equal(resolve(f, "example.com", &r, why), EGRESS_REFUSED);
+	/* once vpce-1's tunnel closes it is the least recently used free VPC entry, and makes room */
+	egress_release(f->e, v1);
+	assert_int_equal(resolve(f, "vpce-3.dynamodb.us-east-1.vpce.amazonaws.com", &r, why), EGRESS_ALLOWED);
+	egress_release(f->e, r);
+	egress_release(f->e, v2);
+	/* everything free now: churning VPC endpoint names never evicts the regional name's route */
+	egress_release(f->e, ddb);
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(resolve(f, i % 2 ? "vpce-1.dynamodb.us-east-1.vpce.amazonaws.com"
+						  : "vpce-2.dynamodb.us-east-1.vpce.amazonaws.com", &r, why), EGRESS_ALLOWED);
+		egress_release(f->e, r);
+	}
 	assert_int_equal(resolve(f, "dynamodb.us-east-1.amazonaws.com", &r, why), EGRESS_ALLOWED);
 	assert_ptr_equal(r, ddb);
 	egress_release(f->e, r);
-	assert_int_equal(resolve(f, "example.com", &r, why), EGRESS_REFUSED);
-	/* once vpce-1's tunnel closes it is the least recently used free entry, and makes room */
-	egress_release(f->e, v1);
-	assert_int_equal(resolve(f, "vpce-2.dynamodb.us-east-1.vpce.amazonaws.com", &r, why), EGRESS_ALLOWED);
-	egress_release(f->e, r);
-	egress_release(f->e, ddb);
-	/* both free now: the least recently used (dynamodb, resolved before vpce-2) goes first */
-	assert_int_equal(resolve(f, "vpce-3.dynamodb.us-east-1.vpce.amazonaws.com", &r, why), EGRESS_ALLOWED);
-	assert_int_equal(resolve(f, "vpce-2.dynamodb.us-east-1.vpce.amazonaws.com", &v1, why), EGRESS_ALLOWED);
-	assert_ptr_not_equal(v1, NULL);
 	fixture_free(f);
+}
+
+/* A route naming a VPC endpoint lists it; the config refuses what is not a VPC endpoint name. */
+static void
+test_vpc_endpoints_config(void **state)
+{
+	struct fixture *f = fixture_new(ca_crt_path, ca_key_path,
+	    "\"regions\":[\"us-east-1\"],\"routes\":[{\"host\":\"vpce-r.dynamodb.us-east-1.vpce.amazonaws.com\","
+	    "\"to\":\"127.0.0.1:9\"}]");
+	const struct route *r = NULL;
+	char why[200];
+
+	assert_non_null(f->e);
+	assert_int_equal(resolve(f, "vpce-r.dynamodb.us-east-1.vpce.amazonaws.com", &r, why), EGRESS_ALLOWED);
+	assert_string_equal(r->upstream_addr, "127.0.0.1:9");
+	egress_release(f->e, r);
+	assert_int_equal(resolve(f, "vpce-s.dynamodb.us-east-1.vpce.amazonaws.com", &r, why), EGRESS_REFUSED);
+	assert_non_null(strstr(why, "egress.vpc_endpoints"));
+	fixture_free(f);
+	assert_null(load_config(ca_crt_path, ca_key_path,
+	    "\"regions\":[\"us-east-1\"],\"vpc_endpoints\":[\"dynamodb.us-east-1.amazonaws.com\"]"));
+	assert_null(load_config(ca_crt_path, ca_key_path, "\"regions\":[\"us-east-1\"],\"vpc_endpoints\":[]"));
 }
 
 static void
@@ -721,6 +768,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_resolve_uses_host_len, setup_std, teardown_std),
 	    cmocka_unit_test(test_account_ids_default_to_account_id),
 	    cmocka_unit_test(test_max_cached_certs),
+	    cmocka_unit_test(test_vpc_endpoints_config),
 	    cmocka_unit_test(test_egress_new_refuses_bad_ca),
 	    cmocka_unit_test_setup_teardown(test_minted_certificate, setup_std, teardown_std),
 	    cmocka_unit_test_setup_teardown(test_minted_certificate_is_cached_per_name, setup_std, teardown_std),

@@ -35,20 +35,13 @@ lookup_status(const char *target, size_t len)
 	return st;
 }
 
-/* The SDK's operation list, read from ../shared so the test follows the data. */
+/* The SDK's operation list, read from tests/data/aws-models so the test follows the data. */
 static FILE *
 open_sdk_operations(void)
 {
-	const char *shared = getenv("SHARED_DIR");
-	char path[4096];
+	const char *path = SOURCE_ROOT "/tests/data/aws-models/client-dynamodb-3.1162.0.operations.txt";
 	FILE *f;
 
-	if (shared != NULL)
-		snprintf(path, sizeof(path), "%s/data/aws-models/client-dynamodb-3.1162.0.operations.txt",
-		    shared);
-	else
-		snprintf(path, sizeof(path),
-		    "%s/../shared/data/aws-models/client-dynamodb-3.1162.0.operations.txt", SOURCE_ROOT);
 	f = fopen(path, "r");
 	if (f == NULL)
 		fail_msg("cannot open %s", path);

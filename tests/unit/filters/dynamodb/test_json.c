@@ -109,10 +109,7 @@ static const struct {
 static const char *
 suite_dir(char *buf, size_t len)
 {
-	const char *shared = getenv("SHARED_DIR");
-
-	snprintf(buf, len, "%s/data/JSONTestSuite/test_parsing",
-	    shared != NULL && shared[0] != '\0' ? shared : SOURCE_ROOT "/../shared");
+	snprintf(buf, len, "%s/tests/data/JSONTestSuite/test_parsing", SOURCE_ROOT);
 	return buf;
 }
 
@@ -781,7 +778,7 @@ test_arena_alloc_and_strndup(void **state)
 	for (i = 0; i < N_ELEMS(sizes); i++) {
 		prev[i] = json_arena_alloc(a, sizes[i]);
 		assert_non_null(prev[i]);
-		assert_int_equal((uintptr_t)prev[i] % 16, 0);
+		assert_int_equal((uintptr_t)prev[i] % 8, 0);
 		memset(prev[i], (int)i, sizes[i]);
 	}
 	/* Nothing overlapped. */
@@ -792,7 +789,7 @@ test_arena_alloc_and_strndup(void **state)
 
 	s = json_arena_strndup(a, "TableName", 5);
 	assert_string_equal(s, "Table");
-	assert_int_equal((uintptr_t)s % 16, 0);
+	assert_int_equal((uintptr_t)s % 8, 0);
 	s = json_arena_strndup(a, "abc", 0);
 	assert_string_equal(s, "");
 	s = json_arena_strndup(a, "x\0y", 3); /* n bytes, not up to a NUL */
@@ -841,6 +838,126 @@ test_hooks_outside_arena(void **state)
 	json_arena_free(a);
 }
 
+/* --- parse memory follows the body's size, whatever its shape --------- */
+
+/* `len` bytes: prefix, then `unit` repeated (the last one without its trailing ','), then suffix. */
+static char *
+repeat_body(const char *prefix, const char *unit, const char *suffix, size_t target, size_t *len)
+{
+	size_t pl = strlen(prefix), ul = strlen(unit), sl = strlen(suffix), n = (target - pl - sl) / ul, i;
+	char *buf = malloc(pl + n * ul + sl + 1);
+
+	assert_non_null(buf);
+	memcpy(buf, prefix, pl);
+	for (i = 0; i < n; i++)
+		memcpy(buf + pl + i * ul, unit, ul);
+	*len = pl + n * ul - 1; /* drop the last ',' */
+	memcpy(buf + *len, suffix, sl);
+	*len += sl;
+	buf[*len] = '\0';
+	return buf;
+}
+
+/* Nested maps {"M":{"a":{"M":{"a":...{"S":"x"}...}}}} `depth` deep, repeated as list elements. */
+static char *
+nested_maps_body(size_t target, size_t *len)
+{
+	char unit[1024];
+	size_t u = 0, d;
+	const size_t depth = 13; /* 2 containers per level: 31 deep with the 4 outer ones and the last; the limit is 32 */
+
+	for (d = 0; d < depth; d++)
+		u += (size_t)snprintf(unit + u, sizeof(unit) - u, "{\"M\":{\"a\":");
+	u += (size_t)snprintf(unit + u, sizeof(unit) - u, "{\"S\":\"\"}");
+	for (d = 0; d < depth; d++)
+		u += (size_t)snprintf(unit + u, sizeof(unit) - u, "}}");
+	snprintf(unit + u, sizeof(unit) - u, ",");
+	return repeat_body("{\"TableName\":\"t\",\"Item\":{\"a\":{\"L\":[", unit, "]}}}", target, len);
+}
+
+/* What the gateway parses request bodies with (proxy/runtime.c). */
+static const struct json_opts body_opts = { .data_map_members = data_maps,
+	.n_data_map_members = N_ELEMS(data_maps), .mem_multiple = JSON_BODY_MEM_MULTIPLE };
+
+static void
+test_parse_memory_bound(void **state)
+{
+	static const struct {
+		const char *name, *prefix, *unit, *suffix;
+		bool accepted; /* DynamoDB shapes are; shapes no operation has are refused unbuilt */
+	} shapes[] = {
+		{ "flat array of tiny numbers", "[", "0,", "]", false },
+		{ "flat array of tiny numbers in a request", "{\"TableName\":\"t\",\"Limit\":[", "1,", "]}", false },
+		{ "many empty strings", "[", "\"\",", "]", false },
+		{ "many empty arrays", "[", "[],", "]", false },
+		{ "many empty objects", "{\"Item\":{\"a\":{\"L\":[", "{},", "]}}}", false },
+		{ "list of {\"S\":\"\"}", "{\"TableName\":\"t\",\"Item\":{\"a\":{\"L\":[", "{\"S\":\"\"},", "]}}}", true },
+		{ "list of {\"N\":\"1\"}", "{\"TableName\":\"t\",\"Item\":{\"a\":{\"L\":[", "{\"N\":\"1\"},", "]}}}", true },
+		{ "list of {\"NULL\":true}", "{\"TableName\":\"t\",\"Item\":{\"a\":{\"L\":[", "{\"NULL\":true},", "]}}}",
+		    true },
+		{ "many one-character strings", "{\"TableName\":\"t\",\"Item\":{\"a\":{\"SS\":[", "\"a\",", "]}}}", true },
+		{ "list of empty lists", "{\"TableName\":\"t\",\"Item\":{\"a\":{\"L\":[", "{\"L\":[]},", "]}}}", true },
+	};
+	const size_t target = 2u << 20;
+	struct json_arena *a = json_arena_new(4096);
+	struct json_error err;
+	size_t i, len, bound;
+	char *body;
+	cJSON *root;
+
+	assert_non_null(a);
+	for (i = 0; i <= N_ELEMS(shapes); i++) {
+		const char *name = i < N_ELEMS(shapes) ? shapes[i].name : "deeply nested maps";
+
+		body = i < N_ELEMS(shapes) ? repeat_body(shapes[i].prefix, shapes[i].unit, shapes[i].suffix, target, &len)
+					   : nested_maps_body(target, &len);
+		bound = JSON_BODY_MEM_MULTIPLE * len + JSON_MEM_FLOOR;
+		json_arena_release(a);
+		assert_int_equal(json_arena_allocated(a), 0);
+		root = json_arena_parse(a, body, len, &body_opts, &err);
+		print_message("%-44s %8zu bytes -> %9zu arena bytes (%.1fx) %s\n", name, len, json_arena_allocated(a),
+		    (double)json_arena_allocated(a) / (double)len, root ? "accepted" : err.msg);
+		if (json_arena_allocated(a) > bound)
+			fail_msg("%s: %zu arena bytes for %zu body bytes, over %zu", name, json_arena_allocated(a), len,
+			    bound);
+		if (i == N_ELEMS(shapes) || shapes[i].accepted) {
+			if (root == NULL)
+				fail_msg("%s refused: %s", name, err.msg);
+			/* Not trivially small: the tree is really there, in about what was charged. */
+			assert_true(json_arena_allocated(a) > 4 * len);
+		} else {
+			assert_null(root);
+			assert_non_null(strstr(err.msg, "too many JSON values"));
+			/* Refused by the recognizer: nothing was built. */
+			assert_int_equal(json_arena_allocated(a), 0);
+			/* The same without an arena (malloc per node): refused before cJSON runs. */
+			assert_null(json_parse_strict(body, len, &body_opts, &err));
+			assert_non_null(strstr(err.msg, "too many JSON values"));
+		}
+		free(body);
+	}
+	/* A 16 MiB flat array of tiny numbers, the shape that took ~600 MB before: nothing. */
+	body = repeat_body("[", "0,", "]", 16u << 20, &len);
+	json_arena_release(a);
+	assert_null(json_arena_parse(a, body, len, &body_opts, &err));
+	assert_int_equal(json_arena_allocated(a), 0);
+	free(body);
+	/* Unbounded options (config files) still take that shape. */
+	body = repeat_body("[", "0,", "]", 2002, &len);
+	root = json_parse_strict(body, len, NULL, &err);
+	assert_non_null(root);
+	assert_int_equal(cJSON_GetArraySize(root), 1000);
+	cJSON_Delete(root);
+	free(body);
+	/* Released at the end of a call: nothing kept. */
+	json_arena_release(a);
+	assert_int_equal(json_arena_allocated(a), 0);
+	root = json_arena_parse(a, small_body, strlen(small_body), &body_opts, &err);
+	check_small_tree(root);
+	assert_int_equal(json_arena_allocated(a), 4096);
+	json_arena_free(a);
+}
+
 int
 main(void)
 {
@@ -854,6 +971,7 @@ main(void)
 		cmocka_unit_test(test_error_position),
 		cmocka_unit_test(test_arena_reuse_does_not_grow),
 		cmocka_unit_test(test_arena_large_body),
+		cmocka_unit_test(test_parse_memory_bound),
 		cmocka_unit_test(test_arena_alloc_and_strndup),
 		cmocka_unit_test(test_hooks_outside_arena),
 	};

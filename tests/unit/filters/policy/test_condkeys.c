@@ -238,6 +238,64 @@ test_context_keys(void **state)
 	expect_absent(&c, CONDKEY_REPLICA_REGIONS);
 }
 
+/* Compiles `cond` against the registry and evaluates it for `c`; -1 if it does not compile. */
+static int
+eval_condition(struct call *c, const char *cond)
+{
+	cJSON *js = json_of(cond);
+	struct diag *d = diag_new("test.json");
+	struct diag_path path;
+	size_t nkeys;
+	const struct condition_key_def *keys = condkeys_registry(&nkeys);
+	struct condition_block *b;
+	int r = -1;
+
+	diag_path_init(&path);
+	b = condition_compile(js, keys, nkeys, d, &path);
+	if (b != NULL)
+		r = condition_evaluate(b, condkeys_lookup, &c->cr) ? 1 : 0;
+	condition_free(b);
+	diag_free(d);
+	cJSON_Delete(js);
+	return r;
+}
+
+/* IAM types aws:EpochTime Date and Numeric; an ASN is a number: Numeric* operators apply to both. */
+static void
+test_numeric_operators(void **state)
+{
+	struct call c;
+
+	call_init(&c, "GetItem", "{'TableName':'orders'}"); /* now 1767225600, from 192.0.2.7 (AS64512, DE) */
+	assert_int_equal(eval_condition(&c, "{'NumericLessThan':{'aws:EpochTime':'1767225601'}}"), 1);
+	assert_int_equal(eval_condition(&c, "{'NumericGreaterThanEquals':{'aws:EpochTime':1767225600}}"), 1);
+	assert_int_equal(eval_condition(&c, "{'NumericGreaterThan':{'aws:EpochTime':1767225600}}"), 0);
+	assert_int_equal(eval_condition(&c, "{'NumericEquals':{'aws:EpochTime':['1','1767225600']}}"), 1);
+	assert_int_equal(eval_condition(&c, "{'NumericNotEquals':{'aws:EpochTime':'1767225600'}}"), 0);
+	assert_int_equal(eval_condition(&c, "{'NumericLessThanIfExists':{'aws:epochtime':'100'}}"), 0);
+	/* Date operators still apply to it. */
+	assert_int_equal(eval_condition(&c, "{'DateLessThan':{'aws:EpochTime':'2026-01-01T00:00:01Z'}}"), 1);
+	assert_int_equal(eval_condition(&c, "{'DateGreaterThan':{'aws:EpochTime':'2026-01-01T00:00:01Z'}}"), 0);
+	/* A private-ASN range, and the ASN as text. */
+	assert_int_equal(eval_condition(&c, "{'NumericGreaterThanEquals':{'ddbguard:SourceASN':'64512'},"
+					    "'NumericLessThanEquals':{'ddbguard:SourceASN':65534}}"), 1);
+	assert_int_equal(eval_condition(&c, "{'NumericLessThan':{'ddbguard:SourceASN':'64512'}}"), 0);
+	assert_int_equal(eval_condition(&c, "{'StringEquals':{'ddbguard:SourceASN':'64512'}}"), 1);
+	/* Keys IAM types Date or String only still refuse Numeric*, and the ASN is no date. */
+	assert_int_equal(eval_condition(&c, "{'NumericEquals':{'aws:CurrentTime':'1767225600'}}"), -1);
+	assert_int_equal(eval_condition(&c, "{'NumericEquals':{'ddbguard:SourceCountry':'1'}}"), -1);
+	assert_int_equal(eval_condition(&c, "{'DateEquals':{'ddbguard:SourceASN':'64512'}}"), -1);
+	assert_int_equal(eval_condition(&c, "{'StringEquals':{'aws:EpochTime':'1767225600'}}"), -1);
+	call_free(&c);
+
+	/* No GeoIP answer: the ASN is absent, so a positive Numeric operator is false and a negated one true. */
+	memset(&c, 0, sizeof(c));
+	condkeys_request_init(&c.cr, catalog_find_iam("dynamodb:ListTables"), NULL, NULL, "198.51.100.1", false,
+			      &test_now, NULL, &test_env);
+	assert_int_equal(eval_condition(&c, "{'NumericGreaterThan':{'ddbguard:SourceASN':'0'}}"), 0);
+	assert_int_equal(eval_condition(&c, "{'NumericNotEquals':{'ddbguard:SourceASN':'64512'}}"), 1);
+}
+
 static void
 test_request_parameters(void **state)
 {
@@ -807,6 +865,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_registry),
 	    cmocka_unit_test(test_context_keys),
+	    cmocka_unit_test(test_numeric_operators),
 	    cmocka_unit_test(test_request_parameters),
 	    cmocka_unit_test(test_full_table_scan),
 	    cmocka_unit_test(test_partiql_verbs),

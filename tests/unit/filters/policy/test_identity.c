@@ -1,6 +1,6 @@
 /*
  * Tests filters/policy/identity.c: the SigV4 Authorization parser (hand-written
- * cases and the AWS SigV4 test-suite vectors in ../shared), identity
+ * cases and the AWS SigV4 test-suite vectors in tests/data/sigv4-suite), identity
  * compilation errors at their exact JSON paths, and matching.
  *
  * JSON in these tables uses ' for " to stay readable.
@@ -209,11 +209,9 @@ test_sigv4_embedded_nul(void **state)
 }
 
 static const char *
-shared_dir(void)
+suite_root(void)
 {
-	const char *dir = getenv("SHARED_DIR");
-
-	return dir != NULL ? dir : SOURCE_ROOT "/../shared";
+	return SOURCE_ROOT "/tests";
 }
 
 static char *
@@ -336,14 +334,14 @@ test_sigv4_suite(void **state)
 	char dir[1024];
 	size_t n;
 
-	snprintf(dir, sizeof(dir), "%s/data/sigv4-suite/botocore-aws4_testsuite", shared_dir());
+	snprintf(dir, sizeof(dir), "%s/data/sigv4-suite/botocore-aws4_testsuite", suite_root());
 	n = botocore_vectors(dir);
 	if (n < 30)
-		fail_msg("%zu botocore vectors under %s (set SHARED_DIR)", n, dir);
-	snprintf(dir, sizeof(dir), "%s/data/sigv4-suite/aws-c-auth-v4", shared_dir());
+		fail_msg("%zu botocore vectors under %s", n, dir);
+	snprintf(dir, sizeof(dir), "%s/data/sigv4-suite/aws-c-auth-v4", suite_root());
 	n = aws_c_auth_vectors(dir);
 	if (n < 30)
-		fail_msg("%zu aws-c-auth vectors under %s (set SHARED_DIR)", n, dir);
+		fail_msg("%zu aws-c-auth vectors under %s", n, dir);
 }
 
 /* ---- identities ---- */

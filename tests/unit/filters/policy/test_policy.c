@@ -329,6 +329,40 @@ static const struct error_case error_cases[] = {
      ONE("'Effect':'Deny'," OK_ACTION ",'Resource':'arn:aws:s3:::orders/*'"),
      1,
      {{S0 ".Resource", "\"arn:aws:s3:::orders/*\" is not a DynamoDB ARN"}}},
+    /* ARNs that can never match any resource ddbguard names (issue 10). */
+    {"arn without table/",
+     ONE("'Effect':'Allow'," OK_ACTION ",'Resource':'arn:aws:dynamodb:us-east-1:123456789012:demo'"),
+     1,
+     {{S0 ".Resource", "the resource \"demo\" is not table/<name> or global-table/<name>"}}},
+    {"arn region typo",
+     ONE("'Effect':'Allow'," OK_ACTION ",'Resource':'arn:aws:dynamodb:us-east1:123456789012:table/x'"),
+     1,
+     {{S0 ".Resource", "\"us-east1\" is not a region name such as \"us-east-1\""}}},
+    {"arn account 11 digits",
+     ONE("'Effect':'Allow'," OK_ACTION ",'Resource':['arn:aws:dynamodb:*:123456789012:table/x',"
+         "'arn:aws:dynamodb:us-east-1:12345678901:table/x']"),
+     1,
+     {{S0 ".Resource[1]", "the account \"12345678901\" is not a 12-digit AWS account id"}}},
+    {"arn partition of another region",
+     ONE("'Effect':'Allow'," OK_ACTION ",'Resource':'arn:aws:dynamodb:cn-north-1:123456789012:table/x'"),
+     1,
+     {{S0 ".Resource", "region cn-north-1 is in partition \"aws-cn\", not \"aws\""}}},
+    {"arn unknown partition",
+     ONE("'Effect':'Allow'," OK_ACTION ",'Resource':'arn:amazon:dynamodb:us-east-1:123456789012:table/x'"),
+     1,
+     {{S0 ".Resource", "unknown partition \"amazon\""}}},
+    {"arn unknown table subresource",
+     ONE("'Effect':'Allow'," OK_ACTION ",'Resource':'arn:aws:dynamodb:us-east-1:123456789012:table/x/indexes/*'"),
+     1,
+     {{S0 ".Resource", "unknown resource type \"indexes\""}}},
+    {"arn global table with region",
+     ONE("'Effect':'Allow'," OK_ACTION ",'Resource':'arn:aws:dynamodb:us-east-1:123456789012:global-table/x'"),
+     1,
+     {{S0 ".Resource", "a global-table ARN has no region"}}},
+    {"arn with too few parts",
+     ONE("'Effect':'Allow'," OK_ACTION ",'Resource':'arn:aws:dynamodb:us-east-1:table/x'"),
+     1,
+     {{S0 ".Resource", "an ARN has six parts"}}},
     {"sid with dash",
      ONE("'Sid':'Read-Orders'," OK_BODY),
      1,
@@ -362,6 +396,38 @@ check_error_case(const struct error_case *c)
 
 	diag_expect(c->what, d, s != NULL, c->count, c->want, MAX_WANT);
 	diag_free(d);
+}
+
+/* ARN patterns that can match are accepted; a segment with a wildcard is never judged. */
+static void
+test_arn_patterns_that_may_match(void **state)
+{
+	static const char *const ok[] = {
+		"arn:aws:dynamodb:us-east-1:123456789012:table/orders",
+		"arn:aws:dynamodb:us-east-1:123456789012:table/orders/index/*",
+		"arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/2026-01-01T00:00:00.000",
+		"arn:aws:dynamodb:eu-west-1:123456789012:table/orders/backup/01234567890123-abcdefgh",
+		"arn:aws:dynamodb::123456789012:global-table/orders",
+		"arn:aws-us-gov:dynamodb:us-gov-west-1:123456789012:table/x",
+		"arn:aws-cn:dynamodb:cn-north-1:123456789012:table/x",
+		"arn:aws-iso-b:dynamodb:us-isob-east-1:123456789012:table/x",
+		"arn:aws-eusc:dynamodb:eusc-de-east-1:123456789012:table/x",
+		"arn:aws:dynamodb:*:123456789012:table/x",
+		"arn:aws:dynamodb:us-east1*:123456789012:table/x", /* wildcard: not judged */
+		"arn:*:dynamodb:us-east1:1:demo",		     /* everything after a wildcard partition */
+		"arn:aws:dynamodb:us-east-1:*:table/*",
+		"arn:aws:dynamodb:us-east-1:123456789012:*",
+		"arn:aws:dynamodb:us-east-1:123456789012:tab*",
+		"arn:aws:dynamodb:us-east-1:123456789012:table/*/index/*",
+		"arn:aws:dynamodb*",
+	};
+	char buf[512];
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(buf, sizeof(buf), "{'p':{'Statement':{'Effect':'Allow','Action':'dynamodb:GetItem','Resource':'%s'}}}",
+		    ok[i]);
+		policy_set_free(compile_ok(buf));
+	}
 }
 
 static void
@@ -1245,6 +1311,7 @@ main(void)
 		cmocka_unit_test(test_glob),
 		cmocka_unit_test(test_glob_pathological),
 		cmocka_unit_test(test_compile_errors),
+	    cmocka_unit_test(test_arn_patterns_that_may_match),
 		cmocka_unit_test(test_compile_accepts),
 		cmocka_unit_test(test_set_lookup),
 		cmocka_unit_test(test_set_owns_strings),

@@ -16,6 +16,7 @@
 
 #include <cJSON.h>
 #include <cmocka.h>
+#include <event2/event.h>
 
 #include "config/config.h"
 #include "proxy/audit/accesslog.h"
@@ -93,7 +94,10 @@ read_lines(const char *path, size_t *n)
 	while (getline(&line, &cap, fp) > 0) {
 		assert_true(strlen(line) > 0 && line[strlen(line) - 1] == '\n'); /* whole lines only */
 		if (strncmp(line, "{\"ddbguardDigest\":", 18) == 0) {
-			assert_non_null(cJSON_Parse(line)); /* leaks in a failing test only */
+			cJSON *d = cJSON_Parse(line);
+
+			assert_non_null(d);
+			cJSON_Delete(d);
 			digest_lines++;
 			digest_bytes += strlen(line);
 			continue;
@@ -289,6 +293,138 @@ test_rotation_between_records(void **state)
 		assert_int_equal(seen[s], 1); /* each record exactly once */
 }
 
+/* ---- access_log.sync "every_call": completions on the submitting loop, in order, after the write ---- */
+
+struct waiter {
+	struct accesslog_wait w;
+	struct fixture *f;
+	int n;
+	int calls;
+	bool durable;
+	bool in_file; /* the record was in the file when done ran */
+};
+
+static int done_count, done_order_ok = 1, last_done = -1;
+
+static bool
+file_has(const char *path, int n)
+{
+	char want[48], *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+	FILE *fp = fopen(path, "r");
+
+	snprintf(want, sizeof(want), "\"requestID\":\"req-%d\"", n);
+	while (fp != NULL && !found && getline(&line, &cap, fp) > 0)
+		found = strstr(line, want) != NULL;
+	free(line);
+	if (fp != NULL)
+		fclose(fp);
+	return found;
+}
+
+static void
+waiter_done(struct accesslog_wait *w, bool durable)
+{
+	struct waiter *x = (struct waiter *)w;
+
+	x->calls++;
+	x->durable = durable;
+	x->in_file = file_has(x->f->path, x->n);
+	if (x->n < last_done)
+		done_order_ok = 0;
+	last_done = x->n;
+	done_count++;
+}
+
+static enum accesslog_queued
+log_call_wait(struct accesslog *a, struct event_base *base, struct waiter *x)
+{
+	char id[32];
+	struct accesslog_call c = { .client_ip = "127.0.0.1", .inspect = &x->f->in, .decision = "allow",
+		.request_id = id, .status = 200 };
+
+	snprintf(id, sizeof(id), "req-%d", x->n);
+	clock_gettime(CLOCK_REALTIME, &c.wall_start);
+	x->w.done = waiter_done;
+	return accesslog_write_wait(a, base, &c, &x->w);
+}
+
+static void
+run_until(struct event_base *base, int want)
+{
+	for (int i = 0; i < 50000 && done_count < want; i++)
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK), usleep(100);
+}
+
+static void
+test_every_call_waits(void **state)
+{
+	struct fixture *f = *state;
+	struct access_log_config cfg = { .path = f->path, .digest_every_records = 1000000, .digest_every_seconds = 86400,
+		.buffer_bytes = 1 << 20, .sync = "every_call" };
+	struct accesslog *a = accesslog_open(f->path);
+	struct event_base *base = event_base_new();
+	static struct waiter x[40];
+
+	assert_non_null(a);
+	assert_non_null(base);
+	assert_true(accesslog_configure(a, &cfg));
+	assert_int_equal(accesslog_sync_mode(a), ACCESSLOG_SYNC_EVERY_CALL);
+	done_count = 0;
+	last_done = -1;
+	done_order_ok = 1;
+	for (int i = 0; i < 30; i++) {
+		x[i] = (struct waiter){ .f = f, .n = i };
+		assert_int_equal(log_call_wait(a, base, &x[i]), ACCESSLOG_WAITING);
+	}
+	/* A cancelled wait is never completed. */
+	x[30] = (struct waiter){ .f = f, .n = 30 };
+	assert_int_equal(log_call_wait(a, base, &x[30]), ACCESSLOG_WAITING);
+	accesslog_wait_cancel(&x[30].w);
+	run_until(base, 30);
+	assert_true(accesslog_flush(a, 5000));
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	assert_int_equal(done_count, 30);
+	assert_true(done_order_ok);
+	for (int i = 0; i < 30; i++) {
+		assert_int_equal(x[i].calls, 1);
+		assert_true(x[i].durable);
+		assert_true(x[i].in_file); /* written before the completion ran */
+	}
+	assert_int_equal(x[30].calls, 0);
+
+	/* A failing write fails the waits of its batch: their responses must not be released. */
+	accesslog_test_fail_writes(a, EIO);
+	done_count = 0;
+	last_done = -1;
+	for (int i = 31; i < 34; i++) {
+		x[i] = (struct waiter){ .f = f, .n = i };
+		assert_int_equal(log_call_wait(a, base, &x[i]), ACCESSLOG_WAITING);
+	}
+	run_until(base, 3);
+	assert_int_equal(done_count, 3);
+	for (int i = 31; i < 34; i++)
+		assert_true(x[i].calls == 1 && !x[i].durable);
+	accesslog_test_fail_writes(a, 0);
+	assert_true(accesslog_flush(a, 5000));
+	accesslog_close(a); /* frees the loop's wake-up event before the base goes */
+	event_base_free(base);
+}
+
+static void
+test_not_every_call_does_not_wait(void **state)
+{
+	struct fixture *f = *state;
+	struct accesslog *a = open_log(f, 1 << 20, 0); /* sync: the default, "interval" */
+	struct event_base *base = event_base_new();
+	struct waiter x = { .f = f, .n = 1 };
+
+	assert_int_equal(log_call_wait(a, base, &x), ACCESSLOG_QUEUED);
+	accesslog_close(a);
+	event_base_free(base);
+}
+
 int
 main(void)
 {
@@ -297,6 +433,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_failure_unhealthy_recovery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_between_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_every_call_waits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_every_call_does_not_wait, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
