@@ -753,6 +753,10 @@ static const struct cfg_key limits_keys[] = {
 	    .offset = offsetof(struct limits_config, client_timeout_ms) },
 	{ .name = "request_timeout_ms", .type = CFG_U32, .min = 100, .max = 3600000, .def = 30000,
 	    .offset = offsetof(struct limits_config, request_timeout_ms) },
+	{ .name = "handshake_timeout_ms", .type = CFG_U32, .min = 100, .max = 3600000, .def = 10000,
+	    .offset = offsetof(struct limits_config, handshake_timeout_ms) },
+	{ .name = "max_connections_per_source", .type = CFG_U32, .min = 0, .max = 1000000, .def = 1024,
+	    .offset = offsetof(struct limits_config, max_connections_per_source) },
 	{ .name = "max_bodies_in_flight_bytes", .type = CFG_U64, .min = 1024, .max = 17179869184ULL,
 	    .def = 67108864, .offset = offsetof(struct limits_config, max_bodies_in_flight_bytes) },
 };

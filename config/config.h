@@ -75,6 +75,8 @@ struct limits_config {
 	uint32_t max_connections;
 	uint32_t client_timeout_ms;
 	uint32_t request_timeout_ms; /* first byte of a request to its last */
+	uint32_t handshake_timeout_ms;	  /* TCP accept (or CONNECT's 200) to the end of the client's TLS handshake */
+	uint32_t max_connections_per_source; /* per client IPv4 address or IPv6 /64; 0: no cap */
 	uint64_t max_bodies_in_flight_bytes; /* all connections' Content-Lengths reserved at once (proxy/inflight.h) */
 };
 

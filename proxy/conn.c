@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <malloc.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -27,6 +28,8 @@
 #include "proxy/broker.h"
 #include "proxy/runtime.h"
 #include "proxy/tls.h"
+#include "proxy/sockio.h"
+#include "proxy/sourcecap.h"
 #include "proxy/upstream.h"
 
 /* Pipelined responses waiting for a slow reader beyond this stop further reading. */
@@ -45,11 +48,48 @@ enum conn_state {
 	CS_CLOSING,  /* flushing the last response, then close */
 };
 
+/*
+ * What a call needs and an idle connection does not: request buffers, parse
+ * results, the JSON arena, condition-key scratch. Taken from the worker's
+ * pool (rt->spare_work) when a request's first byte is read, given back when
+ * the call is over and nothing more is buffered, so an idle keep-alive
+ * connection holds only struct conn and its bufferevent.
+ */
+struct conn_work {
+	struct conn_work *next_spare; /* in rt->spare_work */
+	char *head;		      /* the current request head, max_header_bytes */
+	char *fwd_head;		      /* the head we send upstream, built per call */
+	size_t fwd_head_cap;
+	struct http_message msg;
+	struct request req;
+	struct inspect_result inspect;
+	struct condkeys_request *keys; /* condition-key scratch, allocated on first use */
+	struct json_arena *arena;      /* body tree and inspector strings for the current call */
+	struct evbuffer *upstream_request;
+	char *capture; /* UPSTREAM_CAPTURE_MAX, allocated on the first call that asks for ConsumedCapacity */
+};
+
+/* Spare conn_work kept per worker beyond those in use; the rest are freed (memory follows the work). */
+#define CONN_SPARE_WORK_MAX 64
+/*
+ * When this many connections closed since the peak (or half of a peak of at
+ * least CONN_TRIM_MIN_PEAK), hand the freed heap back to the kernel
+ * (malloc_trim) a second later: small blocks freed in the middle of the heap
+ * are otherwise kept by the allocator for ever, and RSS would stay at its
+ * high-water mark after a burst of connections.
+ */
+#define CONN_TRIM_AFTER_CLOSES 1024
+#define CONN_TRIM_MIN_PEAK 256
+#define CONN_TRIM_DELAY_MS 1000
+/* Each close pushes the trim back (one trim after a burst), but never beyond this since the first. */
+#define CONN_TRIM_MAX_WAIT_MS 5000
+
 struct conn {
 	TAILQ_ENTRY(conn) link; /* in rt->conns */
 	struct runtime *rt;
 	const struct listener_config *lc;
 	struct bufferevent *bev;
+	struct sockio *io; /* plain reverse listener: write-first I/O over bev's buffers (owned); NULL: bev's own */
 	char client_ip[INET6_ADDRSTRLEN];
 	enum conn_state state;
 	bool read_paused; /* CONN_OUTPUT_HIGH_WATER reached */
@@ -62,19 +102,11 @@ struct conn {
 	bool handshake_pending;	   /* TLS accepted but not finished: a failure is worth a log record */
 
 	size_t head_scan;
-	char *head;	   /* the current request head, max_header_bytes (owned) */
-	char *fwd_head;	   /* the head we send upstream, built per call (owned) */
-	size_t fwd_head_cap;
-	struct http_message msg;
-	struct request req;
-	struct inspect_result inspect;
-	struct condkeys_request *keys; /* condition-key scratch, allocated on first use (owned) */
-	struct json_arena *arena;  /* body tree and inspector strings for the current call */
-	struct evbuffer *upstream_request;
+	struct conn_work *w; /* the call's memory, from the worker's pool while a call is on; NULL when idle */
 	struct upstream_call *call;
-	char *capture; /* UPSTREAM_CAPTURE_MAX, allocated on the first call that asks for ConsumedCapacity (owned) */
 	bool close_after; /* the client asked for Connection: close */
-	struct event *deadline; /* limits.request_timeout_ms, armed from a request's first byte to its last */
+	struct event *deadline; /* limits.request_timeout_ms from a request's first byte to its last, or
+				   limits.handshake_timeout_ms while handshake_pending */
 	bool deadline_armed;
 	/* who is calling, for identities by certificate and network (issue 12) */
 	struct identity_addr addr;
@@ -87,14 +119,144 @@ struct conn {
 	struct offload_job parse; /* CS_PARSING: the body's parse on the parse thread */
 	bool gone;		  /* freed while CS_PARSING: conn_parsed finishes the job */
 	uint64_t inflight; /* this call's share of limits.max_bodies_in_flight_bytes, given back by conn_log */
+	struct sourcecap_entry *source; /* this connection's count in rt->sources (given back in conn_free) */
+	uint64_t wire_in;	/* raw bytes read under TLS (BIO callback): did a failed handshake get anything? */
+	uint64_t wire_first_ns; /* first raw byte seen while a call was in flight: the next request's clock */
+	uint64_t ncalls;	/* calls answered on this connection */
 };
 
 static void conn_process(struct conn *c);
-static void conn_begin_call(struct conn *c);
+static bool conn_begin_call(struct conn *c);
+static void conn_release_work(struct conn *c);
+
+/* Read interest on or off, through sockio when the connection has it. */
+static void
+conn_read_set(struct conn *c, bool on)
+{
+	if (c->io != NULL) {
+		if (on)
+			sockio_read_enable(c->io);
+		else
+			sockio_read_disable(c->io);
+	} else if (on) {
+		bufferevent_enable(c->bev, EV_READ);
+	} else {
+		bufferevent_disable(c->bev, EV_READ);
+	}
+}
 static void conn_note_partial_head(struct conn *c, struct evbuffer *in);
 static void conn_arm_deadline(struct conn *c);
 static void conn_disarm_deadline(struct conn *c);
 static void conn_set_read_limit(struct conn *c);
+
+static void
+conn_work_free(struct conn_work *w)
+{
+	if (w == NULL)
+		return;
+	if (w->upstream_request != NULL)
+		evbuffer_free(w->upstream_request);
+	json_arena_free(w->arena);
+	free(w->head);
+	free(w->fwd_head);
+	free(w->keys);
+	free(w->capture);
+	free(w);
+}
+
+/* A spare conn_work from the worker's pool, or a new one. NULL when out of memory. */
+static struct conn_work *
+conn_work_take(struct runtime *rt)
+{
+	struct conn_work *w = rt->spare_work;
+
+	if (w != NULL) {
+		rt->spare_work = w->next_spare;
+		rt->nspare_work--;
+		w->next_spare = NULL;
+		return w;
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return NULL;
+	w->head = malloc(rt->cfg->limits.max_header_bytes);
+	w->arena = json_arena_new(CONN_ARENA_BYTES);
+	w->upstream_request = evbuffer_new();
+	if (w->head == NULL || w->arena == NULL || w->upstream_request == NULL) {
+		conn_work_free(w);
+		return NULL;
+	}
+	w->req.inspect = &w->inspect;
+	return w;
+}
+
+/* Gives the connection's call memory back to the pool (or frees it when the pool is full). */
+static void
+conn_release_work(struct conn *c)
+{
+	struct conn_work *w = c->w;
+	struct runtime *rt = c->rt;
+
+	if (w == NULL)
+		return;
+	c->w = NULL;
+	evbuffer_drain(w->upstream_request, evbuffer_get_length(w->upstream_request));
+	if (rt->nspare_work >= CONN_SPARE_WORK_MAX) {
+		conn_work_free(w);
+		return;
+	}
+	w->next_spare = rt->spare_work;
+	rt->spare_work = w;
+	rt->nspare_work++;
+}
+
+static void
+conn_trim_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct runtime *rt = arg;
+
+	int released = malloc_trim(0);
+
+	log_debug("%u connections open (peak %u): heap trimmed%s", rt->nconns, rt->conn_peak,
+	    released ? "" : " (nothing to release)");
+	rt->conn_peak = rt->nconns;
+	rt->trim_first_ns = 0;
+}
+
+/* Called as a connection goes: schedules a trim after a large drop from the peak. */
+static void
+conn_note_close(struct runtime *rt)
+{
+	struct timeval tv = { .tv_sec = CONN_TRIM_DELAY_MS / 1000, .tv_usec = (CONN_TRIM_DELAY_MS % 1000) * 1000 };
+
+	uint32_t drop = rt->conn_peak - rt->nconns;
+
+	if (rt->draining || (drop < CONN_TRIM_AFTER_CLOSES && (rt->conn_peak < CONN_TRIM_MIN_PEAK ||
+								  drop < rt->conn_peak / 2)))
+		return;
+	if (rt->trim_timer == NULL && (rt->trim_timer = evtimer_new(rt->base, conn_trim_cb, rt)) == NULL)
+		return;
+	if (rt->trim_first_ns == 0)
+		rt->trim_first_ns = request_now_ns();
+	else if (request_now_ns() - rt->trim_first_ns > (uint64_t)CONN_TRIM_MAX_WAIT_MS * 1000000u)
+		return; /* pending, and pushed back long enough */
+	evtimer_add(rt->trim_timer, &tv);
+}
+
+void
+conn_spare_free(struct runtime *rt)
+{
+	struct conn_work *w;
+
+	if (rt->trim_timer != NULL) {
+		event_free(rt->trim_timer);
+		rt->trim_timer = NULL;
+	}
+	while ((w = rt->spare_work) != NULL) {
+		rt->spare_work = w->next_spare;
+		conn_work_free(w);
+	}
+	rt->nspare_work = 0;
+}
 
 /*
  * A TLS filter's write callback fires once its bytes are encrypted into the
@@ -122,7 +284,10 @@ conn_free(struct conn *c)
 	if (c->state == CS_PARSING) {
 		/* The parse thread still reads the body and writes the arena: conn_parsed frees. */
 		c->gone = true;
-		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+		if (c->io != NULL)
+			sockio_read_disable(c->io);
+		else
+			bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 		return;
 	}
 	log_debug("client %s: closing in state %d", c->client_ip, (int)c->state);
@@ -135,20 +300,18 @@ conn_free(struct conn *c)
 		egress_release(c->rt->egress, c->route);
 	if (c->tunnel_plain != NULL)
 		conn_flush_tunnel(c->tunnel_plain);
+	if (c->ssl != NULL && SSL_get_rbio(c->ssl) != NULL)
+		BIO_set_callback_ex(SSL_get_rbio(c->ssl), NULL); /* no callback into a freed conn */
+	sockio_free(c->io);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	if (c->deadline != NULL)
 		event_free(c->deadline);
 	if (c->linger != NULL)
 		event_free(c->linger);
-	if (c->upstream_request != NULL)
-		evbuffer_free(c->upstream_request);
-	json_arena_free(c->arena);
 	inflight_release(c->inflight);
-	free(c->head);
-	free(c->fwd_head);
-	free(c->keys);
-	free(c->capture);
+	conn_release_work(c);
+	sourcecap_give(c->rt->sources, c->source);
 	free(c->peer);
 	if (c->sig != NULL)
 		OPENSSL_cleanse(c->sig, sizeof(*c->sig));
@@ -156,6 +319,7 @@ conn_free(struct conn *c)
 	TAILQ_REMOVE(&c->rt->conns, c, link);
 	if (--c->rt->nconns == 0 && c->rt->draining)
 		event_base_loopexit(c->rt->base, NULL);
+	conn_note_close(c->rt);
 	free(c);
 }
 
@@ -168,16 +332,17 @@ conn_call_done(struct conn *c)
 {
 	inflight_release(c->inflight);
 	c->inflight = 0;
-	c->req.body = NULL;
-	c->req.consumed_capacity = NULL;
-	json_arena_release(c->arena);
+	c->w->req.body = NULL;
+	c->w->req.consumed_capacity = NULL;
+	json_arena_release(c->w->arena);
 }
 
 static void
 conn_log(struct conn *c)
 {
+	c->ncalls++;
 	c->rt->nrequests++;
-	request_log(c->rt, &c->req);
+	request_log(c->rt, &c->w->req);
 	conn_call_done(c);
 }
 
@@ -228,7 +393,7 @@ static bool
 conn_close_after_flush(struct conn *c)
 {
 	c->state = CS_CLOSING;
-	bufferevent_disable(c->bev, EV_READ);
+	conn_read_set(c, false);
 	return conn_close_when_sent(c);
 }
 
@@ -240,11 +405,17 @@ conn_next_call(struct conn *c)
 		return;
 	}
 	c->state = CS_HEAD;
+	/*
+	 * Bytes of the next request that came in (or sit undecrypted in the TLS
+	 * layer) while this call was in flight started its clock already.
+	 */
+	if (c->wire_first_ns != 0 || (c->ssl != NULL && SSL_has_pending(c->ssl)))
+		conn_arm_deadline(c);
 	conn_process(c);
 }
 
 /*
- * Answers the refusal recorded in c->req, logs it, and closes if `must_close`
+ * Answers the refusal recorded in c->w->req, logs it, and closes if `must_close`
  * or the client asked. Returns true if the connection can read its next call.
  */
 static bool
@@ -254,8 +425,8 @@ conn_answer_refusal(struct conn *c, bool must_close)
 	size_t before = evbuffer_get_length(out);
 	bool close = must_close || c->close_after;
 
-	request_write_refusal(&c->req, out, close);
-	c->req.bytes_out += evbuffer_get_length(out) - before;
+	request_write_refusal(&c->w->req, out, close);
+	c->w->req.bytes_out += evbuffer_get_length(out) - before;
 	conn_log(c);
 	if (close) {
 		c->close_after = true;
@@ -272,16 +443,16 @@ static bool
 fwd_reserve(struct conn *c, size_t need)
 {
 	char *p;
-	size_t cap = c->fwd_head_cap ? c->fwd_head_cap : 1024;
+	size_t cap = c->w->fwd_head_cap ? c->w->fwd_head_cap : 1024;
 
-	if (need <= c->fwd_head_cap)
+	if (need <= c->w->fwd_head_cap)
 		return true;
 	while (cap < need)
 		cap *= 2;
-	if ((p = realloc(c->fwd_head, cap)) == NULL)
+	if ((p = realloc(c->w->fwd_head, cap)) == NULL)
 		return false;
-	c->fwd_head = p;
-	c->fwd_head_cap = cap;
+	c->w->fwd_head = p;
+	c->w->fwd_head_cap = cap;
 	return true;
 }
 
@@ -295,19 +466,19 @@ static bool
 conn_build_forward_head(struct conn *c)
 {
 	static const char line[] = "POST / HTTP/1.1\r\n";
-	const struct broker_signature *sig = c->req.upstream_sig;
-	const char *host_override = sig != NULL ? c->req.upstream_host : c->rt->cfg->upstream.host_header;
+	const struct broker_signature *sig = c->w->req.upstream_sig;
+	const char *host_override = sig != NULL ? c->w->req.upstream_host : c->rt->cfg->upstream.host_header;
 	size_t i, len = 0, need = sizeof(line) + 2 + (host_override ? strlen(host_override) + 8 : 0) +
 	    (sig != NULL ? sig->len : 0);
 
-	for (i = 0; i < c->msg.nheaders; i++)
-		need += c->msg.headers[i].name_len + c->msg.headers[i].value_len + 4;
+	for (i = 0; i < c->w->msg.nheaders; i++)
+		need += c->w->msg.headers[i].name_len + c->w->msg.headers[i].value_len + 4;
 	if (!fwd_reserve(c, need))
 		return false;
-	memcpy(c->fwd_head, line, sizeof(line) - 1);
+	memcpy(c->w->fwd_head, line, sizeof(line) - 1);
 	len = sizeof(line) - 1;
-	for (i = 0; i < c->msg.nheaders; i++) {
-		const struct http_header *h = &c->msg.headers[i];
+	for (i = 0; i < c->w->msg.nheaders; i++) {
+		const struct http_header *h = &c->w->msg.headers[i];
 		const char *v = h->value;
 		size_t vlen = h->value_len;
 
@@ -322,22 +493,22 @@ conn_build_forward_head(struct conn *c)
 			v = host_override;
 			vlen = strlen(host_override);
 		}
-		memcpy(c->fwd_head + len, h->name, h->name_len);
+		memcpy(c->w->fwd_head + len, h->name, h->name_len);
 		len += h->name_len;
-		c->fwd_head[len++] = ':';
-		c->fwd_head[len++] = ' ';
-		memcpy(c->fwd_head + len, v, vlen);
+		c->w->fwd_head[len++] = ':';
+		c->w->fwd_head[len++] = ' ';
+		memcpy(c->w->fwd_head + len, v, vlen);
 		len += vlen;
-		c->fwd_head[len++] = '\r';
-		c->fwd_head[len++] = '\n';
+		c->w->fwd_head[len++] = '\r';
+		c->w->fwd_head[len++] = '\n';
 	}
 	if (sig != NULL) {
-		memcpy(c->fwd_head + len, sig->headers, sig->len);
+		memcpy(c->w->fwd_head + len, sig->headers, sig->len);
 		len += sig->len;
 	}
-	c->fwd_head[len++] = '\r';
-	c->fwd_head[len++] = '\n';
-	return evbuffer_add(c->upstream_request, c->fwd_head, len) == 0;
+	c->w->fwd_head[len++] = '\r';
+	c->w->fwd_head[len++] = '\n';
+	return evbuffer_add(c->w->upstream_request, c->w->fwd_head, len) == 0;
 }
 
 static void conn_upstream_head(void *arg, const struct http_message *resp);
@@ -358,17 +529,17 @@ conn_response_out(struct conn *c)
 static void
 conn_forward(struct conn *c, struct evbuffer *in, size_t body_len)
 {
-	struct upstream_pool *pool = request_pool(&c->req);
+	struct upstream_pool *pool = request_pool(&c->w->req);
 
-	evbuffer_drain(c->upstream_request, evbuffer_get_length(c->upstream_request));
-	if (!conn_build_forward_head(c) || evbuffer_remove_buffer(in, c->upstream_request, body_len) !=
+	evbuffer_drain(c->w->upstream_request, evbuffer_get_length(c->w->upstream_request));
+	if (!conn_build_forward_head(c) || evbuffer_remove_buffer(in, c->w->upstream_request, body_len) !=
 									(int)body_len) {
-		request_refuse(&c->req, REFUSE_UPSTREAM_FAILED, "out of memory while forwarding");
+		request_refuse(&c->w->req, REFUSE_UPSTREAM_FAILED, "out of memory while forwarding");
 		conn_answer_refusal(c, true);
 		return;
 	}
-	c->req.upstream_url = upstream_pool_url(pool);
-	c->req.upstream_start_ns = request_now_ns();
+	c->w->req.upstream_url = upstream_pool_url(pool);
+	c->w->req.upstream_start_ns = request_now_ns();
 	/*
 	 * Reading stays on while the upstream answers: a client that goes away is
 	 * noticed at once, and not toggling the read event saves two epoll_ctl
@@ -383,13 +554,13 @@ conn_forward(struct conn *c, struct evbuffer *in, size_t body_len)
 	 */
 	if (accesslog_sync_mode(c->rt->alog) == ACCESSLOG_SYNC_EVERY_CALL && c->held == NULL &&
 	    (c->held = evbuffer_new()) == NULL) {
-		request_refuse(&c->req, REFUSE_UPSTREAM_FAILED, "out of memory while forwarding");
+		request_refuse(&c->w->req, REFUSE_UPSTREAM_FAILED, "out of memory while forwarding");
 		conn_answer_refusal(c, true);
 		return;
 	}
-	c->call = upstream_call_start(pool, c->upstream_request, conn_response_out(c), &conn_upstream_cbs, c);
+	c->call = upstream_call_start(pool, c->w->upstream_request, conn_response_out(c), &conn_upstream_cbs, c);
 	if (c->call == NULL) {
-		request_refuse(&c->req, REFUSE_UPSTREAM_FAILED, "out of memory while forwarding");
+		request_refuse(&c->w->req, REFUSE_UPSTREAM_FAILED, "out of memory while forwarding");
 		conn_answer_refusal(c, true);
 		return;
 	}
@@ -397,9 +568,9 @@ conn_forward(struct conn *c, struct evbuffer *in, size_t body_len)
 		upstream_call_set_client_limit(c->call, c->rt->response_limits.max_header_bytes +
 		    (size_t)c->rt->response_limits.max_body_bytes);
 	/* The answer's ConsumedCapacity, for the log; without the buffer the record just lacks it. */
-	if (request_wants_capacity(&c->req) &&
-	    (c->capture != NULL || (c->capture = malloc(UPSTREAM_CAPTURE_MAX)) != NULL))
-		upstream_call_capture(c->call, c->capture, UPSTREAM_CAPTURE_MAX);
+	if (request_wants_capacity(&c->w->req) &&
+	    (c->w->capture != NULL || (c->w->capture = malloc(UPSTREAM_CAPTURE_MAX)) != NULL))
+		upstream_call_capture(c->call, c->w->capture, UPSTREAM_CAPTURE_MAX);
 }
 
 /* The response head the client sees: the upstream's, minus hop-by-hop fields except the framing we relay. */
@@ -424,9 +595,9 @@ conn_upstream_head(void *arg, const struct http_message *resp)
 	if (c->close_after)
 		evbuffer_add(out, "Connection: close\r\n", 19);
 	evbuffer_add(out, "\r\n", 2);
-	c->req.status = resp->status;
-	c->req.upstream_status = resp->status;
-	c->req.bytes_out += evbuffer_get_length(out) - before;
+	c->w->req.status = resp->status;
+	c->w->req.upstream_status = resp->status;
+	c->w->req.bytes_out += evbuffer_get_length(out) - before;
 }
 
 /*
@@ -464,11 +635,11 @@ static void
 conn_note_capacity(struct conn *c, const struct upstream_report *rep)
 {
 	struct json_error jerr;
-	const cJSON *root = json_arena_parse(c->arena, c->capture, rep->capture_len, &c->rt->body_json, &jerr);
+	const cJSON *root = json_arena_parse(c->w->arena, c->w->capture, rep->capture_len, &c->rt->body_json, &jerr);
 	const cJSON *cc = root ? cJSON_GetObjectItemCaseSensitive(root, "ConsumedCapacity") : NULL;
 
 	if (cJSON_IsObject(cc) || cJSON_IsArray(cc))
-		c->req.consumed_capacity = cc;
+		c->w->req.consumed_capacity = cc;
 }
 
 /* every_call: the record is durable (or failed): release the held response, or close without it. */
@@ -493,7 +664,7 @@ conn_log_then_release(struct conn *c)
 {
 	c->rt->nrequests++;
 	c->logwait.done = conn_log_done;
-	enum accesslog_queued q = request_log_wait(c->rt, &c->req, &c->logwait);
+	enum accesslog_queued q = request_log_wait(c->rt, &c->w->req, &c->logwait);
 
 	conn_call_done(c);
 	switch (q) {
@@ -516,7 +687,7 @@ static void
 conn_upstream_done(void *arg, const struct upstream_report *rep)
 {
 	struct conn *c = arg;
-	struct request *r = &c->req;
+	struct request *r = &c->w->req;
 
 	c->call = NULL;
 	r->upstream_end_ns = request_now_ns();
@@ -567,27 +738,61 @@ conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 
 	c->deadline_armed = false;
+	if (c->handshake_pending) {
+		if (!conn_begin_call(c)) {
+			conn_free(c);
+			return;
+		}
+		request_refuse(&c->w->req, REFUSE_TOO_SLOW, "the TLS handshake (%s) did not finish within %u ms",
+		    c->route && c->route->connect_host ? "egress tunnel" : "listener",
+		    c->rt->cfg->limits.handshake_timeout_ms);
+		c->w->req.status = 0; /* nothing can be said over a connection without TLS */
+		c->w->req.bytes_in = c->wire_in;
+		conn_log(c);
+		conn_free(c);
+		return;
+	}
 	if (c->state != CS_HEAD && c->state != CS_BODY && c->state != CS_CONNECT)
 		return;
 	if (c->state != CS_BODY) {
-		conn_begin_call(c);
+		if (!conn_begin_call(c)) {
+			conn_free(c);
+			return;
+		}
 		conn_note_partial_head(c, bufferevent_get_input(c->bev));
 	}
-	request_refuse(&c->req, REFUSE_TOO_SLOW, "the request did not arrive whole within %u ms",
+	request_refuse(&c->w->req, REFUSE_TOO_SLOW, "the request did not arrive whole within %u ms",
 	    c->rt->cfg->limits.request_timeout_ms);
 	conn_answer_refusal(c, true);
 }
 
 static void
-conn_arm_deadline(struct conn *c)
+conn_arm_timer(struct conn *c, uint64_t ms)
 {
-	uint32_t ms = c->rt->cfg->limits.request_timeout_ms;
-	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
 
 	if (c->deadline == NULL && (c->deadline = evtimer_new(c->rt->base, conn_deadline_cb, c)) == NULL)
 		return; /* out of memory: client_timeout_ms still bounds each read */
 	if (evtimer_add(c->deadline, &tv) == 0)
 		c->deadline_armed = true;
+}
+
+/*
+ * The request clock: request_timeout_ms from the request's first byte on the
+ * wire (wire_first_ns when it came in during the previous call), encrypted
+ * or not.
+ */
+static void
+conn_arm_deadline(struct conn *c)
+{
+	uint64_t ms = c->rt->cfg->limits.request_timeout_ms, spent;
+
+	if (c->wire_first_ns != 0) {
+		spent = (request_now_ns() - c->wire_first_ns) / 1000000u;
+		ms = spent < ms ? ms - spent : 1;
+		c->wire_first_ns = 0;
+	}
+	conn_arm_timer(c, ms);
 }
 
 static void
@@ -623,18 +828,83 @@ conn_note_peer(struct conn *c)
 		p->nuris };
 }
 
+/*
+ * Raw bytes arrived under TLS (a BIO callback, before any of them decrypt):
+ * this, not decrypted data, starts a request's clock, so a client that
+ * trickles a record a byte at a time is bounded like a plain one.
+ */
 static void
+conn_wire_bytes(struct conn *c, size_t n)
+{
+	c->wire_in += n;
+	if (c->handshake_pending)
+		return; /* handshake_timeout_ms runs */
+	switch (c->state) {
+	case CS_HEAD:
+	case CS_CONNECT:
+		if (!c->deadline_armed)
+			conn_arm_deadline(c);
+		break;
+	case CS_UPSTREAM:
+	case CS_CLOSING:
+	case CS_LOGWAIT:
+	case CS_PARSING:
+		if (c->wire_first_ns == 0)
+			c->wire_first_ns = request_now_ns();
+		break;
+	case CS_BODY:
+		break; /* the request being read is on the clock */
+	}
+}
+
+static long
+conn_wire_cb(BIO *b, int oper, const char *argp, size_t len, int argi, long argl, int ret, size_t *processed)
+{
+	struct conn *c = (struct conn *)BIO_get_callback_arg(b);
+
+	if (c != NULL && oper == (BIO_CB_READ | BIO_CB_RETURN) && ret > 0 && processed != NULL && *processed > 0)
+		conn_wire_bytes(c, *processed);
+	return ret;
+}
+
+/* Watches the raw side of the client's TLS and starts handshake_timeout_ms. */
+static void
+conn_watch_tls(struct conn *c)
+{
+	BIO *rbio = SSL_get_rbio(c->ssl);
+
+	if (rbio != NULL) {
+		BIO_set_callback_arg(rbio, (char *)c);
+		BIO_set_callback_ex(rbio, conn_wire_cb);
+	}
+	c->handshake_pending = true;
+	conn_disarm_deadline(c);
+	conn_arm_timer(c, c->rt->cfg->limits.handshake_timeout_ms);
+}
+
+
+/*
+ * Starts a call record, taking the call's memory from the pool if the
+ * connection has none. Returns false when out of memory: the caller closes
+ * the connection (conn_free), there is nothing to log it with.
+ */
+static bool
 conn_begin_call(struct conn *c)
 {
-	request_begin(&c->req, c->lc, c->client_ip, c->route);
-	json_arena_reset(c->arena);
+	if (c->w == NULL && (c->w = conn_work_take(c->rt)) == NULL) {
+		log_warnx("client %s: out of memory for a call; closing the connection", c->client_ip);
+		return false;
+	}
+	request_begin(&c->w->req, c->lc, c->client_ip, c->route);
+	json_arena_reset(c->w->arena);
 	if (c->ssl != NULL && SSL_is_init_finished(c->ssl)) {
-		c->req.tls_version = SSL_get_version(c->ssl);
-		c->req.tls_cipher = SSL_get_cipher_name(c->ssl);
+		c->w->req.tls_version = SSL_get_version(c->ssl);
+		c->w->req.tls_cipher = SSL_get_cipher_name(c->ssl);
 		conn_note_peer(c);
 	}
-	c->req.client_addr = c->addr.family != 0 ? &c->addr : NULL;
-	c->req.peer_cert = c->peer != NULL ? &c->peer_cert : NULL;
+	c->w->req.client_addr = c->addr.family != 0 ? &c->addr : NULL;
+	c->w->req.peer_cert = c->peer != NULL ? &c->peer_cert : NULL;
+	return true;
 }
 
 /*
@@ -651,7 +921,7 @@ conn_note_partial_head(struct conn *c, struct evbuffer *in)
 	if (n > c->rt->cfg->limits.max_header_bytes)
 		n = c->rt->cfg->limits.max_header_bytes;
 	if (n > 0 && (p = (const char *)evbuffer_pullup(in, (ev_ssize_t)n)) != NULL)
-		request_note_raw_head(&c->req, p, n);
+		request_note_raw_head(&c->w->req, p, n);
 }
 
 /* RFC 9110 7.2: inside a tunnel the Host must name the endpoint the tunnel was opened to. */
@@ -661,7 +931,7 @@ conn_host_matches_tunnel(const struct conn *c)
 	const char *want = c->route->connect_host, *host;
 	size_t wlen = strlen(want), len;
 
-	host = http_get(&c->msg, HTTP_HDR_HOST, &len);
+	host = http_get(&c->w->msg, HTTP_HDR_HOST, &len);
 	if (host == NULL || len < wlen || strncasecmp(host, want, wlen) != 0)
 		return false;
 	return len == wlen || (len == wlen + 4 && memcmp(host + wlen, ":443", 4) == 0);
@@ -680,44 +950,47 @@ conn_read_head(struct conn *c, struct evbuffer *in)
 	n = http_find_head_end(in, lim->max_header_bytes, &c->head_scan);
 	if (n == 0)
 		return false;
-	conn_begin_call(c);
+	if (!conn_begin_call(c)) {
+		conn_free(c);
+		return false;
+	}
 	c->head_scan = 0;
 	if (n < 0) {
 		conn_note_partial_head(c, in);
-		request_refuse(&c->req, REFUSE_BAD_HTTP,
+		request_refuse(&c->w->req, REFUSE_BAD_HTTP,
 		    "request head is larger than limits.max_header_bytes (%u) or not terminated by CRLF CRLF",
 		    lim->max_header_bytes);
 		conn_answer_refusal(c, true);
 		return false;
 	}
-	evbuffer_remove(in, c->head, (size_t)n);
-	c->req.bytes_in = (uint64_t)n;
-	if (http_parse_request(c->head, (size_t)n, &c->rt->request_limits, &c->msg, &err) != HTTP_OK) {
-		request_note_raw_head(&c->req, c->head, (size_t)n);
-		request_refuse(&c->req, REFUSE_BAD_HTTP, "%s%s%s", err.reason, err.field[0] ? ": " : "", err.field);
+	evbuffer_remove(in, c->w->head, (size_t)n);
+	c->w->req.bytes_in = (uint64_t)n;
+	if (http_parse_request(c->w->head, (size_t)n, &c->rt->request_limits, &c->w->msg, &err) != HTTP_OK) {
+		request_note_raw_head(&c->w->req, c->w->head, (size_t)n);
+		request_refuse(&c->w->req, REFUSE_BAD_HTTP, "%s%s%s", err.reason, err.field[0] ? ": " : "", err.field);
 		conn_answer_refusal(c, true); /* framing is in doubt: never read past it */
 		return false;
 	}
-	c->req.http = &c->msg;
-	request_note_target(&c->req);
-	c->close_after = !c->msg.keep_alive;
+	c->w->req.http = &c->w->msg;
+	request_note_target(&c->w->req);
+	c->close_after = !c->w->msg.keep_alive;
 	if (c->route->connect_host != NULL && !conn_host_matches_tunnel(c)) {
-		request_refuse(&c->req, REFUSE_BAD_HTTP, "Host does not match the CONNECT target %s",
+		request_refuse(&c->w->req, REFUSE_BAD_HTTP, "Host does not match the CONNECT target %s",
 		    c->route->connect_host);
 		conn_answer_refusal(c, true);
 		return false;
 	}
 	/* Before any of the body is buffered: the budget bounds what bodies can hold, not what they did. */
-	if (c->msg.content_length > 0 &&
-	    !inflight_reserve(c->msg.content_length, c->rt->cfg->limits.max_bodies_in_flight_bytes)) {
-		request_refuse(&c->req, REFUSE_THROTTLED,
+	if (c->w->msg.content_length > 0 &&
+	    !inflight_reserve(c->w->msg.content_length, c->rt->cfg->limits.max_bodies_in_flight_bytes)) {
+		request_refuse(&c->w->req, REFUSE_THROTTLED,
 		    "Rate of requests exceeds the allowed throughput. (ddbguard: request bodies in flight are at "
 		    "limits.max_bodies_in_flight_bytes)");
 		conn_answer_refusal(c, true); /* the body is never read */
 		return false;
 	}
-	c->inflight = c->msg.content_length;
-	if (c->msg.expect_continue)
+	c->inflight = c->w->msg.content_length;
+	if (c->w->msg.expect_continue)
 		evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
 	c->state = CS_BODY;
 	return true;
@@ -755,8 +1028,8 @@ conn_open_tunnel(struct conn *c, const struct route *route)
 	c->bev = tls;
 	c->ssl = ssl;
 	c->route = route;
-	c->handshake_pending = true;
 	c->state = CS_HEAD;
+	conn_watch_tls(c);
 	return true;
 }
 
@@ -776,50 +1049,53 @@ conn_read_connect(struct conn *c, struct evbuffer *in)
 
 	if (evbuffer_get_length(in) == 0 || (n = http_find_head_end(in, lim->max_header_bytes, &c->head_scan)) == 0)
 		return false;
-	conn_begin_call(c);
+	if (!conn_begin_call(c)) {
+		conn_free(c);
+		return false;
+	}
 	c->head_scan = 0;
 	if (n < 0) {
 		conn_note_partial_head(c, in);
-		request_refuse(&c->req, REFUSE_BAD_HTTP, "request head too large or not terminated by CRLF CRLF");
+		request_refuse(&c->w->req, REFUSE_BAD_HTTP, "request head too large or not terminated by CRLF CRLF");
 		conn_answer_refusal(c, true);
 		return false;
 	}
-	evbuffer_remove(in, c->head, (size_t)n);
-	c->req.bytes_in = (uint64_t)n;
-	if (http_parse_connect(c->head, (size_t)n, &c->rt->request_limits, &c->msg, &err) != HTTP_OK) {
-		request_note_raw_head(&c->req, c->head, (size_t)n);
+	evbuffer_remove(in, c->w->head, (size_t)n);
+	c->w->req.bytes_in = (uint64_t)n;
+	if (http_parse_connect(c->w->head, (size_t)n, &c->rt->request_limits, &c->w->msg, &err) != HTTP_OK) {
+		request_note_raw_head(&c->w->req, c->w->head, (size_t)n);
 		/* A proxy request for anything else (GET http://..., CONNECT elsewhere) is a way out we do not offer. */
-		bool not_connect = (size_t)n < 8 || memcmp(c->head, "CONNECT ", 8) != 0;
-		const char *end = c->head + n, *t = memchr(c->head, ' ', (size_t)n), *te;
+		bool not_connect = (size_t)n < 8 || memcmp(c->w->head, "CONNECT ", 8) != 0;
+		const char *end = c->w->head + n, *t = memchr(c->w->head, ' ', (size_t)n), *te;
 
 		/* The log says what was asked for: the request-target as sent (the log writer escapes it). */
 		if (t != NULL) {
 			for (te = ++t; te < end && *te != ' ' && *te != '\r' && *te != '\n'; te++)
 				;
 			if (te > t) {
-				c->req.connect_target = t;
-				c->req.connect_target_len = (size_t)(te - t);
+				c->w->req.connect_target = t;
+				c->w->req.connect_target_len = (size_t)(te - t);
 			}
 		}
 
-		request_refuse(&c->req, not_connect ? REFUSE_TUNNEL_DENIED : REFUSE_BAD_HTTP, "%s%s%s",
+		request_refuse(&c->w->req, not_connect ? REFUSE_TUNNEL_DENIED : REFUSE_BAD_HTTP, "%s%s%s",
 		    not_connect ? "this gateway only tunnels CONNECT to DynamoDB endpoints" : err.reason,
 		    !not_connect && err.field[0] ? ": " : "", not_connect ? "" : err.field);
 		conn_answer_refusal(c, true);
 		return false;
 	}
 	conn_disarm_deadline(c);
-	c->req.http = &c->msg;
-	c->req.connect_target = c->msg.connect_host;
-	c->req.connect_target_len = c->msg.connect_host_len;
-	switch (egress_resolve(c->rt->egress, c->msg.connect_host, c->msg.connect_host_len, c->msg.connect_port,
+	c->w->req.http = &c->w->msg;
+	c->w->req.connect_target = c->w->msg.connect_host;
+	c->w->req.connect_target_len = c->w->msg.connect_host_len;
+	switch (egress_resolve(c->rt->egress, c->w->msg.connect_host, c->w->msg.connect_host_len, c->w->msg.connect_port,
 	    &route, why, sizeof(why))) {
 	case EGRESS_REFUSED:
-		request_refuse(&c->req, REFUSE_TUNNEL_DENIED, "%s", why);
+		request_refuse(&c->w->req, REFUSE_TUNNEL_DENIED, "%s", why);
 		conn_answer_refusal(c, true);
 		return false;
 	case EGRESS_FAILED:
-		request_refuse(&c->req, REFUSE_UPSTREAM_FAILED, "%s", why);
+		request_refuse(&c->w->req, REFUSE_UPSTREAM_FAILED, "%s", why);
 		conn_answer_refusal(c, true);
 		return false;
 	case EGRESS_ALLOWED:
@@ -828,7 +1104,7 @@ conn_read_connect(struct conn *c, struct evbuffer *in)
 		break;
 	}
 	if (!conn_open_tunnel(c, route)) {
-		request_refuse(&c->req, REFUSE_UPSTREAM_FAILED, "cannot set up TLS for the tunnel to %s",
+		request_refuse(&c->w->req, REFUSE_UPSTREAM_FAILED, "cannot set up TLS for the tunnel to %s",
 		    route->connect_host);
 		conn_answer_refusal(c, true);
 		return false;
@@ -842,6 +1118,7 @@ conn_read_connect(struct conn *c, struct evbuffer *in)
 		bufferevent_set_timeouts(c->bev, &tv, &tv);
 	}
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	conn_release_work(c); /* the tunnel waits for its handshake holding no call memory */
 	return false; /* the tunnel's first request arrives through the new bufferevent */
 }
 
@@ -881,16 +1158,16 @@ static const struct upstream_callbacks fault_cbs = { .on_head = fault_head, .on_
 static void
 conn_fault_forward_denied(struct conn *c, const char *body, size_t body_len)
 {
-	struct upstream_pool *pool = request_pool(&c->req);
+	struct upstream_pool *pool = request_pool(&c->w->req);
 	struct fault_call *f;
 
-	if (c->req.refusal != REFUSE_DENIED || pool == NULL || (f = calloc(1, sizeof(*f))) == NULL)
+	if (c->w->req.refusal != REFUSE_DENIED || pool == NULL || (f = calloc(1, sizeof(*f))) == NULL)
 		return;
 	f->req = evbuffer_new();
 	f->sink = evbuffer_new();
-	evbuffer_drain(c->upstream_request, evbuffer_get_length(c->upstream_request));
+	evbuffer_drain(c->w->upstream_request, evbuffer_get_length(c->w->upstream_request));
 	if (f->req != NULL && f->sink != NULL && conn_build_forward_head(c) &&
-	    evbuffer_add_buffer(f->req, c->upstream_request) == 0 && evbuffer_add(f->req, body, body_len) == 0 &&
+	    evbuffer_add_buffer(f->req, c->w->upstream_request) == 0 && evbuffer_add(f->req, body, body_len) == 0 &&
 	    upstream_call_start(pool, f->req, f->sink, &fault_cbs, f) != NULL)
 		return;
 	if (f->req != NULL)
@@ -911,7 +1188,7 @@ static void conn_parsed(struct offload_job *job);
 static bool
 conn_parse_offloaded(struct conn *c, const char *body, size_t len)
 {
-	c->parse.arena = c->arena;
+	c->parse.arena = c->w->arena;
 	c->parse.body = body;
 	c->parse.len = len;
 	c->parse.opts = &c->rt->body_json;
@@ -919,7 +1196,7 @@ conn_parse_offloaded(struct conn *c, const char *body, size_t len)
 	if (!offload_submit(c->rt->offload, &c->parse))
 		return false;
 	c->state = CS_PARSING;
-	bufferevent_disable(c->bev, EV_READ);
+	conn_read_set(c, false);
 	return true;
 }
 
@@ -930,48 +1207,57 @@ conn_parsed(struct offload_job *job)
 	struct conn *c = (struct conn *)((char *)job - offsetof(struct conn, parse));
 
 	c->state = CS_BODY;
-	c->req.has_parsed = true;
-	c->req.parsed = job->root;
-	c->req.parse_err = job->err;
+	c->w->req.has_parsed = true;
+	c->w->req.parsed = job->root;
+	c->w->req.parse_err = job->err;
 	if (c->gone) {
-		request_refuse(&c->req, REFUSE_BAD_HTTP, "client connection closed while its request was decided");
-		c->req.status = 0;
+		request_refuse(&c->w->req, REFUSE_BAD_HTTP, "client connection closed while its request was decided");
+		c->w->req.status = 0;
 		conn_log(c);
 		conn_free(c);
 		return;
 	}
 	if (!c->read_paused)
-		bufferevent_enable(c->bev, EV_READ);
+		conn_read_set(c, true);
 	conn_process(c);
+}
+
+/* Brokered calls: the broker's signature, into the connection's buffer (allocated on first use). */
+static bool
+conn_sign(struct conn *c, const char *body, size_t len)
+{
+	if (!c->w->req.brokered)
+		return true;
+	if (c->sig == NULL)
+		c->sig = malloc(sizeof(*c->sig));
+	return request_sign_upstream(c->rt, &c->w->req, c->sig, body, len);
 }
 
 /* Returns true when the call was answered here and the next one may be read. */
 static bool
 conn_read_body(struct conn *c, struct evbuffer *in)
 {
-	size_t len = (size_t)c->msg.content_length;
+	size_t len = (size_t)c->w->msg.content_length;
 	const char *body = "";
 
 	if (evbuffer_get_length(in) < len)
 		return false;
 	conn_disarm_deadline(c); /* the whole request is here */
+	c->wire_first_ns = 0;
 	if (len > 0 && (body = (const char *)evbuffer_pullup(in, (ev_ssize_t)len)) == NULL) {
-		request_refuse(&c->req, REFUSE_BAD_HTTP, "out of memory reading the body");
+		request_refuse(&c->w->req, REFUSE_BAD_HTTP, "out of memory reading the body");
 		conn_answer_refusal(c, true);
 		return false;
 	}
 	/* Large bodies are parsed off the loop; the decision resumes in conn_parsed with the tree. */
-	if (len >= OFFLOAD_MIN_BYTES && !c->req.has_parsed && conn_parse_offloaded(c, body, len))
+	if (len >= OFFLOAD_MIN_BYTES && !c->w->req.has_parsed && conn_parse_offloaded(c, body, len))
 		return false;
-	c->req.bytes_in += len;
+	c->w->req.bytes_in += len;
 	/* Condition-key scratch: once per connection, on its first call with a body, then reused. */
-	if (c->keys == NULL)
-		c->keys = malloc(sizeof(*c->keys));
-	c->req.keys = c->keys;
-	if (request_decide(c->rt, &c->req, body, len, c->arena) &&
-	    (!c->req.brokered ||
-		request_sign_upstream(c->rt, &c->req, c->sig != NULL ? c->sig : (c->sig = malloc(sizeof(*c->sig))), body,
-		    len))) {
+	if (c->w->keys == NULL)
+		c->w->keys = malloc(sizeof(*c->w->keys));
+	c->w->req.keys = c->w->keys;
+	if (request_decide(c->rt, &c->w->req, body, len, c->w->arena) && conn_sign(c, body, len)) {
 		conn_forward(c, in, len);
 		return false;
 	}
@@ -988,6 +1274,8 @@ conn_process(struct conn *c)
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 
+	if (c->io != NULL)
+		sockio_read_check(c->io); /* reading resumes once a full input buffer was drained */
 	if (c->state == CS_CONNECT) {
 		if (!c->deadline_armed && evbuffer_get_length(in) > 0)
 			conn_arm_deadline(c);
@@ -997,10 +1285,14 @@ conn_process(struct conn *c)
 	for (;;) {
 		if (evbuffer_get_length(out) > CONN_OUTPUT_HIGH_WATER) {
 			c->read_paused = true;
-			bufferevent_disable(c->bev, EV_READ);
+			conn_read_set(c, false);
 			return;
 		}
-		if (c->state == CS_HEAD && !c->deadline_armed && evbuffer_get_length(in) > 0)
+		if (c->state == CS_HEAD && evbuffer_get_length(in) == 0) {
+			conn_release_work(c); /* between calls: the connection holds no call memory */
+			return;
+		}
+		if (c->state == CS_HEAD && !c->deadline_armed)
 			conn_arm_deadline(c);
 		if (c->state == CS_HEAD && !conn_read_head(c, in))
 			return;
@@ -1037,7 +1329,7 @@ conn_writecb(struct bufferevent *bev, void *arg)
 	default:
 		if (c->read_paused) {
 			c->read_paused = false;
-			bufferevent_enable(c->bev, EV_READ);
+			conn_read_set(c, true);
 			conn_process(c);
 		}
 	}
@@ -1052,6 +1344,10 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED) {
 		c->handshake_pending = false; /* TLS is up; the request comes through readcb */
+		conn_disarm_deadline(c);
+		/* The first request's bytes may have come with the handshake's last flight. */
+		if ((c->ssl != NULL && SSL_has_pending(c->ssl)) || evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+			conn_arm_deadline(c);
 		return;
 	}
 	if (c->state == CS_PARSING) { /* logged and freed when the parse is done (conn_parsed) */
@@ -1069,15 +1365,26 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 
 		ERR_clear_error();
 		/* Nothing but a close (a port probe) is not a call: like HAProxy's dontlognull. */
-		if (e == 0 || ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+		if (c->wire_in == 0 && !(what & BEV_EVENT_TIMEOUT) &&
+		    (e == 0 || ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING)) {
 			conn_free(c);
 			return;
 		}
-		ERR_error_string_n(e, tmp, sizeof(tmp));
-		conn_begin_call(c);
-		request_refuse(&c->req, REFUSE_BAD_HTTP, "TLS handshake with the client failed (%s): %s",
+		if (what & BEV_EVENT_TIMEOUT)
+			snprintf(tmp, sizeof(tmp), "no bytes for limits.client_timeout_ms");
+		else if (e == 0 || ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+			snprintf(tmp, sizeof(tmp), "the client closed the connection");
+		else
+			ERR_error_string_n(e, tmp, sizeof(tmp));
+		if (!conn_begin_call(c)) {
+			conn_free(c);
+			return;
+		}
+		request_refuse(&c->w->req, (what & BEV_EVENT_TIMEOUT) ? REFUSE_TOO_SLOW : REFUSE_BAD_HTTP,
+		    "TLS handshake with the client failed (%s): %s",
 		    c->route && c->route->connect_host ? "egress tunnel" : "listener", tmp);
-		c->req.status = 0;
+		c->w->req.status = 0;
+		c->w->req.bytes_in = c->wire_in;
 		conn_log(c);
 		conn_free(c);
 		return;
@@ -1090,21 +1397,38 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 	 */
 	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && (c->state == CS_UPSTREAM || c->state == CS_LOGWAIT)) {
 		c->close_after = true;
-		bufferevent_disable(bev, EV_READ);
+		conn_read_set(c, false);
 		return;
 	}
 	partial_head = c->state == CS_HEAD && evbuffer_get_length(bufferevent_get_input(bev)) > 0;
 	if (partial_head) {
-		conn_begin_call(c);
+		if (!conn_begin_call(c)) {
+			conn_free(c);
+			return;
+		}
 		conn_note_partial_head(c, bufferevent_get_input(bev));
 	}
 	if (partial_head || c->state == CS_BODY) {
-		request_refuse(&c->req, REFUSE_BAD_HTTP, "client connection %s before the request was complete", how);
-		c->req.status = 0;
+		request_refuse(&c->w->req, REFUSE_BAD_HTTP, "client connection %s before the request was complete", how);
+		c->w->req.status = 0;
 		conn_log(c);
 	} else if (c->state == CS_UPSTREAM) {
-		snprintf(c->req.reason, sizeof(c->req.reason), "client connection %s before the response was sent",
+		snprintf(c->w->req.reason, sizeof(c->w->req.reason), "client connection %s before the response was sent",
 		    how);
+		conn_log(c);
+	} else if ((what & BEV_EVENT_TIMEOUT) && c->state == CS_HEAD && c->ncalls == 0) {
+		/*
+		 * A connection that never sent a request held a slot for
+		 * client_timeout_ms: worth a record. The normal end of an idle
+		 * keep-alive connection after its calls is not.
+		 */
+		if (!conn_begin_call(c)) {
+			conn_free(c);
+			return;
+		}
+		request_refuse(&c->w->req, REFUSE_TOO_SLOW, "client connection idle for limits.client_timeout_ms (%u ms) "
+		    "without sending a request", c->rt->cfg->limits.client_timeout_ms);
+		c->w->req.status = 0;
 		conn_log(c);
 	}
 	conn_free(c);
@@ -1151,7 +1475,7 @@ conn_new_bev(struct runtime *rt, SSL_CTX *tls, evutil_socket_t fd)
 
 void
 conn_accept(struct runtime *rt, const struct listener_config *lc, SSL_CTX *tls, evutil_socket_t fd,
-    const struct sockaddr *sa, socklen_t salen)
+    const struct sockaddr *sa, socklen_t salen, struct sourcecap_entry *source)
 {
 	const struct limits_config *lim = &rt->cfg->limits;
 	struct timeval tv = { .tv_sec = lim->client_timeout_ms / 1000,
@@ -1161,11 +1485,12 @@ conn_accept(struct runtime *rt, const struct listener_config *lc, SSL_CTX *tls, 
 
 	if (c == NULL)
 		goto fail;
-	rt->nconns++;
+	if (++rt->nconns > rt->conn_peak)
+		rt->conn_peak = rt->nconns;
 	TAILQ_INSERT_TAIL(&rt->conns, c, link);
+	c->source = source;
 	c->rt = rt;
 	c->lc = lc;
-	c->req.inspect = &c->inspect;
 	if (lc->kind == LISTENER_EGRESS) {
 		c->state = CS_CONNECT;
 	} else {
@@ -1174,17 +1499,24 @@ conn_accept(struct runtime *rt, const struct listener_config *lc, SSL_CTX *tls, 
 	}
 	conn_describe_peer(c, sa);
 	identity_addr_parse(c->client_ip, &c->addr);
-	c->head = malloc(lim->max_header_bytes);
-	c->arena = json_arena_new(CONN_ARENA_BYTES);
-	c->upstream_request = evbuffer_new();
-	if (c->head == NULL || c->arena == NULL || c->upstream_request == NULL)
-		goto fail_conn;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if ((c->bev = conn_new_bev(rt, tls, fd)) == NULL)
 		goto fail_conn;
 	if (tls != NULL) {
 		c->ssl = bufferevent_openssl_get_ssl(c->bev);
-		c->handshake_pending = true;
+		conn_watch_tls(c);
+	}
+	/*
+	 * Plain reverse connections: sockio writes first and reads without
+	 * FIONREAD (see sockio.h). TLS and egress connections keep the
+	 * bufferevent's own I/O (the TLS filter of a tunnel drives the plain
+	 * connection under it).
+	 */
+	if (tls == NULL && lc->kind != LISTENER_EGRESS &&
+	    (c->io = sockio_new(c->bev, conn_readcb, conn_writecb, conn_eventcb, c,
+		 (size_t)lim->max_header_bytes + (size_t)lim->max_body_bytes)) != NULL) {
+		sockio_set_timeouts(c->io, &tv, &tv);
+		return;
 	}
 	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
@@ -1199,6 +1531,7 @@ fail_conn:
 	return;
 fail:
 	close(fd);
+	sourcecap_give(rt->sources, source);
 	log_warnx("out of memory accepting a connection");
 }
 

@@ -1,28 +1,41 @@
 #include "proxy/listener.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
 #include <event2/listener.h>
 #include <openssl/ssl.h>
 
 #include "proxy/conn.h"
 #include "filters/base/log.h"
 #include "proxy/runtime.h"
+#include "proxy/sourcecap.h"
 #include "proxy/tls.h"
 
 #define LISTENER_BACKLOG 1024
+/*
+ * Out of file descriptors (EMFILE, ENFILE) or kernel memory: accepting again
+ * at once fails the same way and spins (the listening socket stays
+ * readable). Pause this long, like nginx's accept pause.
+ */
+#define LISTENER_PAUSE_MS 100
 
 struct listener {
 	struct runtime *rt;
 	const struct listener_config *lc;
 	SSL_CTX *tls; /* owned; NULL for plain HTTP */
 	struct evconnlistener *evl;
+	struct event *resume; /* re-enables accepting after a pause (owned) */
 	time_t last_full_warning;
+	time_t last_source_warning;
+	time_t last_error_warning;
+	uint64_t refused_full, refused_source, accept_errors; /* since the last warning of each kind */
 };
 
 static void
@@ -31,26 +44,82 @@ listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockad
 	struct listener *l = arg;
 	time_t now;
 
+	struct sourcecap_entry *source;
+	bool capped;
+
 	if (l->rt->nconns >= l->rt->cfg->limits.max_connections) {
 		close(fd);
+		l->refused_full++;
 		now = time(NULL);
 		if (now != l->last_full_warning) {
 			l->last_full_warning = now;
-			log_warnx("listener %s: limits.max_connections (%u) reached; refusing connections",
-			    l->lc->name, l->rt->cfg->limits.max_connections);
+			log_warnx("listener %s: limits.max_connections (%u) reached; refused %llu connection%s",
+			    l->lc->name, l->rt->cfg->limits.max_connections, (unsigned long long)l->refused_full,
+			    l->refused_full == 1 ? "" : "s");
+			l->refused_full = 0;
 		}
 		return;
 	}
-	conn_accept(l->rt, l->lc, l->tls, fd, sa, (socklen_t)salen);
+	if ((source = sourcecap_take(l->rt->sources, sa, &capped)) == NULL) {
+		close(fd);
+		l->refused_source++;
+		now = time(NULL);
+		if (now != l->last_source_warning) {
+			char ip[INET6_ADDRSTRLEN] = "?";
+
+			if (sa->sa_family == AF_INET)
+				inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, ip, sizeof(ip));
+			else if (sa->sa_family == AF_INET6)
+				inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof(ip));
+			l->last_source_warning = now;
+			if (capped)
+				log_warnx("listener %s: %s has limits.max_connections_per_source (%u) connections; "
+					  "refused %llu connection%s", l->lc->name, ip,
+				    l->rt->cfg->limits.max_connections_per_source,
+				    (unsigned long long)l->refused_source, l->refused_source == 1 ? "" : "s");
+			else
+				log_warnx("listener %s: out of memory counting connections from %s", l->lc->name, ip);
+			l->refused_source = 0;
+		}
+		return;
+	}
+	conn_accept(l->rt, l->lc, l->tls, fd, sa, (socklen_t)salen, source);
+}
+
+static void
+listener_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+
+	if (!l->rt->draining)
+		evconnlistener_enable(l->evl);
 }
 
 static void
 listener_error_cb(struct evconnlistener *evl, void *arg)
 {
 	struct listener *l = arg;
+	struct timeval pause = { .tv_sec = 0, .tv_usec = LISTENER_PAUSE_MS * 1000 };
+	int err = errno;
+	time_t now = time(NULL);
+	bool exhausted = err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
 
-	/* EMFILE and friends: keep the listener; the next accept may succeed once connections close. */
-	log_warn("listener %s: accept", l->lc->name);
+	l->accept_errors++;
+	/* At most one warning a second, saying how many accepts failed since the last one. */
+	if (now != l->last_error_warning) {
+		l->last_error_warning = now;
+		errno = err;
+		log_warn("listener %s: accept failed %llu time%s%s", l->lc->name, (unsigned long long)l->accept_errors,
+		    l->accept_errors == 1 ? "" : "s",
+		    exhausted ? "; pausing accepts (out of file descriptors or memory)" : "");
+		l->accept_errors = 0;
+	}
+	/*
+	 * The pending connection stays in the backlog; once connections close the
+	 * next try succeeds. Any other error pauses too: none is worth a spin.
+	 */
+	if (l->resume != NULL && evconnlistener_disable(l->evl) == 0 && evtimer_add(l->resume, &pause) != 0)
+		evconnlistener_enable(l->evl);
 }
 
 static socklen_t
@@ -103,6 +172,8 @@ listener_new(struct runtime *rt, const struct listener_config *lc)
 		goto fail;
 	}
 	evconnlistener_set_error_cb(l->evl, listener_error_cb);
+	if ((l->resume = evtimer_new(rt->base, listener_resume_cb, l)) == NULL)
+		goto fail;
 	log_info("listener %s: %s on %s%s%s:%u", lc->name,
 	    lc->kind == LISTENER_EGRESS ? "egress (HTTP CONNECT)" : l->tls ? "https" : "http (plain, local use only)",
 	    strchr(lc->address, ':') ? "[" : "", lc->address, strchr(lc->address, ':') ? "]" : "", lc->port);
@@ -119,6 +190,8 @@ listener_free(struct listener *l)
 		return;
 	if (l->evl != NULL)
 		evconnlistener_free(l->evl);
+	if (l->resume != NULL)
+		event_free(l->resume);
 	SSL_CTX_free(l->tls);
 	free(l);
 }

@@ -12,11 +12,13 @@
 #include "proxy/main.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <cjson/cJSON.h>
 #include <event2/dns.h>
@@ -41,6 +43,7 @@
 #include "proxy/preflight.h"
 #include "proxy/runtime.h"
 #include "proxy/service.h"
+#include "proxy/sourcecap.h"
 #include "proxy/tls.h"
 #include "proxy/upstream.h"
 
@@ -133,6 +136,99 @@ dns_new(struct event_base *base)
 	return dns;
 }
 
+/*
+ * Descriptors beyond connections: listeners, admin, access log and its
+ * rotation, DNS, the event loop's own (epoll, signal pipe), certificates and
+ * the config read at start, GeoIP files.
+ */
+#define FD_RESERVE 64
+
+/*
+ * Raises the soft RLIMIT_NOFILE to the hard limit and refuses to start when
+ * the connections the config allows cannot all have a descriptor: every
+ * client connection, one upstream connection per call in flight (at most one
+ * per client connection), the idle upstream pools, and FD_RESERVE. Running
+ * out later would fail calls at random instead.
+ * XXX: egress keeps a pool per endpoint name in use; only one pool's idle
+ * connections are counted (the rest close after upstream.idle_timeout_ms).
+ */
+static uint64_t
+fd_limit_raise(const struct config *cfg)
+{
+	struct rlimit rl;
+	uint64_t pools = (cfg->upstream.dynamodb.host != NULL) + cfg->upstream.has_streams + cfg->egress.enabled;
+	uint64_t need = 2 * (uint64_t)cfg->limits.max_connections + pools * cfg->upstream.max_idle_connections +
+	    FD_RESERVE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		fatalx("getrlimit(RLIMIT_NOFILE) failed");
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit want = { .rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max };
+		FILE *f;
+		unsigned long long nr_open;
+
+		/* An unlimited hard limit cannot be the soft one: the kernel caps it at fs.nr_open. */
+		if (want.rlim_cur == RLIM_INFINITY && (f = fopen("/proc/sys/fs/nr_open", "r")) != NULL) {
+			if (fscanf(f, "%llu", &nr_open) == 1)
+				want.rlim_cur = (rlim_t)nr_open;
+			fclose(f);
+		}
+		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+			rl.rlim_cur = want.rlim_cur;
+		else
+			log_warn("cannot raise the soft RLIMIT_NOFILE from %llu to %llu", (unsigned long long)rl.rlim_cur,
+			    (unsigned long long)want.rlim_cur);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && need > (uint64_t)rl.rlim_cur)
+		fatalx("limits.max_connections %u needs %llu file descriptors (2 per connection: client and upstream, "
+		       "+ %llu for idle upstream pools, + %d reserved) but RLIMIT_NOFILE allows %llu (hard limit %llu); "
+		       "raise the limit (systemd: LimitNOFILE=) or lower limits.max_connections",
+		    cfg->limits.max_connections, (unsigned long long)need,
+		    (unsigned long long)(pools * cfg->upstream.max_idle_connections), FD_RESERVE,
+		    (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
+	log_debug("file descriptors: need %llu, RLIMIT_NOFILE %llu", (unsigned long long)need,
+	    (unsigned long long)rl.rlim_cur);
+	return need;
+}
+
+/* The most descriptor slots fd_slots_reserve() sets up (about 48 bytes each). */
+static void
+fd_slots_quiet(int severity, const char *msg)
+{
+	/* The expected EBADF of each reservation; nothing else logs meanwhile. */
+}
+
+#define FD_SLOTS_MAX 262144
+
+/*
+ * libevent allocates a small per-descriptor record the first time a
+ * descriptor number is watched and keeps it until the event loop is freed.
+ * Allocated lazily, those records land between the connections' own blocks
+ * and pin every heap page after a burst of connections closes (RSS would
+ * never come back down). Setting them all up at start keeps them together:
+ * an event_add on a descriptor number that is not open allocates the record,
+ * then fails (EBADF) without registering anything.
+ */
+static void
+fd_slots_reserve(struct event_base *base, uint64_t nfds)
+{
+	struct event *ev;
+	int fd;
+
+	if (nfds > FD_SLOTS_MAX)
+		nfds = FD_SLOTS_MAX;
+	event_set_log_callback(fd_slots_quiet);
+	for (fd = (int)nfds - 1; fd >= 0; fd--) {
+		if (fcntl(fd, F_GETFD) != -1)
+			continue; /* open: watched for real when used */
+		if ((ev = event_new(base, fd, EV_READ, NULL, NULL)) == NULL)
+			return;
+		(void)event_add(ev, NULL);
+		event_free(ev);
+	}
+	event_set_log_callback(NULL);
+}
+
 /* The longest a graceful stop waits for calls in flight. */
 #define DRAIN_GRACE_MS 5000
 
@@ -179,7 +275,7 @@ on_sigusr1(evutil_socket_t sig, short what, void *arg)
 }
 
 static void
-daemon_start(struct daemon *d, const struct config *cfg)
+daemon_start(struct daemon *d, const struct config *cfg, uint64_t nfds)
 {
 	struct runtime *rt = &d->rt;
 	const struct upstream_config *u = &cfg->upstream;
@@ -189,8 +285,11 @@ daemon_start(struct daemon *d, const struct config *cfg)
 
 	runtime_prepare(rt, cfg);
 	TAILQ_INIT(&rt->conns);
+	if ((rt->sources = sourcecap_new(cfg->limits.max_connections_per_source)) == NULL)
+		fatalx("out of memory");
 	if ((rt->base = event_base_new()) == NULL || (rt->dns = dns_new(rt->base)) == NULL)
 		fatalx("cannot initialise libevent");
+	fd_slots_reserve(rt->base, nfds);
 	rt->offload = offload_new(rt->base); /* NULL: large bodies are parsed on the loop (warned) */
 	if ((d->upstream_tls = tls_client_ctx_new(u->ca_file)) == NULL)
 		fatalx("cannot set up upstream TLS (upstream.ca_file)");
@@ -251,6 +350,8 @@ daemon_stop(struct daemon *d)
 	accesslog_close(d->rt.alog); /* drains what is queued, waiting a bounded time */
 	geoip_free(d->rt.geoip);
 	broker_free(d->rt.broker);
+	sourcecap_free(d->rt.sources);
+	conn_spare_free(&d->rt);
 	offload_free(d->rt.offload);
 	SSL_CTX_free(d->upstream_tls);
 	evdns_base_free(d->rt.dns, 0);
@@ -323,8 +424,7 @@ daemon_main(int argc, char **argv)
 		fatalx("refusing to run as root: set \"user\" (and \"group\") in %s to drop privileges after "
 		       "binding, or \"allow_root\": true (--allow-root) to keep root", path);
 	signal(SIGPIPE, SIG_IGN);
-	service_fit_nofile(cfg);
-	daemon_start(&d, cfg);
+	daemon_start(&d, cfg, fd_limit_raise(cfg));
 	/* Ports are bound and root-only files read: hand the access log over, then give up root for good. */
 	if (!service_chown_for_user(cfg, cfg->access_log.path, err, sizeof(err)) ||
 	    !service_drop_privileges(cfg, allow_root, err, sizeof(err)))

@@ -29,12 +29,6 @@ static const struct refusal_info {
 	const char *type; /* __type */
 	const char *code; /* errorCode in the log: the part after '#' */
 	enum guard_decision decision;
-	/*
-	 * What the client reads instead of r->reason, for refusals whose reason
-	 * names internal addresses (upstream host, resolved peer, TLS details):
-	 * the log keeps the reason, the caller gets this and the request id.
-	 */
-	const char *client_message;
 } refusal_table[REFUSE__COUNT] = {
 	[REFUSE_NONE] = { 500, "Internal Server Error", "com.amazon.coral.service#InternalFailure",
 	    "InternalFailure", GUARD_ERROR },
@@ -55,12 +49,10 @@ static const struct refusal_info {
 	    "ValidationException", GUARD_REJECT },
 	[REFUSE_UPSTREAM_FAILED] = { 502, "Bad Gateway",
 	    "com.amazon.coral.service#ServiceUnavailableException", "ServiceUnavailableException",
-	    GUARD_ERROR, "ddbguard could not complete the call with DynamoDB (connection, TLS or response "
-	    "failure); the gateway's log has the reason under this request id" },
+	    GUARD_ERROR },
 	[REFUSE_UPSTREAM_TIMEOUT] = { 504, "Gateway Timeout",
 	    "com.amazon.coral.service#ServiceUnavailableException", "ServiceUnavailableException",
-	    GUARD_ERROR, "DynamoDB did not answer ddbguard in time; the gateway's log has the details under this "
-	    "request id" },
+	    GUARD_ERROR },
 	/*
 	 * A refused CONNECT: SDKs and the AWS CLI show only "Failed to connect to
 	 * proxy URL", so the status line itself says who refused and where to look.
@@ -84,6 +76,18 @@ static const struct refusal_info {
 	/* DynamoDB's own shape for "slow down": SDKs retry it with backoff (proxy/inflight.h). */
 	[REFUSE_THROTTLED] = { 400, "Bad Request", "com.amazon.coral.availability#ThrottlingException",
 	    "ThrottlingException", GUARD_REJECT },
+};
+
+/*
+ * What the client reads instead of r->reason, for refusals whose reason names
+ * internal addresses (upstream URL, resolved peer, TLS details): the log keeps
+ * the reason, the caller gets this and the request id.
+ */
+static const char *const refusal_client_message[REFUSE__COUNT] = {
+	[REFUSE_UPSTREAM_FAILED] = "ddbguard could not complete the call with DynamoDB (connection, TLS or response "
+				   "failure); the gateway's log has the reason under this request id",
+	[REFUSE_UPSTREAM_TIMEOUT] = "DynamoDB did not answer ddbguard in time; the gateway's log has the details under "
+				    "this request id",
 };
 
 uint64_t
@@ -577,7 +581,7 @@ request_write_refusal(struct request *r, struct evbuffer *out, bool close)
 {
 	const struct refusal_info *ri = &refusal_table[r->refusal];
 	char hint[sizeof(r->reason) + sizeof(r->request_id) + 128];
-	const char *msg = ri->client_message != NULL ? ri->client_message : r->reason;
+	const char *msg = refusal_client_message[r->refusal] != NULL ? refusal_client_message[r->refusal] : r->reason;
 	struct jsonw w;
 
 	if (r->request_id[0] == '\0')

@@ -19,6 +19,7 @@
 #include "proxy/http.h"
 
 struct event_base;
+struct event;
 struct evdns_base;
 struct upstream_pool;
 struct accesslog;
@@ -26,6 +27,8 @@ struct egress;
 struct geoip;
 struct broker;
 struct conn;
+struct conn_work;
+struct sourcecap;
 TAILQ_HEAD(conn_list, conn);
 
 /*
@@ -59,7 +62,13 @@ struct runtime {
 	struct http_limits request_limits;
 	struct http_limits response_limits;
 
+	struct sourcecap *sources; /* owned: client connections per source address (max_connections_per_source) */
 	struct conn_list conns; /* every open client connection, for draining */
+	struct conn_work *spare_work; /* call memory not in use (conn.c's pool, at most CONN_SPARE_WORK_MAX) */
+	uint32_t nspare_work;
+	uint32_t conn_peak;	    /* most connections open since the last heap trim (conn.c) */
+	struct event *trim_timer;   /* conn.c: malloc_trim after many connections closed (owned) */
+	uint64_t trim_first_ns;	    /* when the pending trim was first scheduled; 0: none pending */
 	uint32_t nconns;
 	uint64_t nrequests;
 	bool draining;		/* SIGTERM: no new calls; exit when the last connection closes */

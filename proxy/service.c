@@ -104,23 +104,6 @@ service_identity_resolve(const struct config *cfg, struct service_identity *out,
 	return true;
 }
 
-void
-service_fit_nofile(const struct config *cfg)
-{
-	rlim_t need = 2 * (rlim_t)cfg->limits.max_connections + 64;
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
-		return;
-	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return;
-	if (rl.rlim_cur < need)
-		log_warnx("open-file limit %llu is below the %llu that limits.max_connections %u needs (two per "
-		    "connection); raise LimitNOFILE (systemd) or ulimit -n", (unsigned long long)rl.rlim_cur,
-		    (unsigned long long)need, cfg->limits.max_connections);
-}
-
 bool
 service_chown_for_user(const struct config *cfg, const char *path, char *err, size_t errlen)
 {

@@ -52,13 +52,6 @@ bool service_identity_resolve(const struct config *cfg, struct service_identity 
  */
 bool service_drop_privileges(const struct config *cfg, bool allow_root, char *err, size_t errlen);
 
-/*
- * Each connection holds two descriptors (client and upstream): raises the
- * soft RLIMIT_NOFILE towards 2 * limits.max_connections + 64 (up to the hard
- * limit) and warns when even the hard limit is short (LimitNOFILE, ulimit -n).
- */
-void service_fit_nofile(const struct config *cfg);
-
 /* Files created as root before the drop (the access log) handed to the run-as user; no-op when not root. */
 bool service_chown_for_user(const struct config *cfg, const char *path, char *err, size_t errlen);
 

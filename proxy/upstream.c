@@ -19,6 +19,7 @@
 #include <openssl/err.h>
 
 #include "filters/base/log.h"
+#include "proxy/sockio.h"
 #include "proxy/tls.h"
 
 #define UPSTREAM_MAX_HEAD 16384	 /* DynamoDB response heads are a few hundred bytes */
@@ -39,6 +40,7 @@ enum upconn_state {
 struct upstream_call {
 	struct upstream_pool *pool;
 	struct bufferevent *bev;
+	struct sockio *io; /* plain upstream, once connected: write-first I/O over bev's buffers (owned) */
 	enum upconn_state state;
 	TAILQ_ENTRY(upstream_call) link; /* idle or resolving list */
 	bool in_list;
@@ -148,10 +150,48 @@ uc_list_remove(struct upstream_call *uc)
 	uc->in_list = false;
 }
 
+/* Timeouts and read interest, through sockio once a plain connection has it. */
+static void
+uc_set_timeouts(struct upstream_call *uc, const struct timeval *r, const struct timeval *w)
+{
+	if (uc->io != NULL)
+		sockio_set_timeouts(uc->io, r, w);
+	else
+		bufferevent_set_timeouts(uc->bev, r, w);
+}
+
+static void
+uc_read_set(struct upstream_call *uc, bool on)
+{
+	if (uc->io != NULL) {
+		if (on)
+			sockio_read_enable(uc->io);
+		else
+			sockio_read_disable(uc->io);
+	} else if (on) {
+		bufferevent_enable(uc->bev, EV_READ);
+	} else {
+		bufferevent_disable(uc->bev, EV_READ);
+	}
+}
+
+/* Queues `request` on the connection: sockio writes it at the end of this loop pass. */
+static void
+uc_send(struct upstream_call *uc, struct evbuffer *request)
+{
+	bufferevent_write_buffer(uc->bev, request);
+	if (uc->io == NULL)
+		bufferevent_enable(uc->bev, EV_READ | EV_WRITE);
+	else
+		sockio_read_enable(uc->io);
+}
+
 static void
 uc_free(struct upstream_call *uc)
 {
 	uc_list_remove(uc);
+	sockio_free(uc->io);
+	uc->io = NULL;
 	if (uc->bev != NULL)
 		bufferevent_free(uc->bev);
 	if (uc->kick != NULL)
@@ -199,8 +239,8 @@ uc_finish(struct upstream_call *uc, enum upstream_result result, bool reusable)
 		struct timeval idle = ms_to_tv(p->cfg->idle_timeout_ms);
 
 		uc->state = UC_IDLE;
-		bufferevent_set_timeouts(uc->bev, &idle, NULL);
-		bufferevent_enable(uc->bev, EV_READ);
+		uc_set_timeouts(uc, &idle, NULL);
+		uc_read_set(uc, true);
 		/* Most recently used first: it is the one least likely to have been closed by the server. */
 		TAILQ_INSERT_HEAD(&p->idle, uc, link);
 		uc->in_list = true;
@@ -250,6 +290,8 @@ uc_new_bev(struct upstream_call *uc)
 	int opts = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
 	struct timeval ct = ms_to_tv(p->cfg->connect_timeout_ms);
 
+	sockio_free(uc->io);
+	uc->io = NULL;
 	if (uc->bev != NULL) {
 		bufferevent_free(uc->bev);
 		uc->bev = NULL;
@@ -386,9 +428,11 @@ uc_connected(struct upstream_call *uc)
 
 	uc_set_nodelay(uc);
 	uc->state = UC_WAIT_HEAD;
-	bufferevent_set_timeouts(uc->bev, &rt, &rt);
-	bufferevent_write_buffer(uc->bev, uc->pending);
-	bufferevent_enable(uc->bev, EV_READ | EV_WRITE);
+	/* Plain HTTP: from here on sockio writes first and reads without FIONREAD; else the bufferevent's own. */
+	if (uc->pool->tls == NULL)
+		uc->io = sockio_new(uc->bev, uc_readcb, NULL, uc_eventcb, uc, 0);
+	uc_set_timeouts(uc, &rt, &rt);
+	uc_send(uc, uc->pending);
 }
 
 /* --- the exchange ---------------------------------------------------- */
@@ -425,9 +469,8 @@ upstream_call_start(struct upstream_pool *p, struct evbuffer *request, struct ev
 	if (uc->bev != NULL) { /* reused: send now; answers arrive through the callbacks */
 		uc->state = UC_WAIT_HEAD;
 		uc_describe_peer(uc);
-		bufferevent_set_timeouts(uc->bev, &rt, &rt);
-		bufferevent_write_buffer(uc->bev, request);
-		bufferevent_enable(uc->bev, EV_READ | EV_WRITE);
+		uc_set_timeouts(uc, &rt, &rt);
+		uc_send(uc, request);
 		return uc;
 	}
 	uc->state = UC_NEW;
@@ -457,7 +500,7 @@ uc_maybe_pause(struct upstream_call *uc)
 {
 	if (evbuffer_get_length(uc->client_out) > uc->client_limit) {
 		uc->paused = true;
-		bufferevent_disable(uc->bev, EV_READ);
+		uc_read_set(uc, false);
 	}
 }
 
@@ -473,7 +516,7 @@ upstream_call_resume(struct upstream_call *uc)
 	if (uc == NULL || !uc->paused)
 		return;
 	uc->paused = false;
-	bufferevent_enable(uc->bev, EV_READ);
+	uc_read_set(uc, true);
 	uc_readcb(uc->bev, uc);
 }
 

@@ -9,7 +9,8 @@ anything), maps each file to its folder, and fails on
   - any include cycle between modules (X.c and X.h are one module; so a file-level cycle is one too)
     or between folders,
   - a meson.build layer source list (base_sources ...) naming a file of another folder, or a .c file
-    meson.build does not build.
+    meson.build does not build,
+  - an include under tests/ (unit, fuzz, bench: no layer rules) of a file that does not exist.
 Each failure is printed with the offending edge ("proxy/audit/accesslog.c -> proxy/request.h: ...").
 
   tests/check_layers.py [ROOT]       check the tree (exit 0 clean, 1 with findings)
@@ -193,6 +194,25 @@ def check(root, rules=RULES, public=PUBLIC):
     return findings, edges, folders
 
 
+def check_test_includes(root):
+    """tests/ may include anything, but what it includes must exist (a moved header breaks fuzz targets
+    that only a sanitizer or fuzz build compiles)."""
+    findings = []
+    for dirpath, dirnames, filenames in os.walk(os.path.join(root, "tests")):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "corpus")
+        for name in sorted(filenames):
+            if not name.endswith((".c", ".h")):
+                continue
+            src = os.path.relpath(os.path.join(dirpath, name), root)
+            with open(os.path.join(root, src), encoding="utf-8", errors="replace") as f:
+                text = f.read()
+            for m in INCLUDE_RE.finditer(text):
+                inc = m.group(1)
+                if not (os.path.isfile(os.path.join(root, inc)) or os.path.isfile(os.path.join(dirpath, inc))):
+                    findings.append("%s:%d -> %s: no such file" % (src, text.count("\n", 0, m.start()) + 1, inc))
+    return findings
+
+
 def self_test():
     """Plants a bad edge, an internal header, a missing file, an unknown folder and two cycles."""
     ok = True
@@ -256,6 +276,11 @@ def self_test():
             if not any(f.startswith(text) for f in found):
                 print("self-test: not reported: %r; got:\n  %s" % (text, "\n  ".join(found)))
                 ok = False
+        put("tests/fuzz/fuzz_x.c", '#include "config/diag.h"\n#include "proxy/request.h"\n')
+        found = check_test_includes(tmp)
+        if found != ["tests/fuzz/fuzz_x.c:1 -> config/diag.h: no such file"]:
+            print("self-test: a stale include in tests/ not reported alone; got:\n  " + "\n  ".join(found))
+            ok = False
     finally:
         shutil.rmtree(tmp)
     print("check_layers self-test: %s" % ("ok" if ok else "FAILED"))
@@ -275,6 +300,7 @@ def main(argv):
     if os.path.isfile(meson):
         with open(meson, encoding="utf-8") as f:
             findings += check_meson(root, f.read())
+    findings += check_test_includes(root)
     known = {os.path.dirname(s) for s in sources(root)}
     for f in sorted(known - set(RULES)):
         findings.append("folder %s has sources but no rule (tests/check_layers.py RULES)" % f)

@@ -1542,10 +1542,6 @@ count_drop(struct accesslog *a)
 		    (unsigned long long)dropped, dropped == 1 ? "" : "s");
 }
 
-/*
- * Formats r's record into this thread's buffer and queues it. Returns its
- * ticket, 0 when it could not be queued. Any event loop thread may call it.
- */
 static _Thread_local struct jsonw tl_w; /* per event loop: no allocation once warm, no lock */
 
 void
@@ -1554,6 +1550,10 @@ accesslog_thread_release(void)
 	jsonw_release(&tl_w);
 }
 
+/*
+ * Formats r's record into this thread's buffer and queues it. Returns its
+ * ticket, 0 when it could not be queued. Any event loop thread may call it.
+ */
 static uint64_t
 submit(struct accesslog *a, const struct accesslog_call *r)
 {

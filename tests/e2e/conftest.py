@@ -7,7 +7,9 @@ front with the policies below. Everything lives in one pytest tmp dir; every pro
 """
 import copy
 import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,6 +23,27 @@ import guardlib
 from recorder import RecordingUpstream
 
 
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """A private base temp directory unless --basetemp is given: /tmp/pytest-of-USER keeps only the three
+    newest runs' directories and deletes the others, so with several suites running at once as one user a
+    run loses its certificates, configs and logs mid-run (spurious failures under load)."""
+    if not config.option.basetemp:
+        config.option.basetemp = tempfile.mkdtemp(prefix="ddbguard-e2e-")
+        config._ddbguard_private_basetemp = config.option.basetemp
+
+
+def pytest_unconfigure(config):
+    """The private directory goes when everything passed; after a failure it stays for the logs."""
+    path = getattr(config, "_ddbguard_private_basetemp", None)
+    if path and getattr(config, "_ddbguard_exitstatus", 1) == 0:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    session.config._ddbguard_exitstatus = exitstatus
 
 
 def policies():

@@ -35,6 +35,9 @@ MAX_BODY = 65536  # limits.max_body_bytes of the test configs: small keeps the o
 # How long a wait for a condition (an access-log record, a quiet upstream) may take before the test fails.
 # Only a guard against a hung test: nothing is asserted about how long it took, so load cannot break it.
 RECORD_TIMEOUT = 60
+# The aws CLI spends seconds of CPU starting up (it loads the whole service model): on a machine running
+# several suites at once a call took over 60 s. A hang guard only, like RECORD_TIMEOUT.
+CLI_TIMEOUT = 300
 TEST_ID_HEADER = "X-Ddbguard-Test-Id"  # a unique id in every request a Guard client sends (signed)
 
 # Keep every AWS client in this process away from the user's files and instance metadata.
@@ -320,7 +323,7 @@ class Guard:
             service, endpoint_url=self.url, region_name=REGION, verify=self.ca,
             aws_access_key_id=key, aws_secret_access_key=SECRET,
             config=Config(retries={"total_max_attempts": 1, "mode": "standard"},
-                          connect_timeout=5, read_timeout=15))
+                          connect_timeout=30, read_timeout=60))  # hang guards, not speed checks
         return self.journal(client)
 
     def journal(self, client):
@@ -351,7 +354,7 @@ class Guard:
             c.status = http_response.status_code
             c.request_id = http_response.headers.get("x-amzn-RequestId")
 
-    def cli(self, *args, key=APP_KEY, home=None, timeout=60):
+    def cli(self, *args, key=APP_KEY, home=None, timeout=CLI_TIMEOUT):
         """Runs /usr/bin/aws dynamodb ARGS against this gateway; returns CompletedProcess (text). With
         --debug, whose lines are taken out of stderr again: they give the call's signature and request
         id for self.calls."""
@@ -370,10 +373,10 @@ class Guard:
             "AWS_RETRY_MODE": "standard",
         }
         return self.run_cli([AWS_BIN, "dynamodb", *args, "--endpoint-url", self.url, "--region", REGION,
-                             "--output", "json", "--cli-connect-timeout", "5", "--cli-read-timeout", "15"],
+                             "--output", "json", "--cli-connect-timeout", "30", "--cli-read-timeout", "60"],
                             env, timeout)
 
-    def run_cli(self, argv, env, timeout=60):
+    def run_cli(self, argv, env, timeout=CLI_TIMEOUT):
         """Runs an aws CLI command line (argv[0] the binary, argv[1] the service) with --debug added and
         journals the call in self.calls; the debug lines are taken out of the returned stderr."""
         op = argv[2] if len(argv) > 2 else ""

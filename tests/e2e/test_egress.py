@@ -151,7 +151,7 @@ def boto(g, ca, endpoint=None, service="dynamodb"):
         service, region_name=REGION, endpoint_url=endpoint, verify=str(ca),
         aws_access_key_id=APP_KEY, aws_secret_access_key=SECRET,
         config=Config(proxies={"https": proxy_url(g)}, retries={"total_max_attempts": 1, "mode": "standard"},
-                      connect_timeout=5, read_timeout=10)))
+                      connect_timeout=30, read_timeout=60)))  # hang guards
 
 
 def cli(g, ca, *args):
@@ -164,7 +164,7 @@ def cli(g, ca, *args):
         "AWS_RETRY_MODE": "standard",
     }
     return g.run_cli([AWS_BIN, "dynamodb", *args, "--region", REGION, "--output", "json",
-                      "--cli-connect-timeout", "5", "--cli-read-timeout", "10"], env)
+                      "--cli-connect-timeout", "30", "--cli-read-timeout", "60"], env)
 
 
 def connect(g, target, raw_request=None):
@@ -530,7 +530,8 @@ def test_client_that_does_not_trust_the_gateway_ca_fails_closed(eguard, elog, go
     assert "TLS handshake with the client failed" in rec["guard"]["reason"], rec
     assert "unknown ca" in rec["guard"]["reason"].lower(), rec
     assert rec["guard"]["connectTarget"] == DDB, rec
-    assert [r for r in elog.records(mark) if r["eventName"] is not None] == [], "a call got through"
+    # (digest lines have no eventName: only call records count)
+    assert [r for r in elog.records(mark) if r.get("eventName") is not None] == [], "a call got through"
 
 
 def test_upstream_with_wrong_certificate_gives_502(eguard, elog, ecerts, wrong_cert_dynalite):

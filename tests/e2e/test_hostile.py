@@ -50,6 +50,15 @@ def hostile(make_guard, dynalite, tables):
     return make_guard("hostile", dynalite.url, mutate=mutate)
 
 
+@pytest.fixture(scope="module")
+def budgeted(make_guard, dynalite, tables):
+    """The same budget with a long request timeout: the holder below must not be cut off by the clock while
+    the test waits for its reservation on a loaded machine."""
+    def mutate(cfg):
+        cfg["limits"].update(request_timeout_ms=120000, max_bodies_in_flight_bytes=MAX_BODY)
+    return make_guard("budgeted", dynalite.url, mutate=mutate)
+
+
 # ---- refusal records are complete, whatever stage refused ----------------------------------------
 STAGES = {
     # HTTP parser: a required header missing (the case of the issue)
@@ -154,41 +163,41 @@ def wait_until_throttled(g, ua):
 
 
 # ---- the in-flight body budget -------------------------------------------------------------------
-def test_bodies_in_flight_over_the_budget_get_throttling_exception(hostile):
+def test_bodies_in_flight_over_the_budget_get_throttling_exception(budgeted):
     holder_ua, ua = "hostile-e2e/holder", "hostile-e2e/throttled"
     big = json.dumps({"TableName": "users", "Item": {"pk": {"S": "h"}, "v": {"S": "x" * (MAX_BODY - 200)}}}).encode()
-    head, _ = with_ua(hostile, "PutItem", big, holder_ua)
-    mark = hostile.log.mark()
-    holder = tls_conn(hostile)
+    head, _ = with_ua(budgeted, "PutItem", big, holder_ua)
+    mark = budgeted.log.mark()
+    holder = tls_conn(budgeted)
     holder.sendall(head + big[:100])  # reserves its whole Content-Length, most of the budget
-    r = wait_until_throttled(hostile, ua)
+    r = wait_until_throttled(budgeted, ua)
     assert r.status == 400, r
     assert r.json()["__type"] == THROTTLED, r
     assert r.header("Connection") == "close", r
-    hostile.assert_not_forwarded()
-    rec = expect_record(hostile, mark, ua, event="PutItem", resp=r, decision="reject", status=400,
+    budgeted.assert_not_forwarded()
+    rec = expect_record(budgeted, mark, ua, event="PutItem", resp=r, decision="reject", status=400,
                         errorCode="ThrottlingException")
     assert "max_bodies_in_flight_bytes" in rec["errorMessage"], rec
     # A small call (its body fits what is left) is still served meanwhile.
-    assert hostile.boto().get_item(TableName="users", Key={"pk": {"S": "u1"}})["Item"]
+    assert budgeted.boto().get_item(TableName="users", Key={"pk": {"S": "u1"}})["Item"]
     # The holder finishes its body: its call succeeds, the budget comes back, the retried call passes.
     holder.sendall(big[100:])
     assert read_response(holder).status == 200
     holder.close()
-    hostile.boto().put_item(TableName="users", Item={"pk": {"S": "t"}, "v": {"S": "y" * 2000}})
+    budgeted.boto().put_item(TableName="users", Item={"pk": {"S": "t"}, "v": {"S": "y" * 2000}})
 
 
-def test_sdk_sees_throttling_exception(hostile):
+def test_sdk_sees_throttling_exception(budgeted):
     """boto3 reads the shape as ThrottlingException (the code its retry policy retries)."""
     from botocore.exceptions import ClientError
     big = json.dumps({"TableName": "users", "Item": {"pk": {"S": "h2"}, "v": {"S": "x" * (MAX_BODY - 200)}}}).encode()
-    head, _ = with_ua(hostile, "PutItem", big, "hostile-e2e/holder2")
-    holder = tls_conn(hostile)
+    head, _ = with_ua(budgeted, "PutItem", big, "hostile-e2e/holder2")
+    holder = tls_conn(budgeted)
     holder.sendall(head)
     try:
-        assert wait_until_throttled(hostile, "hostile-e2e/probe2").status == 400
+        assert wait_until_throttled(budgeted, "hostile-e2e/probe2").status == 400
         with pytest.raises(ClientError) as e:
-            hostile.boto().put_item(TableName="users", Item={"pk": {"S": "t2"}, "v": {"S": "y" * 3000}})
+            budgeted.boto().put_item(TableName="users", Item={"pk": {"S": "t2"}, "v": {"S": "y" * 3000}})
         assert e.value.response["Error"]["Code"] == "ThrottlingException", e.value.response
         assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     finally:

@@ -262,7 +262,8 @@ def synthetic_log(path):
 
 
 def test_tool_and_cli_agree_on_every_kind_of_line(tmp_path):
-    log = synthetic_log(tmp_path / "synthetic.log")  # not "access.log": the schema test reads those
+    # not named access*.log: test_zz_log_schema validates those as the writer's own output
+    log = synthetic_log(tmp_path / "synthetic-review.log")
     summary, denials = assert_same_answers(log, tmp_path)
     # Counted by hand: 7 calls; errors are the upstream failure and the allowed call DynamoDB refused (the
     # C review counted only the first, so it said 1 while log-queries.sql said 2).

@@ -56,7 +56,7 @@ def fake_upstream(certs):
 
 
 def expect_unavailable(guard, status, timeout_ms=None):
-    """The gateway, not the client, gives up: a 502/504 answer (the client's own read timeout is 15 s, so
+    """The gateway, not the client, gives up: a 502/504 answer (the client's own read timeout is 60 s, so
     an answer proves the gateway's timeout fired). timeout_ms: the configured upstream timeout that should
     have fired; the record's durationMs must be at least that (a lower bound: load makes timers late, never
     early). No upper bound on how long it took: that is what load breaks."""
