@@ -428,11 +428,22 @@ parse_streams_url(struct cfg_ctx *ctx, const cJSON *v, void *dst)
 struct tls_files {
 	char *cert;
 	char *key;
+	char *client_ca;
+	char *client_cert;
 };
+
+static const char *
+check_client_cert_mode(const char *s)
+{
+	return strcmp(s, "require") == 0 || strcmp(s, "optional") == 0 ? NULL : "\"require\" or \"optional\"";
+}
 
 static const struct cfg_key tls_keys[] = {
 	{ .name = "cert", .type = CFG_PATH, .required = true, .offset = offsetof(struct tls_files, cert) },
 	{ .name = "key", .type = CFG_PATH, .required = true, .offset = offsetof(struct tls_files, key) },
+	{ .name = "client_ca", .type = CFG_PATH, .offset = offsetof(struct tls_files, client_ca) },
+	{ .name = "client_cert", .type = CFG_STRING, .check = check_client_cert_mode,
+	    .offset = offsetof(struct tls_files, client_cert) },
 };
 
 static bool
@@ -448,6 +459,13 @@ parse_listener_tls(struct cfg_ctx *ctx, const cJSON *v, void *dst)
 
 	l->tls_cert = t.cert;
 	l->tls_key = t.key;
+	l->client_ca = t.client_ca;
+	l->client_cert_required = t.client_cert == NULL || strcmp(t.client_cert, "require") == 0;
+	if (t.client_cert != NULL && t.client_ca == NULL) {
+		diag_error(ctx->d, ctx->path.text, "\"client_cert\" needs \"client_ca\" (the CAs client certificates chain to)");
+		ok = false;
+	}
+	free(t.client_cert);
 	return ok;
 }
 
@@ -1279,6 +1297,106 @@ cfg_merge_policies(struct cfg_ctx *ctx, const cJSON *root, struct config *c)
 	return merged;
 }
 
+struct sigv4_config {
+	uint32_t clock_skew_s;
+};
+
+static const struct cfg_key sigv4_keys[] = {
+	{ .name = "clock_skew_s", .type = CFG_U32, .min = 1, .max = 3600, .def = 900,
+	    .offset = offsetof(struct sigv4_config, clock_skew_s) },
+};
+
+
+/* "sigv4": {"clock_skew_s": 900}: how far X-Amz-Date may be from our clock for issued keys (AWS: 15 minutes). */
+static bool
+parse_sigv4(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+{
+	struct config *c = dst;
+	struct sigv4_config sc = { 0 };
+	bool ok = cfg_optional_object(ctx, v, sigv4_keys, NKEYS(sigv4_keys), &sc);
+
+	c->sigv4_clock_skew_s = sc.clock_skew_s;
+	return ok;
+}
+
+static bool
+parse_credential_sources(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+{
+	static const char *const names[] = { "environment", "shared_file", "imds" };
+	struct credentials_config *cc = dst;
+	const cJSON *e;
+
+	if (v == NULL) { /* default: the usual chain */
+		cc->nsources = 3;
+		for (size_t i = 0; i < 3; i++)
+			cc->sources[i] = (enum credentials_source)i;
+		return true;
+	}
+	if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1 || cJSON_GetArraySize(v) > CONFIG_CREDENTIAL_SOURCES_MAX) {
+		diag_error(ctx->d, ctx->path.text, "expected an array of 1..3 of \"environment\", \"shared_file\", \"imds\"");
+		return false;
+	}
+	cJSON_ArrayForEach(e, v) {
+		size_t k;
+
+		for (k = 0; k < 3 && !(cJSON_IsString(e) && strcmp(e->valuestring, names[k]) == 0); k++)
+			;
+		for (size_t j = 0; k < 3 && j < cc->nsources; j++) {
+			if (cc->sources[j] == (enum credentials_source)k)
+				k = 4;
+		}
+		if (k >= 3) {
+			diag_error(ctx->d, ctx->path.text,
+			    "expected distinct sources among \"environment\", \"shared_file\", \"imds\"");
+			return false;
+		}
+		cc->sources[cc->nsources++] = (enum credentials_source)k;
+	}
+	return true;
+}
+
+static const char *
+check_http_url(const char *s)
+{
+	return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0 ? NULL : "an http:// or https:// URL";
+}
+
+static const char *
+check_https_url(const char *s)
+{
+	/* STS answers with secret keys: only over verified TLS. */
+	return strncmp(s, "https://", 8) == 0 ? NULL : "an https:// URL (STS is only spoken over verified TLS)";
+}
+
+static const struct cfg_key credentials_keys[] = {
+	{ .name = "sources", .type = CFG_CUSTOM, .parse = parse_credential_sources, .parse_when_absent = true },
+	{ .name = "shared_file", .type = CFG_PATH, .offset = offsetof(struct credentials_config, shared_file) },
+	{ .name = "profile", .type = CFG_STRING, .max = 128, .offset = offsetof(struct credentials_config, profile) },
+	{ .name = "imds_endpoint", .type = CFG_STRING, .max = 256, .check = check_http_url,
+	    .def_str = "http://169.254.169.254", .offset = offsetof(struct credentials_config, imds_endpoint) },
+	{ .name = "sts_endpoint", .type = CFG_STRING, .max = 256, .check = check_https_url,
+	    .offset = offsetof(struct credentials_config, sts_endpoint) },
+	{ .name = "sts_region", .type = CFG_STRING, .max = 32, .check = check_region,
+	    .offset = offsetof(struct credentials_config, sts_region) },
+	{ .name = "ca_file", .type = CFG_PATH, .offset = offsetof(struct credentials_config, ca_file) },
+	{ .name = "account_id", .type = CFG_STRING, .check = check_account_id,
+	    .offset = offsetof(struct credentials_config, account_id) },
+	{ .name = "refresh_before_s", .type = CFG_U32, .min = 1, .max = 3600, .def = 300,
+	    .offset = offsetof(struct credentials_config, refresh_before_s) },
+	{ .name = "session_duration_s", .type = CFG_U32, .min = 900, .max = 43200, .def = 3600,
+	    .offset = offsetof(struct credentials_config, session_duration_s) },
+	{ .name = "timeout_ms", .type = CFG_U32, .min = 100, .max = 60000, .def = 3000,
+	    .offset = offsetof(struct credentials_config, timeout_ms) },
+};
+
+static bool
+parse_credentials(struct cfg_ctx *ctx, const cJSON *v, void *dst)
+{
+	struct config *c = dst;
+
+	return cfg_optional_object(ctx, v, credentials_keys, NKEYS(credentials_keys), &c->credentials);
+}
+
 /* Identities refer to policies by name, so they are compiled after the top-level walk. */
 static bool
 parse_deferred(struct cfg_ctx *ctx, const cJSON *v, void *dst)
@@ -1302,6 +1420,8 @@ static const struct cfg_key top_keys[] = {
 	{ .name = "geoip", .type = CFG_CUSTOM, .parse = parse_geoip },
 	{ .name = "rate_limits", .type = CFG_CUSTOM, .parse = parse_rate_limits },
 	{ .name = "identities", .type = CFG_CUSTOM, .required = true, .parse = parse_deferred },
+	{ .name = "sigv4", .type = CFG_CUSTOM, .parse = parse_sigv4, .parse_when_absent = true },
+	{ .name = "credentials", .type = CFG_CUSTOM, .parse = parse_credentials, .parse_when_absent = true },
 	{ .name = "user", .type = CFG_STRING, .max = 32, .check = check_account_name,
 	    .offset = offsetof(struct config, user) },
 	{ .name = "group", .type = CFG_STRING, .max = 32, .check = check_account_name,
@@ -1487,10 +1607,23 @@ config_from_json(struct cfg_ctx *ctx, const char *name, const cJSON *root)
 		const cJSON *ids = cJSON_GetObjectItemCaseSensitive(root, "identities");
 
 		if (ids != NULL) {
+			const char **names = calloc(c->nlisteners + 1, sizeof(*names));
+			bool *ca = calloc(c->nlisteners + 1, sizeof(*ca));
+			struct identity_env env = { .base_dir = ctx->base_dir, .listeners = names,
+				.listener_client_cert = ca, .nlisteners = c->nlisteners, .account_id = c->account_id };
+
+			if (names == NULL || ca == NULL)
+				abort();
+			for (size_t i = 0; i < c->nlisteners; i++) {
+				names[i] = c->listeners[i].name ? c->listeners[i].name : "";
+				ca[i] = c->listeners[i].client_ca != NULL;
+			}
 			mark = diag_path_member(&ctx->path, "identities");
-			c->identities = identity_set_compile(ids, c->policies, ctx->d, &ctx->path);
+			c->identities = identity_set_compile_env(ids, c->policies, &env, ctx->d, &ctx->path);
 			diag_path_pop(&ctx->path, mark);
 			cfg_finish_rate_limits(ctx, c, ids);
+			free(names);
+			free(ca);
 		}
 	}
 	if (diag_count(ctx->d) > 0) {
@@ -1622,6 +1755,7 @@ config_free(struct config *c)
 		free(c->listeners[i].address);
 		free(c->listeners[i].tls_cert);
 		free(c->listeners[i].tls_key);
+		free(c->listeners[i].client_ca);
 	}
 	free(c->listeners);
 	upstream_url_free(&c->upstream.dynamodb);
@@ -1661,6 +1795,13 @@ config_free(struct config *c)
 	free(c->policy_files);
 	identity_set_free(c->identities);
 	policy_set_free(c->policies);
+	free(c->credentials.shared_file);
+	free(c->credentials.profile);
+	free(c->credentials.imds_endpoint);
+	free(c->credentials.sts_endpoint);
+	free(c->credentials.sts_region);
+	free(c->credentials.ca_file);
+	free(c->credentials.account_id);
 	free(c->user);
 	free(c->group);
 	free(c->account_id);

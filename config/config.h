@@ -40,6 +40,8 @@ struct listener_config {
 	uint16_t port;
 	char *tls_cert; /* NULL: plain HTTP (local use only) */
 	char *tls_key;
+	char *client_ca;	   /* tls.client_ca: PEM CAs that client certificates must chain to; NULL: none asked */
+	bool client_cert_required; /* tls.client_cert "require" (default) or "optional" */
 };
 
 /* A parsed upstream URL: https://host[:port] or http://host[:port], path "/" or empty. */
@@ -142,6 +144,30 @@ struct admin_config {
 	uint16_t port;
 };
 
+/* "credentials": the gateway's own AWS credentials for the credential broker (proxy/broker.h). */
+enum credentials_source {
+	CREDS_SOURCE_ENVIRONMENT,
+	CREDS_SOURCE_SHARED_FILE,
+	CREDS_SOURCE_IMDS,
+};
+
+#define CONFIG_CREDENTIAL_SOURCES_MAX 3
+
+struct credentials_config {
+	enum credentials_source sources[CONFIG_CREDENTIAL_SOURCES_MAX]; /* in the order to try */
+	size_t nsources;
+	char *shared_file;	  /* NULL: $AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials */
+	char *profile;		  /* NULL: $AWS_PROFILE or "default" */
+	char *imds_endpoint;	  /* default http://169.254.169.254 */
+	char *sts_endpoint;	  /* NULL: https://sts.<sts_region>.amazonaws.com */
+	char *sts_region;	  /* NULL: upstream.region */
+	char *ca_file;		  /* STS trust store; NULL: the system's */
+	char *account_id;	  /* account of the base credentials, if known in advance */
+	uint32_t refresh_before_s; /* renew this long before expiry (at most half the lifetime) */
+	uint32_t session_duration_s; /* AssumeRole DurationSeconds */
+	uint32_t timeout_ms;	  /* per IMDS/STS request */
+};
+
 struct config {
 	char *file;
 	char *account_id;
@@ -160,6 +186,8 @@ struct config {
 	size_t nrate_limits;
 	char **policy_files;		/* resolved paths of "policy_files", in order (for the config version) */
 	size_t npolicy_files;
+	uint32_t sigv4_clock_skew_s;	/* sigv4.clock_skew_s: allowed X-Amz-Date skew for issued keys */
+	struct credentials_config credentials;
 	char *user;	 /* run as this user after binding (started as root); NULL: stay who we are */
 	char *group;	 /* and this group; NULL: the user's primary group */
 	bool allow_root; /* keep running as root (no "user"): refused unless set */

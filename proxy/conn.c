@@ -15,6 +15,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 
 #include "filters/policy/condkeys.h"
@@ -26,7 +27,9 @@
 #include "proxy/snapshot.h"
 #include "proxy/metrics.h"
 #include "proxy/request.h"
+#include "proxy/broker.h"
 #include "proxy/runtime.h"
+#include "proxy/tls.h"
 #include "proxy/sockio.h"
 #include "proxy/sourcecap.h"
 #include "proxy/upstream.h"
@@ -109,6 +112,12 @@ struct conn {
 	struct event *deadline; /* limits.request_timeout_ms from a request's first byte to its last, or
 				   limits.handshake_timeout_ms while handshake_pending */
 	bool deadline_armed;
+	/* who is calling, for identities by certificate and network (issue 12) */
+	struct identity_addr addr;
+	struct tls_peer *peer;	      /* the verified client certificate's names (owned); NULL: none */
+	struct identity_cert peer_cert; /* points into `peer` */
+	bool peer_checked;
+	struct broker_signature *sig; /* brokered calls' upstream signature, allocated on first use (owned) */
 	struct evbuffer *held;		/* every_call: the response until its record is durable (owned) */
 	struct accesslog_wait logwait; /* every_call: the record's completion, while CS_LOGWAIT */
 	struct offload_job parse; /* CS_PARSING: the body's parse on the parse thread */
@@ -314,6 +323,10 @@ conn_free(struct conn *c)
 	conn_release_work(c);
 	sourcecap_give(c->rt->sources, c->source);
 	snapshot_unref(c->lc_owner);
+	free(c->peer);
+	if (c->sig != NULL)
+		OPENSSL_cleanse(c->sig, sizeof(*c->sig));
+	free(c->sig);
 	TAILQ_REMOVE(&c->rt->conns, c, link);
 	if (--c->rt->nconns == 0 && c->rt->draining)
 		event_base_loopexit(c->rt->base, NULL);
@@ -464,8 +477,10 @@ static bool
 conn_build_forward_head(struct conn *c)
 {
 	static const char line[] = "POST / HTTP/1.1\r\n";
-	const char *host_override = c->rt->cfg->upstream.host_header;
-	size_t i, len = 0, need = sizeof(line) + 2 + (host_override ? strlen(host_override) + 8 : 0);
+	const struct broker_signature *sig = c->w->req.upstream_sig;
+	const char *host_override = sig != NULL ? c->w->req.upstream_host : c->rt->cfg->upstream.host_header;
+	size_t i, len = 0, need = sizeof(line) + 2 + (host_override ? strlen(host_override) + 8 : 0) +
+	    (sig != NULL ? sig->len : 0);
 
 	for (i = 0; i < c->w->msg.nheaders; i++)
 		need += c->w->msg.headers[i].name_len + c->w->msg.headers[i].value_len + 4;
@@ -480,6 +495,11 @@ conn_build_forward_head(struct conn *c)
 
 		if (http_hdr_is_hop_by_hop(h->id) || h->id == HTTP_HDR_EXPECT)
 			continue;
+		/* Brokered: the client's authentication goes no further; ours is added below. */
+		if (sig != NULL && (h->id == HTTP_HDR_AUTHORIZATION || h->id == HTTP_HDR_X_AMZ_DATE ||
+		    h->id == HTTP_HDR_X_AMZ_SECURITY_TOKEN ||
+		    (h->name_len == 20 && strncasecmp(h->name, "x-amz-content-sha256", 20) == 0)))
+			continue;
 		if (h->id == HTTP_HDR_HOST && host_override != NULL) {
 			v = host_override;
 			vlen = strlen(host_override);
@@ -492,6 +512,10 @@ conn_build_forward_head(struct conn *c)
 		len += vlen;
 		c->w->fwd_head[len++] = '\r';
 		c->w->fwd_head[len++] = '\n';
+	}
+	if (sig != NULL) {
+		memcpy(c->w->fwd_head + len, sig->headers, sig->len);
+		len += sig->len;
 	}
 	c->w->fwd_head[len++] = '\r';
 	c->w->fwd_head[len++] = '\n';
@@ -838,6 +862,30 @@ conn_disarm_deadline(struct conn *c)
 }
 
 /*
+ * Once per connection, after the handshake: the names of the client
+ * certificate a listener with tls.client_ca verified. A certificate with more
+ * names than we keep matches no identity (it is as if none was sent).
+ */
+static void
+conn_note_peer(struct conn *c)
+{
+	struct tls_peer *p;
+
+	if (c->peer_checked || c->lc->client_ca == NULL || c->route == NULL || c->route->connect_host != NULL)
+		return;
+	c->peer_checked = true;
+	if ((p = malloc(sizeof(*p))) == NULL)
+		return;
+	if (!tls_peer_names(c->ssl, p) || p->truncated) {
+		free(p);
+		return;
+	}
+	c->peer = p;
+	c->peer_cert = (struct identity_cert){ p->subject[0] ? p->subject : NULL, p->dns_p, p->ndns, p->uris_p,
+		p->nuris };
+}
+
+/*
  * Raw bytes arrived under TLS (a BIO callback, before any of them decrypt):
  * this, not decrypted data, starts a request's clock, so a client that
  * trickles a record a byte at a time is bounded like a plain one.
@@ -910,7 +958,10 @@ conn_begin_call(struct conn *c)
 	if (c->ssl != NULL && SSL_is_init_finished(c->ssl)) {
 		c->w->req.tls_version = SSL_get_version(c->ssl);
 		c->w->req.tls_cipher = SSL_get_cipher_name(c->ssl);
+		conn_note_peer(c);
 	}
+	c->w->req.client_addr = c->addr.family != 0 ? &c->addr : NULL;
+	c->w->req.peer_cert = c->peer != NULL ? &c->peer_cert : NULL;
 	return true;
 }
 
@@ -1232,6 +1283,17 @@ conn_parsed(struct offload_job *job)
 	conn_process(c);
 }
 
+/* Brokered calls: the broker's signature, into the connection's buffer (allocated on first use). */
+static bool
+conn_sign(struct conn *c, const char *body, size_t len)
+{
+	if (!c->w->req.brokered)
+		return true;
+	if (c->sig == NULL)
+		c->sig = malloc(sizeof(*c->sig));
+	return request_sign_upstream(c->rt, &c->w->req, c->sig, body, len);
+}
+
 /* Returns true when the call was answered here and the next one may be read. */
 static bool
 conn_read_body(struct conn *c, struct evbuffer *in)
@@ -1256,7 +1318,7 @@ conn_read_body(struct conn *c, struct evbuffer *in)
 	if (c->w->keys == NULL)
 		c->w->keys = malloc(sizeof(*c->w->keys));
 	c->w->req.keys = c->w->keys;
-	if (request_decide(c->rt, &c->w->req, body, len, c->w->arena)) {
+	if (request_decide(c->rt, &c->w->req, body, len, c->w->arena) && conn_sign(c, body, len)) {
 		conn_forward(c, in, len);
 		return false;
 	}
@@ -1502,6 +1564,7 @@ conn_accept(struct runtime *rt, const struct listener_config *lc, struct snapsho
 		c->route = &rt->reverse;
 	}
 	conn_describe_peer(c, sa);
+	identity_addr_parse(c->client_ip, &c->addr);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if ((c->bev = conn_new_bev(rt, tls, fd)) == NULL)
 		goto fail_conn;

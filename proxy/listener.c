@@ -161,6 +161,11 @@ listener_new(struct runtime *rt, const struct listener_config *lc)
 		log_warnx("listener %s: cannot load its TLS certificate or key", lc->name);
 		goto fail;
 	}
+	if (l->tls != NULL && lc->client_ca != NULL &&
+	    !tls_server_verify_clients(l->tls, lc->client_ca, lc->client_cert_required)) {
+		log_warnx("listener %s: cannot load tls.client_ca %s", lc->name, lc->client_ca);
+		goto fail;
+	}
 	l->evl = evconnlistener_new_bind(rt->base, listener_accept_cb, l,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, LISTENER_BACKLOG,
 	    (struct sockaddr *)&ss, (int)sslen);

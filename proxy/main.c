@@ -31,10 +31,12 @@
 #include "config/config.h"
 #include "filters/dynamodb/catalog.h"
 #include "filters/policy/geoip.h"
+#include "filters/policy/identity.h"
 #include "filters/dynamodb/json.h"
 #include "filters/policy/policy.h"
 #include "proxy/audit/accesslog.h"
 #include "proxy/admin.h"
+#include "proxy/broker.h"
 #include "proxy/conn.h"
 #include "proxy/egress.h"
 #include "proxy/listener.h"
@@ -386,6 +388,9 @@ daemon_start(struct daemon *d, const char *path, struct config *loaded, uint64_t
 		fatalx("cannot open the access log %s", cfg->access_log.path);
 	if (!accesslog_configure(rt->alog, &cfg->access_log))
 		fatalx("cannot set up the access log (access_log.signing_key)");
+	/* Before listening: the first calls find credentials fetched (or are refused with 503 until they are). */
+	if (broker_needed(cfg) && ((rt->broker = broker_new(cfg)) == NULL || !broker_start(rt->broker)))
+		fatalx("cannot start the credential broker");
 	if ((d->reload.listeners = calloc(cfg->nlisteners ? cfg->nlisteners : 1, sizeof(*d->reload.listeners))) == NULL)
 		fatalx("out of memory");
 	for (i = 0; i < cfg->nlisteners; i++) {
@@ -425,6 +430,7 @@ daemon_stop(struct daemon *d)
 	upstream_pool_free(d->rt.reverse.streams);
 	egress_free(d->rt.egress);
 	accesslog_close(d->rt.alog); /* drains what is queued, waiting a bounded time */
+	broker_free(d->rt.broker);
 	sourcecap_free(d->rt.sources);
 	conn_spare_free(&d->rt);
 	offload_free(d->rt.offload);
@@ -495,6 +501,7 @@ daemon_main(int argc, char **argv)
 		}
 		/* Lint warnings: valid, so the exit status stays 0. */
 		policy_set_lint(cfg->policies, check_warning, (void *)path);
+		identity_set_lint(cfg->identities, cfg->account_id, check_warning, (void *)path);
 		printf("%s: valid\n", path);
 		config_free(cfg);
 		return 0;

@@ -18,6 +18,7 @@
 #include "proxy/metrics.h"
 #include "proxy/ratelimit.h"
 #include "proxy/snapshot.h"
+#include "proxy/broker.h"
 #include "proxy/upstream.h"
 
 /*
@@ -64,6 +65,14 @@ static const struct refusal_info {
 	[REFUSE_TOO_SLOW] = { 408, "Request Timeout", "com.amazon.coral.service#RequestTimeoutException",
 	    "RequestTimeoutException", GUARD_REJECT },
 	/* 503 + ServiceUnavailableException: SDKs back off and retry until the log is writable again. */
+	/* The shapes DynamoDB answers a bad signature and an unknown key with: SDKs do not retry them. */
+	[REFUSE_INVALID_SIGNATURE] = { 400, "Bad Request", "com.amazon.coral.service#InvalidSignatureException",
+	    "InvalidSignatureException", GUARD_REJECT },
+	[REFUSE_UNRECOGNIZED_CLIENT] = { 400, "Bad Request",
+	    "com.amazon.coral.service#UnrecognizedClientException", "UnrecognizedClientException", GUARD_REJECT },
+	/* 503: SDKs retry, and the broker's next refresh may have succeeded by then. */
+	[REFUSE_NO_CREDENTIALS] = { 503, "Service Unavailable",
+	    "com.amazon.coral.service#ServiceUnavailableException", "ServiceUnavailableException", GUARD_ERROR },
 	[REFUSE_LOG_UNWRITABLE] = { 503, "Service Unavailable",
 	    "com.amazon.coral.service#ServiceUnavailableException", "ServiceUnavailableException",
 	    GUARD_ERROR },
@@ -293,7 +302,7 @@ decide_body(struct runtime *rt, struct request *r, const char *body, size_t len,
 		return false;
 	}
 	r->body = root; /* for the access log's requestParameters (names only) */
-	st = inspect_request(r->action, root, &r->route->scope, arena, r->inspect, why, sizeof(why));
+	st = inspect_request(r->action, root, &r->scope, arena, r->inspect, why, sizeof(why));
 	if (st != INSPECT_OK) {
 		request_refuse(r, REFUSE_INVALID, "%s", why);
 		return false;
@@ -309,12 +318,127 @@ request_config(const struct runtime *rt, const struct request *r)
 	return r->snap != NULL ? r->snap->cfg : rt->cfg;
 }
 
+/* Who the caller is by the facts of the connection and the key id; refusing waits for decide_identity. */
+static void
+match_identity(struct runtime *rt, struct request *r)
+{
+	struct identity_facts facts = { .access_key_id = r->auth.access_key_id, .cert = r->peer_cert,
+		.source = r->client_addr, .listener = r->listener != NULL ? r->listener->name : NULL };
+
+	r->candidate = identity_set_match(request_config(rt, r)->identities, &facts, &r->candidate_match);
+	if (!sigv4_akid_account(r->auth.access_key_id, r->key_account))
+		r->key_account[0] = '\0';
+	r->scope = r->route->scope;
+	/* Brokered: the gateway's credentials sign, so names are evaluated in their account. */
+	if (identity_brokered(r->candidate)) {
+		char buf[13];
+
+		snprintf(r->signer_account, sizeof(r->signer_account), "%s",
+		    broker_account_for(request_config(rt, r), r->candidate, buf));
+		r->scope.account = r->signer_account;
+	}
+}
+
+/*
+ * A gateway-issued key proves its identity only with a signature ddbguard
+ * verified (AWS General Reference, SigV4: canonical request, scope, 15-minute
+ * window). The signature covers this gateway's Host and our region; an
+ * issued key presented where its identity's other criteria do not hold (or
+ * with a session token, which issued keys never have) is not recognised.
+ */
+static bool
+decide_proof(struct runtime *rt, struct request *r, const char *body, size_t len)
+{
+	struct sigv4_header h[HTTP_MAX_HEADERS_HARD];
+	struct sigv4_request sr = { .method = "POST", .path = "/", .path_len = 1, .query = "", .query_len = 0,
+		.headers = h, .body = body, .body_len = len };
+	const struct identity *owner = identity_set_issued_owner(request_config(rt, r)->identities, r->auth.access_key_id);
+	const char *secret = identity_issued_secret(r->candidate, r->auth.access_key_id), *why = NULL;
+	size_t tlen;
+
+	if (owner == NULL)
+		return true;
+	if (secret == NULL) {
+		r->claimed_identity = identity_name(owner);
+		r->candidate = NULL;
+		request_refuse(r, REFUSE_UNRECOGNIZED_CLIENT,
+		    "The security token included in the request is invalid: access key %s was issued to ddbguard "
+		    "identity %s, whose other conditions (listener, source range, certificate) this call does not meet",
+		    r->auth.access_key_id, identity_name(owner));
+		return false;
+	}
+	if (http_get(r->http, HTTP_HDR_X_AMZ_SECURITY_TOKEN, &tlen) != NULL) {
+		r->claimed_identity = identity_name(owner);
+		r->candidate = NULL;
+		request_refuse(r, REFUSE_UNRECOGNIZED_CLIENT,
+		    "The security token included in the request is invalid: access key %s is a long-term key issued "
+		    "by ddbguard and takes no session token", r->auth.access_key_id);
+		return false;
+	}
+	if (rt->explain) {
+		r->signature_verified = true; /* explain: a description has no signature to check */
+		return true;
+	}
+	for (size_t i = 0; i < r->http->nheaders; i++) {
+		const struct http_header *x = &r->http->headers[i];
+
+		h[sr.nheaders++] = (struct sigv4_header){ x->name, x->name_len, x->value, x->value_len };
+	}
+	if (sigv4_verify(&sr, &r->auth, secret, time(NULL), request_config(rt, r)->sigv4_clock_skew_s, &why) != SIGV4_OK) {
+		r->claimed_identity = identity_name(owner);
+		r->candidate = NULL;
+		request_refuse(r, REFUSE_INVALID_SIGNATURE, "%s (access key %s, ddbguard identity %s)", why,
+		    r->auth.access_key_id, identity_name(owner));
+		return false;
+	}
+	r->signature_verified = true;
+	return true;
+}
+
+/*
+ * No silent cross-account path. DynamoDB resolves a bare table name in the
+ * account of the key that signed; the policy evaluated it in ours. For
+ * identities that pin no key (default, or by certificate / network alone)
+ * and whose calls the client signs, a call naming a table without an account
+ * goes through only if the key id says it is ours (sigv4_akid_account), or,
+ * for key ids that say nothing, if the identity accepts that risk in so many
+ * words (accept_risk). A key id that says another account is always refused.
+ */
+static bool
+decide_account(struct runtime *rt, struct request *r)
+{
+	const char *ours = request_config(rt, r)->account_id;
+
+	if (r->brokered || !identity_any_key(r->identity) || r->inspect->named_without_account == 0)
+		return true;
+	if (r->key_account[0] != '\0' && strcmp(r->key_account, ours) == 0)
+		return true;
+	if (r->key_account[0] != '\0') {
+		request_refuse(r, REFUSE_DENIED,
+		    "User: ddbguard identity %s is not authorized to perform: %s because access key %s belongs to AWS "
+		    "account %s and the call names tables without an account, which DynamoDB would look up in that "
+		    "account instead of %s; name them by ARN",
+		    identity_name(r->identity), r->action->iam_action, r->auth.access_key_id, r->key_account, ours);
+		return false;
+	}
+	if (identity_accepts_foreign_credentials(r->identity))
+		return true;
+	request_refuse(r, REFUSE_DENIED,
+	    "User: ddbguard identity %s is not authorized to perform: %s because it accepts access keys of any AWS "
+	    "account, access key %s does not encode one, and the call names tables without an account (DynamoDB "
+	    "would look them up in the signer's account); name them by ARN, or see accept_risk in config/README.md",
+	    identity_name(r->identity), r->action->iam_action, r->auth.access_key_id);
+	return false;
+}
+
 static bool
 decide_identity(struct runtime *rt, struct request *r)
 {
-	struct identity_facts facts = { .access_key_id = r->auth.access_key_id };
-
-	r->identity = identity_set_match(request_config(rt, r)->identities, &facts, &r->identity_match);
+	r->identity = r->candidate;
+	r->identity_match = r->candidate_match;
+	r->brokered = identity_brokered(r->identity);
+	if (r->identity == NULL)
+		r->signer_account[0] = '\0';
 	if (r->identity != NULL)
 		return true;
 	request_refuse(r, REFUSE_DENIED,
@@ -390,8 +514,11 @@ request_decide(struct runtime *rt, struct request *r, const char *body, size_t b
 {
 	const cJSON *tree = NULL;
 
-	if (!decide_action(r) || !decide_signature(rt, r) || !decide_body(rt, r, body, body_len, arena, &tree) ||
-	    !decide_identity(rt, r) || !decide_rate(r) || !decide_policy(rt, r, tree))
+	if (!decide_action(r) || !decide_signature(rt, r))
+		return false;
+	match_identity(rt, r);
+	if (!decide_body(rt, r, body, body_len, arena, &tree) || !decide_proof(rt, r, body, body_len) ||
+	    !decide_identity(rt, r) || !decide_account(rt, r) || !decide_rate(r) || !decide_policy(rt, r, tree))
 		return false;
 	if (request_pool(r) == NULL) {
 		request_refuse(r, REFUSE_NO_UPSTREAM, "%s is not served by %s", r->action->iam_action,
@@ -408,6 +535,67 @@ request_decide(struct runtime *rt, struct request *r, const char *body, size_t b
 		    "the access log cannot be written; ddbguard refuses calls until it can log them");
 		return false;
 	}
+	return true;
+}
+
+/* The Host a brokered call is signed for: the configured override, the tunnel's, or the upstream's authority. */
+static bool
+upstream_host(const struct runtime *rt, struct request *r)
+{
+	const char *h = request_config(rt, r)->upstream.host_header, *url, *p;
+	size_t len;
+
+	if (h != NULL) {
+		len = strlen(h);
+	} else if (r->route->connect_host != NULL) {
+		h = http_get(r->http, HTTP_HDR_HOST, &len); /* checked against the tunnel's name (conn.c) */
+	} else if (request_pool(r) != NULL && (url = upstream_pool_url(request_pool(r))) != NULL &&
+		   (p = strstr(url, "://")) != NULL) {
+		h = p + 3;
+		len = strcspn(h, "/");
+	} else {
+		return false;
+	}
+	if (h == NULL || len == 0 || len >= sizeof(r->upstream_host))
+		return false;
+	memcpy(r->upstream_host, h, len);
+	r->upstream_host[len] = '\0';
+	return true;
+}
+
+bool
+request_sign_upstream(struct runtime *rt, struct request *r, struct broker_signature *sig, const char *body,
+    size_t body_len)
+{
+	struct sigv4_header h[HTTP_MAX_HEADERS_HARD];
+	char why[256];
+	size_t n = 0;
+
+	if (sig == NULL || rt->broker == NULL || !upstream_host(rt, r)) {
+		request_refuse(r, REFUSE_NO_CREDENTIALS, "the credential broker cannot sign this call");
+		return false;
+	}
+	for (size_t i = 0; i < r->http->nheaders; i++) {
+		const struct http_header *x = &r->http->headers[i];
+
+		h[n++] = (struct sigv4_header){ x->name, x->name_len, x->value, x->value_len };
+	}
+	switch (broker_sign(rt->broker, r->identity, r->upstream_host, strlen(r->upstream_host), r->route->scope.region,
+	    h, n, body, body_len, sig, why, sizeof(why))) {
+	case BROKER_OK:
+		break;
+	case BROKER_NO_CREDENTIALS:
+		request_refuse(r, REFUSE_NO_CREDENTIALS, "%s", why);
+		return false;
+	case BROKER_FAILED:
+		request_refuse(r, REFUSE_UPSTREAM_FAILED, "%s", why);
+		return false;
+	}
+	r->upstream_sig = sig;
+	r->signer_type = sig->type;
+	snprintf(r->signer_arn, sizeof(r->signer_arn), "%s", sig->arn);
+	if (sig->account[0] != '\0')
+		snprintf(r->signer_account, sizeof(r->signer_account), "%s", sig->account);
 	return true;
 }
 
@@ -508,6 +696,9 @@ static const char *const refusal_names[REFUSE__COUNT] = {
 	[REFUSE_TUNNEL_DENIED] = "tunnel_denied",
 	[REFUSE_TOO_SLOW] = "too_slow",
 	[REFUSE_LOG_UNWRITABLE] = "log_unwritable",
+	[REFUSE_INVALID_SIGNATURE] = "invalid_signature",
+	[REFUSE_UNRECOGNIZED_CLIENT] = "unrecognized_client",
+	[REFUSE_NO_CREDENTIALS] = "no_credentials",
 	[REFUSE_THROTTLED] = "bodies_in_flight",
 	[REFUSE_RATE_LIMITED] = "rate_limited",
 };
@@ -541,6 +732,56 @@ request_count(struct runtime *rt, const struct request *r, const struct accesslo
 	metrics_call(&m);
 }
 
+/* How the caller was proved, strongest first. */
+static const char *
+caller_proof(const struct request *r, unsigned crit)
+{
+	if (r->signature_verified)
+		return "signature";
+	if ((crit & IDENTITY_CRIT_CERT) && r->peer_cert != NULL)
+		return "client-certificate";
+	if (r->identity != NULL && (crit & IDENTITY_CRIT_KEY))
+		return "claimed-access-key";
+	if (r->identity != NULL && (crit & (IDENTITY_CRIT_SOURCE | IDENTITY_CRIT_LISTENER)))
+		return "network";
+	return "none";
+}
+
+/* userIdentity: the identity's criteria, the proof, the certificate, and who signed upstream. */
+static void
+log_caller(const struct request *r, struct accesslog_call *call)
+{
+	unsigned crit = identity_criteria(r->identity);
+
+	call->signer_type = r->signer_type;
+	call->signer_arn = r->signer_arn;
+	call->signer_account = r->signer_account[0] != '\0' ? r->signer_account
+				: !r->brokered ? r->key_account : NULL;
+	call->claimed_identity = r->claimed_identity;
+	call->brokered = r->brokered;
+	call->proof = caller_proof(r, crit);
+	if (r->identity != NULL && r->identity_match == IDENTITY_BY_DEFAULT) {
+		call->matched_by[call->nmatched_by++] = "default";
+	} else if (r->identity != NULL) {
+		if (crit & IDENTITY_CRIT_KEY)
+			call->matched_by[call->nmatched_by++] = r->signature_verified ? "issued-key" : "access-key";
+		if (crit & IDENTITY_CRIT_CERT)
+			call->matched_by[call->nmatched_by++] = "client-certificate";
+		if (crit & IDENTITY_CRIT_SOURCE)
+			call->matched_by[call->nmatched_by++] = "source-address";
+		if (crit & IDENTITY_CRIT_LISTENER)
+			call->matched_by[call->nmatched_by++] = "listener";
+	}
+	if (r->peer_cert != NULL) {
+		call->has_cert = true;
+		call->cert_subject = r->peer_cert->subject;
+		call->cert_dns = r->peer_cert->dns;
+		call->ncert_dns = r->peer_cert->ndns;
+		call->cert_uris = r->peer_cert->uris;
+		call->ncert_uris = r->peer_cert->nuris;
+	}
+}
+
 void
 request_log(struct runtime *rt, struct request *r)
 {
@@ -569,7 +810,7 @@ request_log_wait(struct runtime *rt, struct request *r, struct accesslog_wait *w
 	call.target_len = r->target_len;
 	if (r->route != NULL) {
 		call.region = r->route->scope.region;
-		call.account = r->route->scope.account;
+		call.account = r->scope.account != NULL ? r->scope.account : r->route->scope.account;
 	}
 	call.client_ip = r->client_ip;
 	if (r->http != NULL) {
@@ -584,6 +825,7 @@ request_log_wait(struct runtime *rt, struct request *r, struct accesslog_wait *w
 		call.identity_match = identity_match_name(r->identity_match);
 	}
 	call.identity = r->identity ? identity_name(r->identity) : NULL;
+	log_caller(r, &call);
 	if (rt != NULL && rt->geoip != NULL && r->client_ip != NULL) {
 		geoip_lookup(rt->geoip, r->client_ip, country, asn); /* a read of the mapped database */
 		call.source_country = country;

@@ -30,6 +30,7 @@
 
 struct evbuffer;
 struct json_arena;
+struct broker_signature;
 struct condkeys_request;
 
 /* What the log calls guard.decision. */
@@ -60,6 +61,9 @@ enum guard_refusal {
 	REFUSE_TUNNEL_DENIED,	 /* egress: CONNECT to something that is not an allowed endpoint */
 	REFUSE_TOO_SLOW,	 /* the request did not arrive whole within limits.request_timeout_ms */
 	REFUSE_LOG_UNWRITABLE,	 /* the access log cannot be written and access_log.fail_open is false */
+	REFUSE_INVALID_SIGNATURE, /* a gateway-issued key's signature did not verify (issue 12) */
+	REFUSE_UNRECOGNIZED_CLIENT, /* an issued key used outside its identity, or with a session token */
+	REFUSE_NO_CREDENTIALS,	 /* the broker has no valid credentials to sign with (yet) */
 	REFUSE_THROTTLED,	 /* limits.max_bodies_in_flight_bytes reached: the SDK retries */
 	REFUSE_RATE_LIMITED,	 /* over a rate_limits rule: r->rate_limit says which */
 	REFUSE__COUNT
@@ -93,6 +97,22 @@ struct request {
 	struct sigv4_auth auth;
 	const struct identity *identity;
 	enum identity_match identity_match;
+	const struct identity *candidate; /* matched before the body is read; becomes `identity` once proved */
+	enum identity_match candidate_match;
+	/* how the caller was proved (issue 12); owned by the connection */
+	const struct identity_cert *peer_cert;	  /* verified client certificate, or NULL */
+	const struct identity_addr *client_addr; /* parsed client_ip, or NULL */
+	bool signature_verified;		  /* an issued key's signature was checked by ddbguard */
+	const char *claimed_identity;		  /* identity whose issued key failed verification, or NULL */
+	char key_account[13];			  /* account encoded in the access key id ("" unknown) */
+	/* who signs upstream: the client, or the credential broker with the gateway's credentials */
+	bool brokered;
+	const char *signer_type;    /* "IAMUser", "AssumedRole", NULL: unknown */
+	char signer_arn[256];	    /* the role or user ARN when known, else "" */
+	char signer_account[13];    /* "" unknown */
+	struct inspect_scope scope; /* names of this call: the route's, or the signer's account when brokered */
+	char upstream_host[272];    /* brokered: the Host signed and sent upstream */
+	const struct broker_signature *upstream_sig; /* brokered and signed: headers to add (owned by the connection) */
 	struct inspect_result *inspect; /* owned by the connection */
 	/*
 	 * Condition-key scratch (~24 KiB), owned by the connection and reused for
@@ -147,6 +167,14 @@ void request_begin(struct request *r, const struct listener_config *l, const cha
  */
 bool request_decide(struct runtime *rt, struct request *r, const char *body, size_t body_len,
     struct json_arena *arena);
+
+/*
+ * Brokered calls (r->brokered), after request_decide allowed them: signs the
+ * call with the broker's credentials into `sig` (owned by the caller, reused)
+ * and points r->upstream_sig at it. False: refused (no credentials yet).
+ */
+bool request_sign_upstream(struct runtime *rt, struct request *r, struct broker_signature *sig, const char *body,
+    size_t body_len);
 
 /*
  * For the log of a request whose head did not parse (or did not arrive

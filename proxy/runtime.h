@@ -25,6 +25,7 @@ struct upstream_pool;
 struct accesslog;
 struct egress;
 struct geoip;
+struct broker;
 struct conn;
 struct snapshot;
 struct conn_work;
@@ -55,6 +56,8 @@ struct runtime {
 	struct egress *egress;	/* owned; NULL when there is no egress listener */
 	struct accesslog *alog; /* owned */
 	struct geoip *geoip;	/* rt->snap's; NULL without config "geoip" */
+	struct broker *broker;	/* the process's credential broker (owned by main, shared by workers); NULL: none */
+	bool explain;		/* ddbguard explain: nothing is verified or signed, only decided */
 	struct offload *offload; /* owned; parses large bodies off this loop (proxy/offload.h); NULL: inline */
 
 	/* Precomputed once from cfg so the hot path does not rebuild them. */

@@ -178,3 +178,89 @@ tls_describe_error(SSL *ssl, unsigned long err, char *buf, size_t len)
 	}
 	snprintf(buf, len, "connection failed");
 }
+
+bool
+tls_server_verify_clients(SSL_CTX *ctx, const char *ca_file, bool required)
+{
+	STACK_OF(X509_NAME) *names;
+	static const unsigned char sid_ctx[] = "ddbguard-client-cert";
+
+	if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+		tls_log_errors(ca_file);
+		return false;
+	}
+	/* The CA names sent in CertificateRequest, so clients pick the right certificate. */
+	if ((names = SSL_load_client_CA_file(ca_file)) == NULL) {
+		tls_log_errors(ca_file);
+		return false;
+	}
+	SSL_CTX_set_client_CA_list(ctx, names);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (required ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), NULL);
+	SSL_CTX_set_verify_depth(ctx, 8);
+	/* Resumed sessions keep the verified peer; the context id scopes them to this listener's rules. */
+	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
+	return true;
+}
+
+/* Copies an ASN1 string into dst when it is printable ASCII and fits; false otherwise. */
+static bool
+tls_copy_ia5(char *dst, const ASN1_STRING *s)
+{
+	int n = ASN1_STRING_length(s);
+	const unsigned char *p = ASN1_STRING_get0_data(s);
+
+	if (n <= 0 || n >= TLS_PEER_NAME_LEN)
+		return false;
+	for (int i = 0; i < n; i++) {
+		if (p[i] <= ' ' || p[i] >= 0x7f)
+			return false;
+	}
+	memcpy(dst, p, (size_t)n);
+	dst[n] = '\0';
+	return true;
+}
+
+bool
+tls_peer_names(SSL *ssl, struct tls_peer *out)
+{
+	X509 *cert;
+	GENERAL_NAMES *sans;
+	BIO *bio;
+	int n;
+
+	memset(out, 0, sizeof(*out));
+	if (ssl == NULL || (cert = SSL_get0_peer_certificate(ssl)) == NULL ||
+	    SSL_get_verify_result(ssl) != X509_V_OK)
+		return false;
+	if ((bio = BIO_new(BIO_s_mem())) == NULL)
+		return false;
+	n = X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
+	if (n < 0 || n >= (int)sizeof(out->subject))
+		out->truncated = true;
+	else
+		out->subject[BIO_read(bio, out->subject, n) > 0 ? n : 0] = '\0';
+	BIO_free(bio);
+	sans = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	for (int i = 0; sans != NULL && i < sk_GENERAL_NAME_num(sans); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
+
+		if (g->type == GEN_DNS) {
+			if (out->ndns == TLS_PEER_NAMES_MAX || !tls_copy_ia5(out->dns[out->ndns], g->d.dNSName))
+				out->truncated = true;
+			else
+				out->ndns++;
+		} else if (g->type == GEN_URI) {
+			if (out->nuris == TLS_PEER_NAMES_MAX ||
+			    !tls_copy_ia5(out->uris[out->nuris], g->d.uniformResourceIdentifier))
+				out->truncated = true;
+			else
+				out->nuris++;
+		}
+	}
+	GENERAL_NAMES_free(sans);
+	for (size_t i = 0; i < out->ndns; i++)
+		out->dns_p[i] = out->dns[i];
+	for (size_t i = 0; i < out->nuris; i++)
+		out->uris_p[i] = out->uris[i];
+	return true;
+}

@@ -161,6 +161,9 @@ add_resource(struct walk *w, const struct catalog_location *loc, const struct ar
 		table.p = NULL;
 	if (type == INSPECT_INDEX)
 		name = a->sub;
+	/* arn_of_name() points the account at the scope's own string: the caller named no account. */
+	if (a->account.p == w->scope->account)
+		out->named_without_account++;
 	if (already_listed(out, type, buf))
 		return INSPECT_OK;
 	if (out->n >= INSPECT_MAX_RESOURCES)
@@ -551,6 +554,7 @@ inspect_request(const struct catalog_action *action, const cJSON *body,
 	size_t i;
 
 	out->n = 0;
+	out->named_without_account = 0;
 	out->primary_table = NULL;
 	out->partiql_verbs = 0;
 	out->partiql_statement = NULL;

@@ -49,6 +49,8 @@ struct inspect_result {
 	 * statement with its literals redacted, for the log. (FullTableScan: filters/policy/condkeys.c.) */
 	unsigned partiql_verbs;
 	const char *partiql_statement;
+	/* Resources named by a bare name (or in PartiQL): AWS resolves them in the signer's account. */
+	size_t named_without_account;
 };
 
 /* Who "we" are when a bare name has to become an ARN. */

@@ -1205,12 +1205,46 @@ write_time(struct jsonw *w, const struct timespec *ts)
 }
 
 static void
+write_names(struct jsonw *w, const char *key, const char *const *v, size_t n)
+{
+	jsonw_array_begin(w, key);
+	for (size_t i = 0; i < n; i++)
+		jsonw_string(w, NULL, v[i]);
+	jsonw_array_end(w);
+}
+
+/*
+ * userIdentity: CloudTrail's members for who signed the call that reached
+ * AWS (type, accountId, arn: the broker's role or user when it re-signed;
+ * for calls the client signed, only what its key id says), and a
+ * `ddbguard` object for who called the gateway and how that was proved.
+ */
+static void
 write_identity(struct jsonw *w, const struct accesslog_call *r)
 {
 	jsonw_object_begin(w, "userIdentity");
-	jsonw_string(w, "type", "Unknown");
+	jsonw_string(w, "type", r->signer_type != NULL ? r->signer_type : "Unknown");
 	if (r->access_key_id != NULL)
 		jsonw_string(w, "accessKeyId", r->access_key_id);
+	if (r->signer_account != NULL && r->signer_account[0] != '\0')
+		jsonw_string(w, "accountId", r->signer_account);
+	if (r->signer_arn != NULL && r->signer_arn[0] != '\0')
+		jsonw_string(w, "arn", r->signer_arn);
+	jsonw_object_begin(w, "ddbguard");
+	jsonw_string(w, "identity", r->identity);
+	if (r->claimed_identity != NULL)
+		jsonw_string(w, "claimedIdentity", r->claimed_identity);
+	write_names(w, "matchedBy", r->matched_by, r->nmatched_by);
+	jsonw_string(w, "proof", r->proof != NULL ? r->proof : "none");
+	jsonw_string(w, "signedBy", r->brokered ? "broker" : "client");
+	if (r->has_cert) {
+		jsonw_object_begin(w, "clientCertificate");
+		jsonw_string(w, "subject", r->cert_subject);
+		write_names(w, "dnsNames", r->cert_dns, r->ncert_dns);
+		write_names(w, "uris", r->cert_uris, r->ncert_uris);
+		jsonw_object_end(w);
+	}
+	jsonw_object_end(w);
 	jsonw_object_end(w);
 }
 

@@ -76,6 +76,21 @@ struct accesslog_call {
 	const char *access_key_id;    /* userIdentity.accessKeyId; NULL: no SigV4 credential */
 	const char *identity;	      /* guard.identity: the ddbguard identity's name */
 	const char *identity_match;   /* guard.identityMatch ("access-key" ...); only with access_key_id */
+	/* userIdentity: who signed upstream, and how the caller was proved (issue 12) */
+	const char *signer_type;      /* userIdentity.type; NULL: "Unknown" */
+	const char *signer_account;   /* userIdentity.accountId; NULL or "": unknown */
+	const char *signer_arn;	      /* userIdentity.arn; NULL or "": unknown */
+	const char *claimed_identity; /* .ddbguard.claimedIdentity: an issued key whose signature failed */
+	const char *matched_by[6];    /* .ddbguard.matchedBy */
+	size_t nmatched_by;
+	const char *proof;	      /* .ddbguard.proof; NULL: "none" */
+	bool brokered;		      /* .ddbguard.signedBy "broker" (else "client") */
+	bool has_cert;		      /* .ddbguard.clientCertificate */
+	const char *cert_subject;
+	const char *const *cert_dns;
+	size_t ncert_dns;
+	const char *const *cert_uris;
+	size_t ncert_uris;
 	const char *source_country;   /* guard.sourceCountry; NULL or "": unknown or no geoip */
 	const char *source_asn;	      /* guard.sourceASN; NULL or "" likewise */
 	const char *listener;	      /* guard.listener: the configured listener's name */

@@ -71,6 +71,10 @@ struct explain_call {
 	size_t target_len;
 	const char *access_key_id; /* NULL: none */
 	const char *source_ip;	   /* NULL: aws:SourceIp absent */
+	const char *listener;	   /* the listener the call comes in on (identities by listener); NULL: none */
+	struct identity_addr addr; /* source_ip parsed, for identities by source range */
+	bool brokered;		   /* the credential broker would sign it upstream */
+	char scope_account[13];	   /* the account names are evaluated in */
 	bool tls;
 	const char *body;
 	size_t body_len;
@@ -256,7 +260,7 @@ explain_json_string(const cJSON *doc, const char *key, bool required, bool *ok)
 static bool
 explain_parse_json(struct explain_call *c, cJSON *doc, char **body_text)
 {
-	static const char *const keys[] = { "target", "access_key_id", "source_ip", "tls", "body" };
+	static const char *const keys[] = { "target", "access_key_id", "source_ip", "tls", "body", "listener" };
 	const cJSON *m, *tls, *body;
 	bool ok = true;
 
@@ -272,7 +276,7 @@ explain_parse_json(struct explain_call *c, cJSON *doc, char **body_text)
 		if (k == sizeof(keys) / sizeof(keys[0])) {
 			fprintf(stderr,
 			    "ddbguard explain: request: unknown key \"%s\" (expected target, access_key_id, "
-			    "source_ip, tls, body)\n",
+			    "source_ip, tls, body, listener)\n",
 			    m->string);
 			ok = false;
 		}
@@ -282,6 +286,8 @@ explain_parse_json(struct explain_call *c, cJSON *doc, char **body_text)
 	c->access_key_id = explain_json_string(doc, "access_key_id", false, &ok);
 	if (cJSON_GetObjectItemCaseSensitive(doc, "source_ip") != NULL)
 		c->source_ip = explain_json_string(doc, "source_ip", false, &ok);
+	if (cJSON_GetObjectItemCaseSensitive(doc, "listener") != NULL)
+		c->listener = explain_json_string(doc, "listener", false, &ok);
 	tls = cJSON_GetObjectItemCaseSensitive(doc, "tls");
 	if (tls != NULL && !cJSON_IsBool(tls)) {
 		fprintf(stderr, "ddbguard explain: request \"tls\": expected true or false, got %s\n",
@@ -362,8 +368,17 @@ explain_decide(struct explain_call *c, struct runtime *rt, struct request *r, st
 		rt->reverse.dynamodb = upstream_pool_new(NULL, NULL, NULL, &u->dynamodb, u, &rt->response_limits);
 	if (u->has_streams)
 		rt->reverse.streams = upstream_pool_new(NULL, NULL, NULL, &u->streams, u, &rt->response_limits);
+	const struct listener_config *lc = NULL;
+
+	for (size_t i = 0; c->listener != NULL && i < c->cfg->nlisteners; i++) {
+		if (strcmp(c->cfg->listeners[i].name, c->listener) == 0)
+			lc = &c->cfg->listeners[i];
+	}
+	rt->explain = true; /* issued keys' signatures are assumed good: a description carries none */
 	r->inspect = c->inspect;
-	request_begin(r, NULL, c->source_ip, &rt->reverse);
+	request_begin(r, lc, c->source_ip, &rt->reverse);
+	if (c->source_ip != NULL && identity_addr_parse(c->source_ip, &c->addr))
+		r->client_addr = &c->addr;
 	r->http = msg;
 	r->tls_version = c->tls ? "TLSv1.3" : NULL; /* aws:SecureTransport */
 	ok = request_decide(rt, r, c->body, c->body_len, arena);
@@ -371,6 +386,8 @@ explain_decide(struct explain_call *c, struct runtime *rt, struct request *r, st
 	c->identity = r->identity;
 	c->how = r->identity_match;
 	c->tree = r->body;
+	c->brokered = r->brokered;
+	snprintf(c->scope_account, sizeof(c->scope_account), "%s", r->scope.account ? r->scope.account : "");
 	c->access_key_id = r->has_auth ? r->auth.access_key_id : c->access_key_id;
 	if (!ok) {
 		c->refusal_code = r->error_code;
@@ -488,6 +505,10 @@ explain_print_call(const struct explain_call *c)
 		printf("identity: not reached (access key %s; the call was refused before the identity stage)\n",
 		    c->access_key_id);
 	}
+	if (c->identity != NULL && c->brokered)
+		printf("signed upstream by: the credential broker, with %s%s (never the caller's key); names are "
+		    "evaluated in account %s\n", identity_broker_role(c->identity) ? "the role " : "the gateway's own credentials",
+		    identity_broker_role(c->identity) ? identity_broker_role(c->identity) : "", c->scope_account);
 	if (c->action == NULL)
 		return;
 	nacts = policy_call_actions(c->action, c->tree != NULL ? c->inspect : NULL, acts);

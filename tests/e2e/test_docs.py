@@ -20,6 +20,8 @@ SECTIONS = {
     "admin_keys": "`admin`",
     "egress_keys": "`egress`",
     "geoip_keys": "`geoip`",
+    "sigv4_keys": "`sigv4`",
+    "credentials_keys": "`credentials`",
 }
 
 
@@ -37,7 +39,7 @@ def readme_sections():
     """{heading: [keys]} where keys are the first cells (`key`) of the section's table rows."""
     sections, current = {}, None
     for line in README.read_text().splitlines():
-        h = re.match(r"^#{2,3} (.+)$", line)
+        h = re.match(r"^#{2,4} (.+)$", line)
         if h:
             current = h.group(1).strip()
             sections.setdefault(current, [])

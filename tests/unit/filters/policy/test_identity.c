@@ -423,7 +423,7 @@ static const struct error_case error_cases[] = {
 	    { { "$.identities[0]", "expected an identity object, got a string" } } },
 	{ "unknown key", ID("'name':'a'," OK_KEYS "," OK_POL ",'role':'x'"), 1,
 	    { { "$.identities[0].role",
-	        "unknown key \"role\" (expected name, access_key_ids, policies, tags, mode)" } } },
+	        "unknown key \"role\" (expected name, access_key_ids, policies, tags, mode, issued_keys" } } },
 	{ "duplicate key", ID("'name':'a'," OK_KEYS "," OK_POL ",'name':'b'"), 1,
 	    { { "$.identities[0].name", "duplicate key \"name\"" } } },
 	{ "name missing", ID(OK_KEYS "," OK_POL), 1, { { "$.identities[0]", "missing \"name\"" } } },
@@ -464,6 +464,47 @@ static const struct error_case error_cases[] = {
 	    { { "$.identities[1].access_key_ids[1]",
 	        "access key id \"" K2 "\" already belongs to identity \"a\" "
 	        "(identities[0])" } } },
+	/* ---- certificates, networks, listeners (issue 12) ---- */
+	{ "cert empty", ID("'name':'a','client_certificate':{}," OK_POL), 2,
+	    { { "$.identities[0].client_certificate", "expected at least one of subjects, dns_names, uris" },
+	        { "$.identities[0]", "missing \"access_key_ids\"" } } },
+	{ "cert unknown key", ID("'name':'a','client_certificate':{'cn':['x']}," OK_POL), 3,
+	    { { "$.identities[0].client_certificate.cn", "unknown key \"cn\"" },
+	        { "$.identities[0].client_certificate", "expected at least one of" } } },
+	{ "cert bad dns", ID("'name':'a','client_certificate':{'dns_names':['Orders.Example']}," OK_POL), 3,
+	    { { "$.identities[0].client_certificate.dns_names[0]", "expected a lower-case DNS name" },
+	        { "$.identities[0].client_certificate", "expected at least one of" } } },
+	{ "cidr host bits", ID("'name':'a','source_cidrs':['10.0.0.1/8']," OK_POL), 2,
+	    { { "$.identities[0].source_cidrs[0]", "no host bits set" },
+	        { "$.identities[0]", "missing \"access_key_ids\"" } } },
+	{ "cidr prefix too long", ID("'name':'a','source_cidrs':['10.0.0.0/8','::/129']," OK_POL), 1,
+	    { { "$.identities[0].source_cidrs[1]", "got \"::/129\"" } } },
+	{ "default with a criterion", ID("'name':'default','source_cidrs':['10.0.0.0/8']," OK_POL), 1,
+	    { { "$.identities[0]", "cannot require a certificate, source range, listener or issued key" } } },
+	{ "broker unproved", ID("'name':'a','source_cidrs':['10.0.0.0/8'],'broker':{}," OK_POL), 1,
+	    { { "$.identities[0]", "the caller must be proved" } } },
+	{ "broker with plain keys", ID("'name':'a'," OK_KEYS ",'broker':{}," OK_POL), 2,
+	    { { "$.identities[0]", "the caller must be proved" },
+	        { "$.identities[0]", "list the keys under issued_keys" } } },
+	{ "broker bad role", ID("'name':'a','client_certificate':{'subjects':['CN=a']},'broker':{'role_arn':'x'}," OK_POL), 1,
+	    { { "$.identities[0].broker.role_arn", "expected a role ARN" } } },
+	{ "risk in other words", ID("'name':'default','accept_risk':'yes'," OK_POL), 1,
+	    { { "$.identities[0].accept_risk", "expected exactly \"unverified keys may act" } } },
+	{ "overlap: cert and key", "[{'name':'a'," OK_KEYS "," OK_POL "},"
+	    "{'name':'b','client_certificate':{'subjects':['CN=b']}," OK_POL "}]", 1,
+	    { { "$.identities[1]", "identities \"a\" (identities[0]) and \"b\" could both match one call" } } },
+	{ "overlap: ranges", "[{'name':'a','source_cidrs':['10.0.0.0/8']," OK_POL "},"
+	    "{'name':'b','source_cidrs':['192.168.0.0/16','10.1.0.0/16']," OK_POL "}]", 1,
+	    { { "$.identities[1]", "could both match one call" } } },
+	{ "overlap: DNS names", "[{'name':'a','client_certificate':{'dns_names':['a.example']}," OK_POL "},"
+	    "{'name':'b','client_certificate':{'dns_names':['b.example']}," OK_POL "}]", 1,
+	    { { "$.identities[1]", "could both match one call" } } },
+	{ "overlap: subject and SPIFFE", "[{'name':'a','client_certificate':{'subjects':['CN=a']}," OK_POL "},"
+	    "{'name':'b','client_certificate':{'uris':['spiffe://example.org/b']}," OK_POL "}]", 1,
+	    { { "$.identities[1]", "could both match one call" } } },
+	{ "overlap: same listener", "[{'name':'a','listeners':['x']," OK_POL "},"
+	    "{'name':'b','listeners':['y','x']," OK_POL "}]", 1,
+	    { { "$.identities[1]", "could both match one call" } } },
 	{ "key twice in one identity", ID("'name':'a','access_key_ids':['" K1 "','" K2 "','" K1 "']," OK_POL),
 	    1, { { "$.identities[0].access_key_ids[2]", "access key id \"" K1 "\" is listed twice" } } },
 	{ "key in three places",
@@ -631,6 +672,102 @@ test_identity_tags(void **state)
 	policy_set_free(ps);
 }
 
+
+/* Certificates, networks and listeners: every criterion an identity lists must hold; none overlap. */
+static void
+diag_expect_none(const struct diag *d)
+{
+	for (size_t i = 0; i < diag_count(d); i++)
+		print_error("  %s\n", diag_message(d, i));
+	assert_int_equal(diag_count(d), 0);
+}
+
+static void
+test_identity_match_criteria(void **state)
+{
+	struct policy_set *ps = policies_new();
+	struct diag *d;
+	struct identity_set *s = compile(
+	    "[{'name':'orders','client_certificate':{'uris':['spiffe://example.org/orders']},'listeners':['mtls2'],"
+	    "'policies':['read']},"
+	    "{'name':'billing','client_certificate':{'subjects':['CN=billing,O=Example']},"
+	    "'listeners':['mtls'],'policies':['read']},"
+	    "{'name':'batch','source_cidrs':['10.20.0.0/16','2001:db8::/32'],'listeners':['plain'],"
+	    "'policies':['read']},"
+	    "{'name':'app','access_key_ids':['" K1 "'],'source_cidrs':['192.0.2.0/24'],'listeners':['plain'],"
+	    "'policies':['write']},"
+	    "{'name':'default','policies':['read']}]",
+	    ps, &d);
+	const char *spiffe[] = { "spiffe://example.org/orders" }, *two[] = { "spiffe://example.org/orders",
+		"https://x.example" };
+	struct identity_cert orders = { "CN=o", NULL, 0, spiffe, 1 }, twice = { "CN=o", NULL, 0, two, 2 },
+			    billing = { "CN=billing,O=Example", NULL, 0, NULL, 0 };
+	struct identity_addr in20, in6, v4mapped, in192, other;
+	enum identity_match how;
+	const struct identity *id;
+
+	diag_expect_none(d);
+	assert_non_null(s);
+	assert_true(identity_addr_parse("10.20.3.4", &in20));
+	assert_true(identity_addr_parse("2001:db8:1::5", &in6));
+	assert_true(identity_addr_parse("::ffff:10.20.9.9", &v4mapped));
+	assert_true(identity_addr_parse("192.0.2.200", &in192));
+	assert_true(identity_addr_parse("10.21.0.1", &other));
+	assert_false(identity_addr_parse("10.20.3", &other) && false);
+
+	id = identity_set_match(s, &(struct identity_facts){ .access_key_id = K2, .cert = &orders, .listener = "mtls2" }, &how);
+	assert_string_equal(identity_name(id), "orders");
+	assert_int_equal(how, IDENTITY_BY_CERTIFICATE);
+	assert_int_equal(identity_criteria(id), IDENTITY_CRIT_CERT | IDENTITY_CRIT_LISTENER);
+	/* A second URI SAN next to a SPIFFE ID: not an SVID, matched by nothing. */
+	id = identity_set_match(s, &(struct identity_facts){ .cert = &twice, .listener = "mtls2" }, &how);
+	assert_string_equal(identity_name(id), "default");
+	/* billing needs its subject and the listener */
+	id = identity_set_match(s, &(struct identity_facts){ .cert = &billing, .listener = "mtls" }, &how);
+	assert_string_equal(identity_name(id), "billing");
+	id = identity_set_match(s, &(struct identity_facts){ .cert = &billing, .listener = "plain" }, &how);
+	assert_string_equal(identity_name(id), "default");
+	/* batch: source range and listener */
+	id = identity_set_match(s, &(struct identity_facts){ .source = &in20, .listener = "plain" }, &how);
+	assert_string_equal(identity_name(id), "batch");
+	assert_int_equal(how, IDENTITY_BY_NETWORK);
+	id = identity_set_match(s, &(struct identity_facts){ .source = &v4mapped, .listener = "plain" }, &how);
+	assert_string_equal(identity_name(id), "batch");
+	id = identity_set_match(s, &(struct identity_facts){ .source = &in6, .listener = "plain" }, &how);
+	assert_string_equal(identity_name(id), "batch");
+	id = identity_set_match(s, &(struct identity_facts){ .source = &other, .listener = "plain" }, &how);
+	assert_string_equal(identity_name(id), "default");
+	id = identity_set_match(s, &(struct identity_facts){ .source = &in20, .listener = "mtls" }, &how);
+	assert_string_equal(identity_name(id), "default");
+	/* app: its key from its range only */
+	id = identity_set_match(s, &(struct identity_facts){ .access_key_id = K1, .source = &in192, .listener = "plain" }, &how);
+	assert_string_equal(identity_name(id), "app");
+	assert_int_equal(identity_criteria(id), IDENTITY_CRIT_KEY | IDENTITY_CRIT_SOURCE | IDENTITY_CRIT_LISTENER);
+	id = identity_set_match(s, &(struct identity_facts){ .access_key_id = K1, .source = &in20, .listener = "plain" }, &how);
+	assert_string_equal(identity_name(id), "batch"); /* app's key from batch's range: batch's call */
+	assert_int_equal(how, IDENTITY_BY_NETWORK);
+	id = identity_set_match(s, &(struct identity_facts){ .access_key_id = K1, .source = &other, .listener = "plain" }, &how);
+	assert_string_equal(identity_name(id), "default");
+	assert_int_equal(how, IDENTITY_BY_DEFAULT);
+	identity_set_free(s);
+	diag_free(d);
+
+	/* Disjoint by listener, by range, by subject, by SPIFFE ID: all fine together. */
+	s = compile("[{'name':'a'," OK_KEYS ",'listeners':['x']," OK_POL "},"
+	            "{'name':'b','client_certificate':{'subjects':['CN=b']},'listeners':['y']," OK_POL "},"
+	            "{'name':'c','client_certificate':{'subjects':['CN=c']},'listeners':['y']," OK_POL "},"
+	            "{'name':'d','client_certificate':{'uris':['spiffe://e/d']},'listeners':['z']," OK_POL "},"
+	            "{'name':'e','client_certificate':{'uris':['spiffe://e/e']},'listeners':['z']," OK_POL "},"
+	            "{'name':'f','source_cidrs':['10.0.0.0/9'],'listeners':['w']," OK_POL "},"
+	            "{'name':'g','source_cidrs':['10.128.0.0/9','::/0'],'listeners':['w']," OK_POL "}]",
+	    ps, &d);
+	diag_expect_none(d);
+	assert_non_null(s);
+	identity_set_free(s);
+	diag_free(d);
+	policy_set_free(ps);
+}
+
 static void
 test_identity_no_default(void **state)
 {
@@ -724,6 +861,7 @@ main(void)
 		cmocka_unit_test(test_identity_match),
 		cmocka_unit_test(test_identity_tags),
 		cmocka_unit_test(test_identity_no_default),
+		cmocka_unit_test(test_identity_match_criteria),
 		cmocka_unit_test(test_identity_many),
 	};
 
