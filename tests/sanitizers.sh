@@ -75,7 +75,7 @@ asan_e2e() {
 	local xml="$LOGDIR/e2e-asan-junit.xml" rc p f s sk
 	step "sanitizers: end-to-end against $ASAN_BUILD/ddbguard"
 	# shellcheck disable=SC2086 # PYTEST_ARGS is a list of words
-	DDBGUARD_BIN="$ASAN_BUILD/ddbguard" timeout -k 10 $((E2E_TIMEOUT * 2)) \
+	DDBGUARD_SANITIZED=1 DDBGUARD_BIN="$ASAN_BUILD/ddbguard" timeout -k 10 $((E2E_TIMEOUT * 2)) \
 		"$PY" -m pytest tests/e2e -q -p no:cacheprovider --junitxml="$xml" ${PYTEST_ARGS:-}
 	rc=$?
 	read -r p f s < <(asan_junit_counts "$xml")

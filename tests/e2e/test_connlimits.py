@@ -420,7 +420,7 @@ def test_ten_thousand_idle_connections(work, certs, dynalite, tables):
             for i in range(n):
                 conns.append(connect_from("127.0.1.%d" % (1 + i % sources), port))
             # Every one of them accepted (an fd each in the server), then a call on one of them works.
-            for _ in range(400):
+            for _ in range(1200):  # hang guards (60 s), not time bounds
                 if open_fds(pid) >= fds0 + n - 5:
                     break
                 time.sleep(0.05)
@@ -429,7 +429,7 @@ def test_ten_thousand_idle_connections(work, certs, dynalite, tables):
             full = rss_kb(pid)
             for s in conns:
                 s.close()
-            for _ in range(400):
+            for _ in range(1200):  # hang guards (60 s), not time bounds
                 if open_fds(pid) <= fds0 + 2:
                     break
                 time.sleep(0.05)
@@ -443,6 +443,11 @@ def test_ten_thousand_idle_connections(work, certs, dynalite, tables):
         print("RSS kB (baseline, with %d idle, after close) per cycle: %s; per idle connection: %.2f kB" % (
             n, results, (results[0][1] - results[0][0]) / n))
         base0 = results[0][0]
+        if os.environ.get("DDBGUARD_SANITIZED"):
+            # ASan keeps freed memory in quarantine and adds shadow memory: RSS says nothing about ddbguard's
+            # own footprint there. The run still proves every connection was accepted and served, and
+            # LeakSanitizer checks at exit that the closed connections left nothing behind.
+            return
         for base, full, after in results:
             assert after <= base0 * 1.10 + 1024, results  # back within 10% of the first baseline
         assert (results[0][1] - results[0][0]) / n < 8, results  # well under 8 kB per idle plain connection
