@@ -2,23 +2,23 @@
 # tests/bench/log_sync.sh: what access_log.sync costs.
 #
 # Runs three ddbguard instances (plain HTTP, one worker each) that differ only in access_log.sync
-# ("none", "interval", "every_call"), in front of the harness's nginx stub upstream (../shared/bench,
+# ("none", "interval", "every_call"), in front of the harness's nginx stub upstream (tests/bench/harness,
 # 127.0.0.1:18000), and measures them in turns (ABCABC...) with the harness's wrk run (-t1, CONNS
 # connections, keep-alive GetItem POST): req/s, p50, p99, CPU us per request (ddbguard's user+sys from
 # /proc), and from each instance's own count at exit, records per fdatasync (group commit).
 # Loopback only. Env: DURATION (s, default 8), ROUNDS (default 2), CONNS (default 32),
-# DDBGUARD (default build/ddbguard), SHARED (default ../shared beside the repo), BENCH_WORK.
+# DDBGUARD (default build/ddbguard), BENCH_WORK.
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-SHARED="${SHARED:-$ROOT/../shared}"
+HARNESS="$ROOT/tests/bench/harness"   # copied in; see its PROVENANCE.txt
 DDBGUARD="${DDBGUARD:-$ROOT/build/ddbguard}"
 DURATION="${DURATION:-8}"; ROUNDS="${ROUNDS:-2}"; CONNS="${CONNS:-32}"
 for t in nginx wrk; do command -v "$t" >/dev/null || { echo "missing $t: apt-get install nginx wrk"; exit 2; }; done
-[[ -x "$SHARED/bench/run.sh" ]] || { echo "benchmark harness not found at $SHARED/bench"; exit 2; }
+[[ -x "$HARNESS/run.sh" ]] || { echo "benchmark harness not found at $HARNESS"; exit 2; }
 [[ -x "$DDBGUARD" ]] || { echo "build ddbguard first ($DDBGUARD)"; exit 2; }
 WORK="${BENCH_WORK:-$(mktemp -d -t ddbguard-logsync.XXXXXX)}"
 mkdir -p "$WORK/conf" "$WORK/run/logs" "$WORK/run/stub"
-sed "s|@WORK@|$WORK|g" "$SHARED/bench/conf/stub-nginx.conf" > "$WORK/conf/stub-nginx.conf"
+sed "s|@WORK@|$WORK|g" "$HARNESS/conf/stub-nginx.conf" > "$WORK/conf/stub-nginx.conf"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done; for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done; }
 trap cleanup EXIT INT TERM
@@ -55,7 +55,7 @@ declare -A RPS P50 P99 CPU N
 for r in $(seq "$ROUNDS"); do
   for m in "${MODES[@]}"; do
     c0=$(cpu "${PID[$m]}")
-    res=$("$SHARED/bench/run.sh" "http://127.0.0.1:${PORT[$m]}/" "$DURATION" "$CONNS" | grep '^RESULT ')
+    res=$("$HARNESS/run.sh" "http://127.0.0.1:${PORT[$m]}/" "$DURATION" "$CONNS" | grep '^RESULT ')
     c1=$(cpu "${PID[$m]}")
     get() { sed -E "s/.*[ ]$1=([^ ]+).*/\1/" <<<"$res"; }
     reqs=$(get requests)
